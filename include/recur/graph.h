@@ -1,0 +1,119 @@
+// Reverse-mode automatic differentiation on a tape.
+//
+// A Graph records every operation applied to its values (Var handles) in creation order; calling
+// backward(loss) walks the tape in reverse and lets each op add its input gradients. Typical use:
+//
+//   Graph<float> g;
+//   Var x = g.input(batch);                          // constant leaf
+//   Var w = g.parameter(store.value(i), store.grad(i));  // leaf over a ParameterStore slot
+//   Var loss = mean(g, tanh(g, matmul(g, x, w)));
+//   g.backward(loss);                                // adds into store.grad(i)
+//   g.clear();                                       // next step reuses the Graph object
+//
+// Conventions: backward *adds* into gradient buffers; parameter gradients live outside the graph
+// (in the ParameterStore) and the trainer zeroes them once per step. With grad disabled (no-grad
+// mode, see NoGradGuard) ops record no backward closures and nothing requires a gradient.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include "recur/tensor.h"
+
+namespace recur {
+
+// Handle to a value recorded in a Graph (an index into its tape).
+struct Var {
+  int32_t id = -1;
+  [[nodiscard]] bool valid() const { return id >= 0; }
+};
+
+template <Scalar T>
+class Graph {
+ public:
+  // Called during backward; reads its outputs' gradients and adds into its inputs' gradients.
+  using BackwardFn = std::function<void(Graph&)>;
+
+  Graph() = default;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  // --- Leaves -------------------------------------------------------------------------------
+  // A leaf owning a copy of `value`. With requires_grad, backward fills grad(v) for it.
+  Var input(Tensor<T> value, bool requires_grad = false);
+  // A leaf over external memory (a parameter): value is read in place and gradients are added
+  // into `grad`, which must have the same shape. The memory must outlive the graph's use of it.
+  Var parameter(TensorView<T> value, TensorView<T> grad);
+  // A new constant leaf with v's value: gradients stop here (truncated BPTT detaches the state).
+  Var detach(Var v);
+
+  // --- Access -------------------------------------------------------------------------------
+  [[nodiscard]] const Shape& shape(Var v) const { return node(v).shape; }
+  [[nodiscard]] T* value(Var v) { return node(v).value; }
+  [[nodiscard]] const T* value(Var v) const { return node(v).value; }
+  [[nodiscard]] TensorView<T> view(Var v) { return {node(v).value, node(v).shape}; }
+  [[nodiscard]] Tensor<T> to_tensor(Var v) const;
+  // The single element of a one-element value (a loss).
+  [[nodiscard]] T item(Var v) const;
+  [[nodiscard]] bool requires_grad(Var v) const { return node(v).requires_grad; }
+  [[nodiscard]] bool has_grad(Var v) const { return node(v).grad != nullptr; }
+  // Gradient buffer of v, allocated and zeroed on first use.
+  T* grad(Var v);
+  [[nodiscard]] Tensor<T> grad_tensor(Var v) const;  // zeros when no gradient reached v
+
+  // --- Recording (used by ops) ----------------------------------------------------------------
+  // A new node of `shape` whose value the op fills in. It requires a gradient when grad mode is
+  // on and any of `inputs` does.
+  Var make_node(const Shape& shape, std::initializer_list<Var> inputs);
+  Var make_node(const Shape& shape, const std::vector<Var>& inputs);
+  // Attaches the backward closure of an op whose outputs are the `num_outputs` consecutive nodes
+  // starting at `first`; it runs once, after every consumer of those outputs, if any received a
+  // gradient.
+  void set_backward(Var first, BackwardFn fn, int num_outputs = 1);
+
+  // --- Running --------------------------------------------------------------------------------
+  // Seeds d(loss)/d(loss) = 1 (loss must have one element) and runs the tape backwards.
+  void backward(Var loss);
+  // Forgets every node (keeps the Graph object for the next step).
+  void clear();
+  [[nodiscard]] size_t size() const { return nodes_.size(); }
+
+  [[nodiscard]] bool grad_enabled() const { return grad_enabled_; }
+  void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
+
+ private:
+  struct Node {
+    Shape shape;
+    T* value = nullptr;       // into own_value, or external for parameters
+    T* grad = nullptr;        // into own_grad, or external for parameters; null until used
+    T* external_grad = nullptr;
+    std::vector<T> own_value;  // [shape]
+    std::vector<T> own_grad;   // [shape], allocated lazily
+    bool requires_grad = false;
+    int num_outputs = 1;  // outputs sharing this node's backward closure
+    BackwardFn backward;
+  };
+  Node& node(Var v);
+  const Node& node(Var v) const;
+
+  std::deque<Node> nodes_;  // deque: node addresses stay fixed while the tape grows
+  bool grad_enabled_ = true;
+};
+
+// Turns gradient recording off for its lifetime (inference), restoring the previous mode after.
+template <Scalar T>
+class NoGradGuard {
+ public:
+  explicit NoGradGuard(Graph<T>& g) : graph_(g), previous_(g.grad_enabled()) { g.set_grad_enabled(false); }
+  ~NoGradGuard() { graph_.set_grad_enabled(previous_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  Graph<T>& graph_;
+  bool previous_;
+};
+
+}  // namespace recur

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs recur's build and test dependencies from Debian packages. Idempotent.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config
+      libopenblas-dev libopenblas0-pthread
+      libgtest-dev libbenchmark-dev
+      libcli11-dev nlohmann-json3-dev libfmt-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${missing[@]}"
+fi

@@ -1,0 +1,145 @@
+// The tape: node storage, lazy gradient buffers and the reverse sweep.
+#include "recur/graph.h"
+
+#include <algorithm>
+#include <string>
+
+#include "recur/error.h"
+
+namespace recur {
+
+template <Scalar T>
+typename Graph<T>::Node& Graph<T>::node(Var v) {
+  check<Error>(v.id >= 0 && static_cast<size_t>(v.id) < nodes_.size(),
+               "Graph: Var " + std::to_string(v.id) + " does not belong to this graph (size " +
+                   std::to_string(nodes_.size()) + ")");
+  return nodes_[static_cast<size_t>(v.id)];
+}
+
+template <Scalar T>
+const typename Graph<T>::Node& Graph<T>::node(Var v) const {
+  return const_cast<Graph*>(this)->node(v);
+}
+
+template <Scalar T>
+Var Graph<T>::input(Tensor<T> value, bool requires_grad) {
+  Node& n = nodes_.emplace_back();
+  n.shape = value.shape();
+  n.own_value.assign(value.span().begin(), value.span().end());
+  n.value = n.own_value.data();
+  n.requires_grad = requires_grad && grad_enabled_;
+  return Var{static_cast<int32_t>(nodes_.size() - 1)};
+}
+
+template <Scalar T>
+Var Graph<T>::parameter(TensorView<T> value, TensorView<T> grad) {
+  check<ShapeError>(value.shape == grad.shape, "Graph::parameter: value shape " + value.shape.str() +
+                                                   " differs from grad shape " + grad.shape.str());
+  Node& n = nodes_.emplace_back();
+  n.shape = value.shape;
+  n.value = value.data;
+  n.external_grad = grad.data;
+  n.requires_grad = grad_enabled_;
+  return Var{static_cast<int32_t>(nodes_.size() - 1)};
+}
+
+template <Scalar T>
+Var Graph<T>::detach(Var v) {
+  Node& src = node(v);
+  Node& n = nodes_.emplace_back();
+  n.shape = src.shape;
+  n.own_value.assign(src.value, src.value + src.shape.numel());
+  n.value = n.own_value.data();
+  return Var{static_cast<int32_t>(nodes_.size() - 1)};
+}
+
+template <Scalar T>
+Tensor<T> Graph<T>::to_tensor(Var v) const {
+  const Node& n = node(v);
+  return Tensor<T>(n.shape, std::vector<T>(n.value, n.value + n.shape.numel()));
+}
+
+template <Scalar T>
+T Graph<T>::item(Var v) const {
+  const Node& n = node(v);
+  check<ShapeError>(n.shape.numel() == 1, "Graph::item: value of shape " + n.shape.str() + " is not a scalar");
+  return n.value[0];
+}
+
+template <Scalar T>
+T* Graph<T>::grad(Var v) {
+  Node& n = node(v);
+  if (n.grad == nullptr) {
+    if (n.external_grad != nullptr) {
+      n.grad = n.external_grad;
+    } else {
+      n.own_grad.assign(static_cast<size_t>(n.shape.numel()), T(0));
+      n.grad = n.own_grad.data();
+    }
+  }
+  return n.grad;
+}
+
+template <Scalar T>
+Tensor<T> Graph<T>::grad_tensor(Var v) const {
+  const Node& n = node(v);
+  if (n.grad == nullptr) return Tensor<T>(n.shape);
+  return Tensor<T>(n.shape, std::vector<T>(n.grad, n.grad + n.shape.numel()));
+}
+
+template <Scalar T>
+Var Graph<T>::make_node(const Shape& shape, std::initializer_list<Var> inputs) {
+  bool needs_grad = false;
+  if (grad_enabled_)
+    for (Var in : inputs) needs_grad = needs_grad || node(in).requires_grad;
+  Node& n = nodes_.emplace_back();
+  n.shape = shape;
+  n.own_value.resize(static_cast<size_t>(shape.numel()));
+  n.value = n.own_value.data();
+  n.requires_grad = needs_grad;
+  return Var{static_cast<int32_t>(nodes_.size() - 1)};
+}
+
+template <Scalar T>
+Var Graph<T>::make_node(const Shape& shape, const std::vector<Var>& inputs) {
+  bool needs_grad = false;
+  if (grad_enabled_)
+    for (Var in : inputs) needs_grad = needs_grad || node(in).requires_grad;
+  Var out = make_node(shape, {});
+  node(out).requires_grad = needs_grad;
+  return out;
+}
+
+template <Scalar T>
+void Graph<T>::set_backward(Var first, BackwardFn fn, int num_outputs) {
+  Node& n = node(first);
+  if (!n.requires_grad) return;  // nothing upstream wants a gradient
+  check<Error>(first.id + num_outputs <= static_cast<int32_t>(nodes_.size()), "Graph::set_backward: outputs past the tape");
+  n.backward = std::move(fn);
+  n.num_outputs = num_outputs;
+}
+
+template <Scalar T>
+void Graph<T>::backward(Var loss) {
+  Node& l = node(loss);
+  check<ShapeError>(l.shape.numel() == 1, "Graph::backward: loss of shape " + l.shape.str() + " is not a scalar");
+  check<Error>(l.requires_grad, "Graph::backward: the loss does not depend on anything that requires a gradient");
+  grad(loss)[0] += T(1);
+  for (int32_t id = loss.id; id >= 0; --id) {
+    Node& n = nodes_[static_cast<size_t>(id)];
+    if (!n.backward) continue;
+    bool reached = false;
+    for (int k = 0; k < n.num_outputs; ++k) reached = reached || nodes_[static_cast<size_t>(id + k)].grad != nullptr;
+    if (reached) n.backward(*this);
+  }
+}
+
+template <Scalar T>
+void Graph<T>::clear() {
+  nodes_.clear();
+}
+
+template class Graph<float>;
+template class Graph<double>;
+
+}  // namespace recur

@@ -1,0 +1,22 @@
+// General matrix multiply C = alpha * op(A) * op(B) + beta * C on row-major data, through CBLAS
+// (OpenBLAS), with a plain-loop reference twin that tests compare against.
+// Glossary: M rows of op(A) and C, N columns of op(B) and C, K the shared dimension.
+#pragma once
+
+#include <cstdint>
+
+#include "recur/tensor.h"
+
+namespace recur::kernels {
+
+enum class Trans { kNo, kYes };
+
+template <Scalar T>
+void gemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+template <Scalar T>
+void gemm_reference(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                    int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+}  // namespace recur::kernels

@@ -1,0 +1,62 @@
+// Locations and CLI runner for the tests.
+#include "test_support.h"
+
+#include <sys/wait.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace recur::test {
+
+namespace fs = std::filesystem;
+
+namespace {
+fs::path source_dir() {
+  if (const char* s = std::getenv("RECUR_SOURCE_DIR")) return s;
+  return RECUR_SOURCE_DIR;
+}
+}  // namespace
+
+fs::path vectors_dir() {
+  if (const char* s = std::getenv("RECUR_VECTORS"); s && *s) return s;
+  return source_dir() / ".." / "shared" / "vectors";
+}
+
+fs::path shared_data_dir() {
+  if (const char* s = std::getenv("RECUR_DATA"); s && *s) {
+    std::string all = s;
+    return all.substr(0, all.find(':'));
+  }
+  return source_dir() / ".." / "shared" / "data";
+}
+
+fs::path test_data_dir() { return RECUR_TEST_DATA_DIR; }
+
+fs::path make_temp_dir(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  fs::path dir = fs::temp_directory_path() /
+                 ("recur-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+CliResult run_cli(const std::string& args) {
+  const char* cli = std::getenv("RECUR_CLI");
+  if (!cli) throw std::runtime_error("RECUR_CLI is not set (run the tests through ctest)");
+  std::string command = std::string("'") + cli + "' " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed for: " + command);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+  int status = ::pclose(pipe);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return {code, output};
+}
+
+}  // namespace recur::test

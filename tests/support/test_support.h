@@ -1,0 +1,26 @@
+// Helpers shared by the tests: where the reference vectors, datasets and the CLI are, and running
+// the CLI as a user would.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace recur::test {
+
+// RECUR_VECTORS, else ../shared/vectors beside the repository root.
+std::filesystem::path vectors_dir();
+// The first folder of RECUR_DATA, else ../shared/data beside the repository root.
+std::filesystem::path shared_data_dir();
+// tests/data in the source tree (small fixtures).
+std::filesystem::path test_data_dir();
+// A fresh empty temporary folder, unique per call.
+std::filesystem::path make_temp_dir(const std::string& tag);
+
+struct CliResult {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+// Runs the built `recur` tool with a shell-quoted argument string, e.g. run_cli("stats x.txt").
+CliResult run_cli(const std::string& args);
+
+}  // namespace recur::test

@@ -1,0 +1,22 @@
+// Each subcommand of the `recur` tool lives in its own cmd_*.cpp and registers itself here.
+// The tool is thin: parse options, call the library, print, map errors to exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "recur/threads.h"
+
+namespace recur::cli {
+
+// Options every command shares (set on the top-level app, accepted after the subcommand too).
+struct CommonOptions {
+  int threads = 0;  // 0 = all cores
+};
+
+// Every command's callback starts with this (callbacks run after the whole command line is parsed).
+inline void apply_common(const CommonOptions& common) { recur::set_num_threads(common.threads); }
+
+void add_demo_command(CLI::App& app, const CommonOptions& common);
+void add_data_command(CLI::App& app, const CommonOptions& common);
+
+}  // namespace recur::cli

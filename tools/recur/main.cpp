@@ -1,0 +1,33 @@
+// Entry point of the `recur` command-line tool: registers the subcommands and maps library
+// errors to messages and exit codes (1 = bad input or failure, 2 = bad command line).
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+
+#include "commands.h"
+#include "recur/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"recur: recurrent neural networks and sequence models on the CPU"};
+  app.require_subcommand(1);
+  recur::cli::CommonOptions common;
+  app.add_option("--threads", common.threads, "Threads for the numeric kernels (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.fallthrough();
+
+  recur::cli::add_data_command(app, common);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const recur::Error& e) {
+    fmt::print(stderr, "recur: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "recur: internal error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
