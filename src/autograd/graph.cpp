@@ -10,9 +10,11 @@ namespace recur {
 
 template <Scalar T>
 typename Graph<T>::Node& Graph<T>::node(Var v) {
-  check<Error>(v.id >= 0 && static_cast<size_t>(v.id) < nodes_.size(),
-               "Graph: Var " + std::to_string(v.id) + " does not belong to this graph (size " +
-                   std::to_string(nodes_.size()) + ")");
+  // The message is built only on failure: every value/grad/shape access passes through here.
+  if (v.id < 0 || static_cast<size_t>(v.id) >= nodes_.size()) [[unlikely]] {
+    check<Error>(false, "Graph: Var " + std::to_string(v.id) + " does not belong to this graph (size " +
+                            std::to_string(nodes_.size()) + ")");
+  }
   return nodes_[static_cast<size_t>(v.id)];
 }
 

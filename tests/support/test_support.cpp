@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace recur::test {
 
@@ -46,7 +47,7 @@ fs::path make_temp_dir(const std::string& tag) {
 
 CliResult run_cli(const std::string& args) {
   const char* cli = std::getenv("RECUR_CLI");
-  if (!cli) throw std::runtime_error("RECUR_CLI is not set (run the tests through ctest)");
+  if (!cli || !*cli) cli = RECUR_CLI_PATH;
   std::string command = std::string("'") + cli + "' " + args + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) throw std::runtime_error("popen failed for: " + command);

@@ -18,5 +18,11 @@ inline void apply_common(const CommonOptions& common) { recur::set_num_threads(c
 
 void add_demo_command(CLI::App& app, const CommonOptions& common);
 void add_data_command(CLI::App& app, const CommonOptions& common);
+void add_train_command(CLI::App& app, const CommonOptions& common);
+void add_generate_command(CLI::App& app, const CommonOptions& common);
+void add_eval_command(CLI::App& app, const CommonOptions& common);
+void add_forecast_command(CLI::App& app, const CommonOptions& common);
+void add_stats_command(CLI::App& app, const CommonOptions& common);
+void add_ngram_command(CLI::App& app, const CommonOptions& common);
 
 }  // namespace recur::cli

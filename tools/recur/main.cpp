@@ -16,7 +16,14 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.fallthrough();
 
+  recur::cli::add_demo_command(app, common);
+  recur::cli::add_train_command(app, common);
+  recur::cli::add_generate_command(app, common);
+  recur::cli::add_eval_command(app, common);
   recur::cli::add_data_command(app, common);
+  recur::cli::add_forecast_command(app, common);
+  recur::cli::add_stats_command(app, common);
+  recur::cli::add_ngram_command(app, common);
 
   try {
     app.parse(argc, argv);

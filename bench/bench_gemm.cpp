@@ -1,0 +1,117 @@
+// Throughput of kernels::gemm<float> (OpenBLAS sgemm) in GFLOP/s (2*M*N*K per call) for the shapes the
+// recurrent layers use, plus a large square sgemm as the machine's ceiling. Prints which OpenBLAS kernels
+// ran. Threads: --threads N, else RECUR_THREADS, else OpenBLAS's default.
+//   bench_gemm --threads 1 --benchmark_min_time=0.1
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/gemm.h"
+#include "recur/rng.h"
+#include "recur/threads.h"
+
+namespace {
+
+using recur::kernels::Trans;
+
+// C[M, N] = A[M, K] * B[K, N], all row-major and packed.
+void bm_sgemm(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  std::vector<float> A(static_cast<size_t>(M * K));  // [M, K]
+  std::vector<float> B(static_cast<size_t>(K * N));  // [K, N]
+  std::vector<float> C(static_cast<size_t>(M * N));  // [M, N]
+  recur::Rng rng(1);
+  for (float& a : A) a = static_cast<float>(rng.uniform(-1, 1));
+  for (float& b : B) b = static_cast<float>(rng.uniform(-1, 1));
+  for (auto _ : state) {
+    recur::kernels::gemm<float>(Trans::kNo, Trans::kNo, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f,
+                                C.data(), N);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  // kIsRate divides by the measured (real, see UseRealTime) time: shown as GFLOP=x/s, i.e. GFLOP/s.
+  state.counters["GFLOP"] =
+      benchmark::Counter(2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) *
+                             1e-9 * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
+// Wall-clock time: OpenBLAS's worker threads do not show in the calling thread's CPU time.
+// Shapes as {M, K, N}:
+//   32x256 . 256x1024    recurrent step, LSTM B=32 H=256: h[B, H] . W_hh^T[H, 4H]
+//   1024x32 . 32x128     input projection over the sequence, T*B=1024 rows, I=32, LSTM H=32 (4H=128)
+//   50x512 . 512x2048    recurrent step, LSTM B=50 H=512
+//   1024x28 . 28x96      input projection, T*B=1024 rows, 28 inputs, GRU H=32 (3H=96)
+//   2048^3               large square sgemm: the peak this machine reaches
+BENCHMARK(bm_sgemm)
+    ->ArgNames({"M", "K", "N"})
+    ->Args({32, 256, 1024})
+    ->Args({1024, 32, 128})
+    ->Args({50, 512, 2048})
+    ->Args({1024, 28, 96})
+    ->Args({2048, 2048, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// A thread count from the command line or the environment; throws std::invalid_argument unless an integer.
+int parse_threads(const char* text) {
+  char* end = nullptr;
+  const long n = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0')
+    throw std::invalid_argument(std::string("--threads / RECUR_THREADS expects an integer, got '") + text +
+                                "'");
+  return static_cast<int>(n);
+}
+
+// Removes "--threads N" / "--threads=N" from argv (before Google Benchmark sees it) and returns N.
+std::optional<int> take_threads_flag(int& argc, char** argv) {
+  std::optional<int> threads;
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      threads = parse_threads(argv[++i]);
+    } else if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+      threads = parse_threads(argv[i] + 10);
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  argc = out;
+  return threads;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<int> threads;
+  try {
+    threads = take_threads_flag(argc, argv);
+    if (const char* env = std::getenv("RECUR_THREADS"); !threads && env && *env) threads = parse_threads(env);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "bench_gemm: %s\n", e.what());
+    return 2;
+  }
+  if (threads) recur::set_num_threads(*threads);  // <= 0: all cores
+
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  const std::string core = recur::blas_core_name();
+  const std::string thread_count = std::to_string(recur::num_threads());
+  const std::string coretype_text = coretype && *coretype ? coretype : "(unset)";
+  std::printf("OpenBLAS core: %s, threads: %s, OPENBLAS_CORETYPE: %s\n", core.c_str(), thread_count.c_str(),
+              coretype_text.c_str());
+  benchmark::AddCustomContext("openblas_core", core);
+  benchmark::AddCustomContext("openblas_threads", thread_count);
+  benchmark::AddCustomContext("OPENBLAS_CORETYPE", coretype_text);
+
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

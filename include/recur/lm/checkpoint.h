@@ -1,0 +1,54 @@
+// Checkpoint folders: the public, PyTorch-compatible model format plus what resuming needs.
+//
+// A model folder holds
+//   model.safetensors  F32 tensors named as in recur/lm/language_model.h
+//   config.json        {"format": "recur-lm", "version": 1, "cell": "gru", "layers": 1,
+//                       "hidden_size": 256, "embedding_size": 0, "dropout": 0.0, "level": "char",
+//                       "mode": "d2l", "vocab": [tokens in index order], "unk": "<unk>"}
+// and, in checkpoints written by training, also
+//   train_state.json    epoch, position in the epoch, step, RNG states, best validation perplexity
+//   train_state.safetensors  optimizer moments ("optimizer.<buffer>") and the carried state ("state.h", "state.c")
+// A folder is always written whole to a temporary sibling and renamed into place, so an existing
+// checkpoint is replaced only by a complete one.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recur/lm/language_model.h"
+
+namespace recur {
+
+struct ModelTextConfig {
+  std::string level = "char";  // "char" or "word"
+  std::string mode = "d2l";    // "d2l", "lower" or "raw"
+  std::vector<std::string> vocab;  // tokens in index order
+  std::string unk = "<unk>";
+};
+
+struct LoadedModel {
+  std::unique_ptr<LanguageModel> model;
+  ModelTextConfig text;
+};
+
+// Writes model.safetensors and config.json into `dir` (created if needed), each atomically.
+void save_model_files(const std::filesystem::path& dir, const LanguageModel& model, const ModelTextConfig& text);
+
+// Reads and validates a model folder: config fields and their domains, every tensor present with
+// the shape the config implies, no unknown tensors. Errors name the file and the field or tensor.
+[[nodiscard]] LoadedModel load_model(const std::filesystem::path& dir);
+
+// Parses config.json content (`source` names it in messages).
+[[nodiscard]] std::pair<LanguageModelConfig, ModelTextConfig> parse_model_config(const std::string& json_text,
+                                                                                 const std::string& source);
+[[nodiscard]] std::string model_config_json(const LanguageModelConfig& model, const ModelTextConfig& text);
+
+// Replaces folder `target` by the folder that `write` fills: `write` gets a fresh temporary folder
+// beside `target`; only when it returns normally is the old folder swapped out and removed.
+void replace_folder_atomically(const std::filesystem::path& target,
+                               const std::function<void(const std::filesystem::path&)>& write);
+
+}  // namespace recur

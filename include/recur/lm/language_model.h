@@ -1,0 +1,78 @@
+// A recurrent language model: tokens -> one-hot or embedding -> recurrent stack -> linear head
+// to the vocabulary (d2l 9.5/9.6, char-rnn, PyTorch's word_language_model).
+//
+// Parameters, with the names the checkpoint format uses (PyTorch's own for the stack):
+//   embedding.weight [V, E]            only when embedding_size > 0 (else one-hot input, I = V)
+//   rnn.weight_ih_l{k}[_reverse] ...   see recur/nn/rnn.h
+//   head.weight [V, H], head.bias [V]
+// Token batches are time-major: ids[t * B + b]; logits rows follow the same order (row = t*B + b).
+// With dropout > 0 it is applied, in training only, to the embedding output, between recurrent
+// layers and to the top layer's output (as PyTorch's word-language-model example does).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "recur/graph.h"
+#include "recur/nn/rnn.h"
+#include "recur/parameters.h"
+#include "recur/rng.h"
+
+namespace recur {
+
+struct LanguageModelConfig {
+  CellType cell = CellType::kGru;
+  int num_layers = 1;
+  int64_t hidden_size = 256;
+  int64_t embedding_size = 0;  // 0 = one-hot input
+  double dropout = 0.0;
+  int64_t vocab_size = 0;
+};
+
+// "rnn_tanh", "rnn_relu", "gru", "lstm" (config.json's spelling, cell_name's inverse) -> CellType.
+// Throws ValueError naming the unknown cell.
+[[nodiscard]] CellType parse_cell_type(std::string_view name);
+
+// Recurrent state carried across minibatches (truncated BPTT) and across generation steps.
+struct RecurrentState {
+  Tensor<float> h;  // [layers * directions, B, H]
+  Tensor<float> c;  // [layers * directions, B, H], LSTM only (else empty)
+};
+
+class LanguageModel {
+ public:
+  // Throws ValueError for a vocabulary size < 1 and for an invalid recurrent config.
+  explicit LanguageModel(const LanguageModelConfig& config);
+  // The recurrent stack refers to params_: the model stays where it was built.
+  LanguageModel(const LanguageModel&) = delete;
+  LanguageModel& operator=(const LanguageModel&) = delete;
+
+  [[nodiscard]] const LanguageModelConfig& config() const { return config_; }
+  [[nodiscard]] ParameterStore<float>& parameters() { return params_; }
+  [[nodiscard]] const ParameterStore<float>& parameters() const { return params_; }
+
+  // PyTorch's defaults: U(+-1/sqrt(H)) for the stack, U(+-1/sqrt(H)) for the head (nn.Linear
+  // fan_in = H), N(0, 1) for the embedding (nn.Embedding).
+  void reset_parameters(Rng& rng);
+
+  // A zero state for batch size B.
+  [[nodiscard]] RecurrentState zero_state(int64_t batch) const;
+
+  // Logits [T*B, V] for ids [T*B] (time-major). Reads `state` as the initial state (as a constant:
+  // gradients stop there, which is truncated BPTT) and writes the final state back into it after
+  // the forward pass. `dropout_rng` is needed when training with dropout > 0.
+  Var forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch, RecurrentState& state,
+              Rng* dropout_rng, bool training);
+
+ private:
+  LanguageModelConfig config_;
+  ParameterStore<float> params_;
+  Rnn<float> rnn_;
+  int embedding_ = -1;  // slot index, -1 when one-hot
+  int head_weight_ = -1;
+  int head_bias_ = -1;
+};
+
+}  // namespace recur

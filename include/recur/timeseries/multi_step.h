@@ -1,0 +1,63 @@
+// Forecasting beyond one step by feeding predictions back (d2l 9.1, "k-step-ahead prediction").
+//
+// From an origin o (the first time not given to the model) the recursive forecast is
+//   xhat_{o+h} = f(x~_{o+h-L}, .., x~_{o+h-1}),  h = 0, 1, .., horizon-1,
+// where x~_s is the observed x_s for s < o and the model's own xhat_s for s >= o. Errors compound
+// with h: the book's lesson that the multi-step predictions drift away from the data.
+//
+// recursive_forecasts runs many origins at once as d2l does: a matrix with one row per origin and
+// L + horizon columns, whose first L columns are observed and each later column is one batched
+// model call on the L columns before it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "recur/error.h"
+#include "recur/tensor.h"
+#include "recur/timeseries/forecaster.h"
+
+namespace recur {
+
+// Row i, column h: the (h+1)-step-ahead forecast of x_{o+h} for the origin o = first_origin + i,
+// for origins in [first_origin, end_origin). Reads only series[o-L .. o-1] for each origin, so an
+// origin may be series.size() (forecasting past the end). Throws ValueError unless
+// lags <= first_origin < end_origin <= series.size() + 1 and horizon >= 1.
+template <WindowPredictor P>
+[[nodiscard]] Tensor<double> recursive_forecasts(P& model, std::span<const double> series, int lags,
+                                                 int64_t first_origin, int64_t end_origin, int horizon) {
+  const auto n = static_cast<int64_t>(series.size());
+  if (lags < 1 || horizon < 1 || first_origin < lags || first_origin >= end_origin || end_origin > n + 1) {
+    throw ValueError("recursive_forecasts: need lags >= 1, horizon >= 1 and lags <= first_origin < end_origin <= "
+                     "series length + 1, got lags " + std::to_string(lags) + ", horizon " + std::to_string(horizon) +
+                     ", origins [" + std::to_string(first_origin) + ", " + std::to_string(end_origin) +
+                     "), length " + std::to_string(n));
+  }
+  const int64_t R = end_origin - first_origin;  // rows: origins
+  const int64_t C = lags + horizon;             // columns: L observed, then the forecasts
+  std::vector<double> table(static_cast<size_t>(R * C));  // [R, C]
+  for (int64_t r = 0; r < R; ++r) {
+    for (int64_t j = 0; j < lags; ++j) {
+      table[static_cast<size_t>(r * C + j)] = series[static_cast<size_t>(first_origin + r - lags + j)];
+    }
+  }
+  Tensor<float> windows(Shape{R, lags});  // [R, L]
+  for (int64_t h = 0; h < horizon; ++h) {
+    for (int64_t r = 0; r < R; ++r) {
+      for (int64_t j = 0; j < lags; ++j) {
+        windows.at(r, j) = static_cast<float>(table[static_cast<size_t>(r * C + h + j)]);
+      }
+    }
+    std::vector<double> next = model.predict(windows);
+    for (int64_t r = 0; r < R; ++r) table[static_cast<size_t>(r * C + lags + h)] = next[static_cast<size_t>(r)];
+  }
+  Tensor<double> out(Shape{R, static_cast<int64_t>(horizon)});  // [R, horizon]
+  for (int64_t r = 0; r < R; ++r) {
+    for (int64_t h = 0; h < horizon; ++h) out.at(r, h) = table[static_cast<size_t>(r * C + lags + h)];
+  }
+  return out;
+}
+
+}  // namespace recur

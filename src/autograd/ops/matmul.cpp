@@ -1,0 +1,118 @@
+// matmul and linear: forward and backward through kernels::gemm (OpenBLAS).
+//
+// matmul: C = op(A) op(B), op(X) = X or X^T. With dC the gradient of C:
+//   dop(A) = dC op(B)^T  and  dop(B) = op(A)^T dC,
+// and the gradient of a transposed operand is the transpose of that, which gemm's flags express
+// without copies (see the four cases in matmul_backward).
+// linear (PyTorch nn.Linear): y = x W^T + b, so dx = dy W, dW = dy^T x, db = sum over rows of dy.
+// Glossary: M rows of C, N columns of C, K the shared dimension; I inputs, O outputs.
+#include <string>
+
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "recur/error.h"
+#include "recur/ops.h"
+
+namespace recur {
+
+namespace {
+
+using kernels::Trans;
+
+Trans trans_of(bool transposed) { return transposed ? Trans::kYes : Trans::kNo; }
+
+// C [M, N] = alpha op(A) op(B) + beta C with leading dimensions taken from the stored layouts.
+// K == 0 is skipped (the sum is empty), since BLAS rejects a leading dimension of 0.
+template <Scalar T>
+void gemm_dense(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T beta, T* C) {
+  if (K == 0) return;  // C is already beta C for the callers: beta == 0 only on a fresh zero buffer
+  const int64_t lda = ta ? M : K;  // A is [M, K], or [K, M] when transposed
+  const int64_t ldb = tb ? K : N;  // B is [K, N], or [N, K] when transposed
+  kernels::gemm<T>(trans_of(ta), trans_of(tb), M, N, K, T(1), A, lda, B, ldb, beta, C, N);
+}
+
+template <Scalar T>
+void matmul_backward(Graph<T>& g, Var a, Var b, Var out, bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
+  const T* dC = g.grad(out);  // [M, N]
+  if (g.requires_grad(a)) {
+    const T* B = g.value(b);
+    T* dA = g.grad(a);
+    if (!ta) {
+      gemm_dense<T>(false, !tb, M, K, N, dC, B, T(1), dA);  // dA [M, K] += dC op(B)^T
+    } else {
+      gemm_dense<T>(tb, true, K, M, N, B, dC, T(1), dA);  // dA [K, M] += op(B) dC^T
+    }
+  }
+  if (g.requires_grad(b)) {
+    const T* A = g.value(a);
+    T* dB = g.grad(b);
+    if (!tb) {
+      gemm_dense<T>(!ta, false, K, N, M, A, dC, T(1), dB);  // dB [K, N] += op(A)^T dC
+    } else {
+      gemm_dense<T>(true, ta, N, K, M, dC, A, T(1), dB);  // dB [N, K] += dC^T op(A)
+    }
+  }
+}
+
+}  // namespace
+
+template <Scalar T>
+Var matmul(Graph<T>& g, Var a, Var b, bool transpose_a, bool transpose_b) {
+  const Shape& sa = g.shape(a);
+  const Shape& sb = g.shape(b);
+  const std::string described = "matmul: a " + sa.str() + (transpose_a ? " (transposed)" : "") + " and b " +
+                                sb.str() + (transpose_b ? " (transposed)" : "");
+  check<ShapeError>(sa.rank() == 2 && sb.rank() == 2, described + ": both must be 2-D");
+  const int64_t M = transpose_a ? sa[1] : sa[0];
+  const int64_t K = transpose_a ? sa[0] : sa[1];
+  const int64_t Kb = transpose_b ? sb[1] : sb[0];
+  const int64_t N = transpose_b ? sb[0] : sb[1];
+  check<ShapeError>(K == Kb, described + ": inner dimensions " + std::to_string(K) + " and " +
+                                 std::to_string(Kb) + " differ");
+
+  Var out = g.make_node(Shape{M, N}, {a, b});
+  gemm_dense<T>(transpose_a, transpose_b, M, N, K, g.value(a), g.value(b), T(0), g.value(out));
+  g.set_backward(out,
+                 [=](Graph<T>& gr) { matmul_backward(gr, a, b, out, transpose_a, transpose_b, M, N, K); });
+  return out;
+}
+
+template <Scalar T>
+Var linear(Graph<T>& g, Var x, Var weight, std::optional<Var> bias) {
+  const Shape& sx = g.shape(x);       // [..., I]: leading dimensions are flattened into M rows
+  const Shape& sw = g.shape(weight);  // [O, I]
+  const std::string described = "linear: x " + sx.str() + ", weight " + sw.str() +
+                                (bias ? ", bias " + g.shape(*bias).str() : std::string());
+  check<ShapeError>(sx.rank() >= 2 && sw.rank() == 2,
+                    described + ": x must have at least 2 dimensions and weight exactly 2");
+  const int64_t I = sx.cols();
+  const int64_t M = sx.rows();
+  const int64_t O = sw[0];
+  check<ShapeError>(sw[1] == I, described + ": weight has " + std::to_string(sw[1]) +
+                                    " input columns, x has " + std::to_string(I));
+  if (bias)
+    check<ShapeError>(g.shape(*bias) == Shape{O}, described + ": bias must be [" + std::to_string(O) + "]");
+
+  Shape out_shape;
+  for (int axis = 0; axis + 1 < sx.rank(); ++axis) out_shape.push_back(sx[axis]);
+  out_shape.push_back(O);
+  Var out = bias ? g.make_node(out_shape, {x, weight, *bias}) : g.make_node(out_shape, {x, weight});
+  T* y = g.value(out);  // [M, O]
+  gemm_dense<T>(false, true, M, O, I, g.value(x), g.value(weight), T(0), y);
+  if (bias) kernels::add_rows_into<T>(M, O, g.value(*bias), y);
+
+  g.set_backward(out, [=](Graph<T>& gr) {
+    const T* dy = gr.grad(out);  // [M, O]
+    if (gr.requires_grad(x)) gemm_dense<T>(false, false, M, I, O, dy, gr.value(weight), T(1), gr.grad(x));
+    if (gr.requires_grad(weight)) gemm_dense<T>(true, false, O, I, M, dy, gr.value(x), T(1), gr.grad(weight));
+    if (bias && gr.requires_grad(*bias)) kernels::sum_rows_into<T>(M, O, T(1), dy, gr.grad(*bias));
+  });
+  return out;
+}
+
+template Var matmul<float>(Graph<float>&, Var, Var, bool, bool);
+template Var matmul<double>(Graph<double>&, Var, Var, bool, bool);
+template Var linear<float>(Graph<float>&, Var, Var, std::optional<Var>);
+template Var linear<double>(Graph<double>&, Var, Var, std::optional<Var>);
+
+}  // namespace recur

@@ -1,0 +1,51 @@
+// Reductions of a whole value to shape [1]:
+//   sum:  y = sum_i x_i         dx_i += dy
+//   mean: y = sum_i x_i / n     dx_i += dy / n
+// The forward sum is accumulated in double, so float losses over many elements lose no digits.
+#include <string>
+
+#include "kernels/elementwise.h"
+#include "recur/error.h"
+#include "recur/ops.h"
+
+namespace recur {
+
+namespace {
+
+// dx_i += value for every i (the broadcast of a scalar gradient).
+template <Scalar T>
+void add_constant_into(int64_t n, T value, T* __restrict__ dx) {
+  for (int64_t i = 0; i < n; ++i) dx[i] += value;
+}
+
+}  // namespace
+
+template <Scalar T>
+Var sum(Graph<T>& g, Var a) {
+  const int64_t n = g.shape(a).numel();
+  Var out = g.make_node(Shape{1}, {a});
+  g.value(out)[0] = static_cast<T>(kernels::sum<T>(n, g.value(a)));
+  g.set_backward(out, [=](Graph<T>& gr) {
+    if (gr.requires_grad(a)) add_constant_into<T>(n, gr.grad(out)[0], gr.grad(a));
+  });
+  return out;
+}
+
+template <Scalar T>
+Var mean(Graph<T>& g, Var a) {
+  const int64_t n = g.shape(a).numel();
+  check<ShapeError>(n > 0, "mean: value of shape " + g.shape(a).str() + " has no elements");
+  Var out = g.make_node(Shape{1}, {a});
+  g.value(out)[0] = static_cast<T>(kernels::sum<T>(n, g.value(a)) / static_cast<double>(n));
+  g.set_backward(out, [=](Graph<T>& gr) {
+    if (gr.requires_grad(a)) add_constant_into<T>(n, gr.grad(out)[0] / static_cast<T>(n), gr.grad(a));
+  });
+  return out;
+}
+
+template Var sum<float>(Graph<float>&, Var);
+template Var sum<double>(Graph<double>&, Var);
+template Var mean<float>(Graph<float>&, Var);
+template Var mean<double>(Graph<double>&, Var);
+
+}  // namespace recur

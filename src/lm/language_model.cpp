@@ -1,0 +1,90 @@
+// Embedding or one-hot input, recurrent stack, linear head: forward pass and state handling.
+#include "recur/lm/language_model.h"
+
+#include <cmath>
+
+#include "recur/error.h"
+#include "recur/init.h"
+#include "recur/ops.h"
+
+namespace recur {
+
+CellType parse_cell_type(std::string_view name) {
+  for (CellType c : {CellType::kRnnTanh, CellType::kRnnRelu, CellType::kGru, CellType::kLstm})
+    if (name == cell_name(c)) return c;
+  throw ValueError("unknown cell '" + std::string(name) + "' (expected rnn_tanh, rnn_relu, gru or lstm)");
+}
+
+namespace {
+RnnConfig stack_config(const LanguageModelConfig& c) {
+  check(c.vocab_size >= 1, "LanguageModel: vocab_size must be >= 1, got " + std::to_string(c.vocab_size));
+  check(c.embedding_size >= 0, "LanguageModel: embedding_size must be >= 0, got " + std::to_string(c.embedding_size));
+  return RnnConfig{.cell = c.cell,
+                   .input_size = c.embedding_size > 0 ? c.embedding_size : c.vocab_size,
+                   .hidden_size = c.hidden_size,
+                   .num_layers = c.num_layers,
+                   .bidirectional = false,
+                   .dropout = c.dropout};
+}
+}  // namespace
+
+LanguageModel::LanguageModel(const LanguageModelConfig& config)
+    : config_(config), rnn_(params_, stack_config(config), "rnn.") {
+  if (config_.embedding_size > 0)
+    embedding_ = params_.add("embedding.weight", {config_.vocab_size, config_.embedding_size});
+  head_weight_ = params_.add("head.weight", {config_.vocab_size, config_.hidden_size});
+  head_bias_ = params_.add("head.bias", {config_.vocab_size});
+}
+
+void LanguageModel::reset_parameters(Rng& rng) {
+  rnn_.reset_parameters(rng);
+  if (embedding_ >= 0) init_normal(params_.value(embedding_).span(), 0.0, 1.0, rng);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(config_.hidden_size));
+  init_uniform(params_.value(head_weight_).span(), -bound, bound, rng);
+  init_uniform(params_.value(head_bias_).span(), -bound, bound, rng);
+}
+
+RecurrentState LanguageModel::zero_state(int64_t batch) const {
+  const Shape shape{config_.num_layers, batch, config_.hidden_size};
+  RecurrentState s{Tensor<float>(shape), Tensor<float>()};
+  if (config_.cell == CellType::kLstm) s.c = Tensor<float>(shape);
+  return s;
+}
+
+Var LanguageModel::forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
+                           RecurrentState& state, Rng* dropout_rng, bool training) {
+  check<ShapeError>(static_cast<int64_t>(ids.size()) == steps * batch,
+                    "LanguageModel::forward: " + std::to_string(ids.size()) + " ids for steps " +
+                        std::to_string(steps) + " x batch " + std::to_string(batch));
+  const Shape state_shape{config_.num_layers, batch, config_.hidden_size};
+  check<ShapeError>(state.h.shape() == state_shape, "LanguageModel::forward: state h has shape " +
+                                                        state.h.shape().str() + ", expected " + state_shape.str());
+  const bool use_dropout = training && config_.dropout > 0;
+  Var x;
+  if (embedding_ >= 0) {
+    x = embedding(g, g.parameter(params_.value(embedding_), params_.grad(embedding_)), ids);
+    if (use_dropout) x = dropout(g, x, static_cast<float>(config_.dropout), *dropout_rng, true);
+    x = reshape(g, x, {steps, batch, config_.embedding_size});
+  } else {
+    x = reshape(g, one_hot<float>(g, ids, config_.vocab_size), {steps, batch, config_.vocab_size});
+  }
+  Var h0 = g.input(state.h);
+  std::optional<Var> c0;
+  if (config_.cell == CellType::kLstm) c0 = g.input(state.c);
+  RnnOutputs out = rnn_.forward(g, x, h0, c0, dropout_rng, training);
+
+  // Carry the final state to the next call as a plain tensor (the graph's copy is not kept).
+  const float* h_n = g.value(out.h_n);
+  std::copy(h_n, h_n + state.h.numel(), state.h.data());
+  if (c0) {
+    const float* c_n = g.value(out.c_n);
+    std::copy(c_n, c_n + state.c.numel(), state.c.data());
+  }
+
+  Var top = reshape(g, out.output, {steps * batch, config_.hidden_size});
+  if (use_dropout) top = dropout(g, top, static_cast<float>(config_.dropout), *dropout_rng, true);
+  return linear(g, top, g.parameter(params_.value(head_weight_), params_.grad(head_weight_)),
+                g.parameter(params_.value(head_bias_), params_.grad(head_bias_)));
+}
+
+}  // namespace recur

@@ -1,0 +1,238 @@
+// The element-wise kernels: float tanh, sigmoid, exp and softmax (vectorized polynomial exp)
+// against their libm reference twins over many lengths (1, SIMD widths and their neighbours,
+// unaligned starts) and the special values; double equal to the reference; and the arithmetic
+// and accumulating kernels against plain loops written here.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/elementwise.h"
+#include "recur/rng.h"
+
+using namespace recur;
+
+namespace {
+
+using UnaryKernel = std::function<void(int64_t, const float*, float*)>;
+
+const std::vector<int64_t> kLengths = {1,  2,  3,  5,  7,  8,   9,   15,  16,  17,  31,   32,
+                                       33, 47, 63, 64, 65, 100, 127, 128, 129, 255, 1000, 1023};
+
+// Relative bound with an absolute floor for results in the denormal range, where a float keeps
+// fewer digits: 4 ulp, or 1e-37 absolute.
+bool close_float(float fast, float reference) {
+  if (std::isnan(reference)) return std::isnan(fast);
+  if (std::isinf(reference)) return fast == reference;
+  const float diff = std::abs(fast - reference);
+  return diff <= 4 * std::numeric_limits<float>::epsilon() * std::abs(reference) || diff <= 1e-37f;
+}
+
+// Runs both kernels over x[offset, offset + n) for every length and offset 0..2, and reports the
+// first index that differs with its input.
+void expect_twins_agree(const UnaryKernel& fast, const UnaryKernel& reference, double low, double high,
+                        const std::string& name) {
+  Rng rng(7);
+  for (int64_t n : kLengths) {
+    for (int64_t offset = 0; offset < 3; ++offset) {
+      std::vector<float> x(static_cast<size_t>(n + offset));
+      for (auto& v : x) v = static_cast<float>(rng.uniform(low, high));
+      std::vector<float> y_fast(x.size(), -1.0f), y_ref(x.size(), -1.0f);
+      fast(n, x.data() + offset, y_fast.data() + offset);
+      reference(n, x.data() + offset, y_ref.data() + offset);
+      for (int64_t i = offset; i < n + offset; ++i) {
+        const auto k = static_cast<size_t>(i);
+        if (!close_float(y_fast[k], y_ref[k])) {
+          ADD_FAILURE() << name << " n=" << n << " offset=" << offset << ": first difference at index "
+                        << i - offset << ", x=" << x[k] << ": fast " << y_fast[k] << ", reference "
+                        << y_ref[k];
+          break;
+        }
+      }
+      EXPECT_EQ(y_fast[0], offset > 0 ? -1.0f : y_fast[0]) << name << ": wrote before its output";
+    }
+  }
+}
+
+const std::vector<float> kSpecials = {0.0f,
+                                      -0.0f,
+                                      1e-30f,
+                                      -1e-30f,
+                                      1e-40f,  // denormal input
+                                      0.625f,
+                                      -0.625f,
+                                      0.62500006f,
+                                      1.0f,
+                                      -1.0f,
+                                      9.0f,
+                                      -9.0f,
+                                      20.0f,
+                                      -20.0f,
+                                      87.0f,
+                                      -87.5f,
+                                      88.7f,
+                                      -88.7f,
+                                      88.8f,
+                                      -100.0f,
+                                      -103.9f,
+                                      -104.5f,
+                                      1000.0f,
+                                      -1000.0f,
+                                      std::numeric_limits<float>::infinity(),
+                                      -std::numeric_limits<float>::infinity(),
+                                      std::numeric_limits<float>::quiet_NaN()};
+
+void expect_specials_agree(const UnaryKernel& fast, const UnaryKernel& reference, const std::string& name) {
+  const auto n = static_cast<int64_t>(kSpecials.size());
+  std::vector<float> y_fast(kSpecials.size()), y_ref(kSpecials.size());
+  fast(n, kSpecials.data(), y_fast.data());
+  reference(n, kSpecials.data(), y_ref.data());
+  for (size_t i = 0; i < kSpecials.size(); ++i)
+    EXPECT_TRUE(close_float(y_fast[i], y_ref[i]))
+        << name << "(" << kSpecials[i] << "): fast " << y_fast[i] << ", reference " << y_ref[i];
+}
+
+}  // namespace
+
+TEST(OpsKernel, TanhFloatMatchesReference) {
+  expect_twins_agree(kernels::tanh_forward<float>, kernels::tanh_reference<float>, -12, 12, "tanh");
+  expect_twins_agree(kernels::tanh_forward<float>, kernels::tanh_reference<float>, -1, 1, "tanh (small)");
+  expect_specials_agree(kernels::tanh_forward<float>, kernels::tanh_reference<float>, "tanh");
+}
+
+TEST(OpsKernel, SigmoidFloatMatchesReference) {
+  expect_twins_agree(kernels::sigmoid_forward<float>, kernels::sigmoid_reference<float>, -30, 30, "sigmoid");
+  expect_specials_agree(kernels::sigmoid_forward<float>, kernels::sigmoid_reference<float>, "sigmoid");
+}
+
+TEST(OpsKernel, ExpFloatMatchesReference) {
+  expect_twins_agree(kernels::exp_forward<float>, kernels::exp_reference<float>, -110, 88.7, "exp");
+  expect_twins_agree(kernels::exp_forward<float>, kernels::exp_reference<float>, -2, 2, "exp (small)");
+  expect_specials_agree(kernels::exp_forward<float>, kernels::exp_reference<float>, "exp");
+}
+
+TEST(OpsKernel, DoubleActivationsAreTheReference) {
+  Rng rng(3);
+  std::vector<double> x(257);
+  for (auto& v : x) v = rng.uniform(-30, 30);
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<double> fast(x.size()), ref(x.size());
+  kernels::tanh_forward<double>(n, x.data(), fast.data());
+  kernels::tanh_reference<double>(n, x.data(), ref.data());
+  EXPECT_EQ(fast, ref);
+  kernels::sigmoid_forward<double>(n, x.data(), fast.data());
+  kernels::sigmoid_reference<double>(n, x.data(), ref.data());
+  EXPECT_EQ(fast, ref);
+  kernels::exp_forward<double>(n, x.data(), fast.data());
+  kernels::exp_reference<double>(n, x.data(), ref.data());
+  EXPECT_EQ(fast, ref);
+}
+
+TEST(OpsKernel, SoftmaxRowMatchesReference) {
+  Rng rng(11);
+  for (int64_t n : kLengths) {
+    for (double spread : {1.0, 30.0, 1000.0}) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) v = static_cast<float>(rng.uniform(-spread, spread));
+      std::vector<float> y_fast(x.size()), y_ref(x.size());
+      const double lse_fast = kernels::softmax_row<float>(n, x.data(), y_fast.data());
+      const double lse_ref = kernels::softmax_row_reference<float>(n, x.data(), y_ref.data());
+      const std::string where = "n=" + std::to_string(n) + " spread=" + std::to_string(spread);
+      EXPECT_NEAR(lse_fast, lse_ref, 1e-6 * (1 + std::abs(lse_ref))) << where;
+      const float max = *std::max_element(x.begin(), x.end());
+      double total = 0;
+      bool reported = false;
+      for (size_t i = 0; i < x.size(); ++i) {
+        total += y_fast[i];
+        // Float rounds x - max to half an ulp of |x - max|, which exp turns into that relative
+        // error; add a few ulp for exp, the sum and the division.
+        const float bound =
+            std::numeric_limits<float>::epsilon() * (4 + std::abs(x[i] - max)) * y_ref[i] + 1e-37f;
+        if (!reported && std::abs(y_fast[i] - y_ref[i]) > bound) {
+          ADD_FAILURE() << where << ": first difference at index " << i << ": fast " << y_fast[i]
+                        << ", reference " << y_ref[i];
+          reported = true;
+        }
+      }
+      EXPECT_NEAR(total, 1.0, 1e-5) << where;
+    }
+  }
+}
+
+TEST(OpsKernel, SoftmaxRowIsStableForLargeLogits) {
+  const std::vector<double> x = {1000.0, -1000.0, 999.0};
+  std::vector<double> y(3);
+  const double lse = kernels::softmax_row<double>(3, x.data(), y.data());
+  EXPECT_NEAR(lse, 1000.0 + std::log(1.0 + std::exp(-1.0)), 1e-12);
+  EXPECT_NEAR(y[0], 1.0 / (1.0 + std::exp(-1.0)), 1e-15);
+  EXPECT_EQ(y[1], 0.0);
+}
+
+TEST(OpsKernel, BroadcastArithmeticMatchesPlainLoops) {
+  Rng rng(5);
+  for (int64_t rows : {1, 2, 7}) {
+    for (int64_t cols : {1, 3, 16, 17, 33}) {
+      const auto n = static_cast<size_t>(rows * cols);
+      std::vector<double> a(n), b(static_cast<size_t>(cols)), y(n);
+      for (auto& v : a) v = rng.uniform(-1, 1);
+      for (auto& v : b) v = rng.uniform(-1, 1);
+      const std::string where = "rows=" + std::to_string(rows) + " cols=" + std::to_string(cols);
+      auto at = [&](int64_t r, int64_t c) { return static_cast<size_t>(r * cols + c); };
+      auto bc = [](int64_t c) { return static_cast<size_t>(c); };
+
+      kernels::add_rows<double>(rows, cols, a.data(), b.data(), y.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(y[at(r, c)], a[at(r, c)] + b[bc(c)]) << where;
+      kernels::sub_rows<double>(rows, cols, a.data(), b.data(), y.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(y[at(r, c)], a[at(r, c)] - b[bc(c)]) << where;
+      kernels::mul_rows<double>(rows, cols, a.data(), b.data(), y.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(y[at(r, c)], a[at(r, c)] * b[bc(c)]) << where;
+
+      // Accumulating forms start from a non-zero buffer: they must add, not overwrite.
+      std::vector<double> acc(static_cast<size_t>(cols), 0.5), expected(static_cast<size_t>(cols), 0.5);
+      kernels::sum_rows_into<double>(rows, cols, -2.0, a.data(), acc.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) expected[bc(c)] += -2.0 * a[at(r, c)];
+      for (int64_t c = 0; c < cols; ++c) ASSERT_NEAR(acc[bc(c)], expected[bc(c)], 1e-14) << where;
+
+      std::vector<double> w(n);
+      for (auto& v : w) v = rng.uniform(-1, 1);
+      std::fill(acc.begin(), acc.end(), 0.5);
+      std::fill(expected.begin(), expected.end(), 0.5);
+      kernels::mul_sum_rows_into<double>(rows, cols, a.data(), w.data(), acc.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) expected[bc(c)] += a[at(r, c)] * w[at(r, c)];
+      for (int64_t c = 0; c < cols; ++c) ASSERT_NEAR(acc[bc(c)], expected[bc(c)], 1e-14) << where;
+
+      std::vector<double> dx(n, 0.25);
+      kernels::mul_rows_into<double>(rows, cols, a.data(), b.data(), dx.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(dx[at(r, c)], 0.25 + a[at(r, c)] * b[bc(c)]) << where;
+    }
+  }
+}
+
+TEST(OpsKernel, BackwardKernelsAccumulate) {
+  const std::vector<double> y = {0.5, -0.25, 0.0, 2.0};  // activation outputs (or inputs, for relu/log)
+  const std::vector<double> dy = {1.0, 2.0, 3.0, 4.0};
+  auto run = [&](auto kernel) {
+    std::vector<double> dx(4, 1.0);
+    kernel(4, y.data(), dy.data(), dx.data());
+    return dx;
+  };
+  EXPECT_EQ(run(kernels::tanh_backward<double>), (std::vector<double>{1.75, 2.875, 4.0, -11.0}));
+  EXPECT_EQ(run(kernels::sigmoid_backward<double>), (std::vector<double>{1.25, 0.375, 1.0, -7.0}));
+  EXPECT_EQ(run(kernels::relu_backward<double>), (std::vector<double>{2.0, 1.0, 1.0, 5.0}));
+  EXPECT_EQ(run(kernels::exp_backward<double>), (std::vector<double>{1.5, 0.5, 1.0, 9.0}));
+  const std::vector<double> x = {0.5, -0.25, 4.0, 2.0};
+  std::vector<double> dx(4, 1.0);
+  kernels::log_backward<double>(4, x.data(), dy.data(), dx.data());
+  EXPECT_EQ(dx, (std::vector<double>{3.0, -7.0, 1.75, 3.0}));
+  EXPECT_DOUBLE_EQ(kernels::sum<float>(4, std::vector<float>{1, 2, 3, 4.5f}.data()), 10.5);
+}

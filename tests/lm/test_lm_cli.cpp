@@ -1,0 +1,104 @@
+// `recur train`, `generate` and `eval` as a user runs them: a short end-to-end run, Ctrl-C and
+// resume, and every bad input named in a message with a non-zero exit, never destroying a checkpoint.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "recur/io/atomic_file.h"
+#include "test_support.h"
+
+using namespace recur;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path tiny_text(const fs::path& dir) {
+  std::ofstream out(dir / "tiny.txt");
+  for (int i = 0; i < 60; ++i) out << "the time traveller said the time machine was ready\n";
+  return dir / "tiny.txt";
+}
+
+// A model small enough for a test: GRU 16, batch 4 x 10 steps.
+std::string small_args(const fs::path& data, const fs::path& out) {
+  return "train --data '" + data.string() + "' --hidden 16 --batch 4 --steps 10 --optimizer adam --lr 0.01 --out '" +
+         out.string() + "' --threads 1 --sample-length 20";
+}
+
+void expect_failure(const std::string& args, const std::vector<std::string>& words) {
+  auto r = test::run_cli(args);
+  EXPECT_NE(r.exit_code, 0) << args << "\n" << r.output;
+  for (const auto& w : words) EXPECT_NE(r.output.find(w), std::string::npos) << args << "\n" << r.output;
+}
+}  // namespace
+
+TEST(LmCli, TrainGenerateEvalEndToEnd) {
+  auto dir = test::make_temp_dir("lmcli");
+  auto data = tiny_text(dir);
+  auto r = test::run_cli(small_args(data, dir / "run") + " --epochs 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("validation perplexity"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sample: time traveller "), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "run" / "metrics.csv"));
+
+  auto g1 = test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the ' --length 30 --seed 3");
+  auto g2 = test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the ' --length 30 --seed 3");
+  ASSERT_EQ(g1.exit_code, 0) << g1.output;
+  EXPECT_EQ(g1.output, g2.output);
+  EXPECT_EQ(g1.output.rfind("the ", 0), 0u) << g1.output;
+
+  auto unk = test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the zq ' --length 5 --greedy");
+  ASSERT_EQ(unk.exit_code, 0) << unk.output;
+  EXPECT_NE(unk.output.find("2 prefix token(s) are not in the model's vocabulary"), std::string::npos) << unk.output;
+
+  auto e = test::run_cli("eval --model '" + (dir / "run").string() + "' '" + data.string() + "'");
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NE(e.output.find("perplexity: "), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("bits per character: "), std::string::npos) << e.output;
+}
+
+TEST(LmCli, InterruptSavesACheckpointAndResumeFinishes) {
+  auto dir = test::make_temp_dir("lmcli-int");
+  auto data = tiny_text(dir);
+  // SIGINT after a moment: the run must save a checkpoint and exit 130.
+  auto r = test::run_cli(small_args(data, dir / "run") + " --epochs 100000 2>&1 & pid=$!; sleep 1.5; kill -INT $pid; wait $pid");
+  EXPECT_EQ(r.exit_code, 130) << r.output;
+  EXPECT_NE(r.output.find("interrupted: checkpoint saved"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(dir / "run" / "checkpoint" / "train_state.json"));
+  auto resumed = test::run_cli("train --resume '" + (dir / "run").string() + "' --epochs 1 --threads 1");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from"), std::string::npos) << resumed.output;
+}
+
+TEST(LmCli, BadTrainingInputs) {
+  auto dir = test::make_temp_dir("lmcli-bad");
+  auto data = tiny_text(dir);
+  expect_failure("train --data '" + (dir / "missing.txt").string() + "' --out '" + (dir / "o").string() + "'",
+                 {"missing.txt"});
+  std::ofstream(dir / "empty.txt").close();
+  expect_failure("train --data '" + (dir / "empty.txt").string() + "' --out '" + (dir / "o").string() + "'",
+                 {"empty.txt"});
+  expect_failure(small_args(data, dir / "o") + " --steps 0", {"--steps"});
+  expect_failure(small_args(data, dir / "o") + " --batch 0", {"--batch"});
+  expect_failure(small_args(data, dir / "o") + " --lr -1", {"--lr"});
+  std::ofstream(dir / "a-file").close();
+  expect_failure(small_args(data, dir / "a-file" / "out"), {"a-file"});
+}
+
+TEST(LmCli, BrokenCheckpointIsReportedAndNotDestroyed) {
+  auto dir = test::make_temp_dir("lmcli-broken");
+  auto data = tiny_text(dir);
+  ASSERT_EQ(test::run_cli(small_args(data, dir / "run") + " --epochs 1").exit_code, 0);
+  const fs::path model = dir / "run" / "best";
+  const std::string weights = read_file(model / "model.safetensors");
+  write_file_atomically(model / "model.safetensors", weights.substr(0, 100));
+  expect_failure("generate --model '" + model.string() + "' --length 5", {"model.safetensors"});
+  expect_failure("eval --model '" + model.string() + "' '" + data.string() + "'", {"model.safetensors"});
+  std::string config = read_file(model / "config.json");
+  config.replace(config.find("\"gru\""), 5, "\"mamba\"");
+  write_file_atomically(model / "config.json", config);
+  expect_failure("generate --model '" + model.string() + "'", {"unknown cell 'mamba'"});
+  // A failing run into the same folder leaves the last checkpoint as it was.
+  const std::string before = read_file(dir / "run" / "checkpoint" / "model.safetensors");
+  expect_failure(small_args(data, dir / "run") + " --steps 0", {"--steps"});
+  EXPECT_EQ(read_file(dir / "run" / "checkpoint" / "model.safetensors"), before);
+  expect_failure("generate --model '" + (dir / "nowhere").string() + "'", {"no model"});
+}

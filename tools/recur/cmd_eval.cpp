@@ -1,0 +1,41 @@
+// `recur eval`: perplexity of a trained model on a text, scored as one stream from a zero state.
+#include <fmt/core.h>
+
+#include "commands.h"
+#include "lm_run.h"
+#include "recur/dataset.h"
+#include "recur/error.h"
+#include "recur/lm/checkpoint.h"
+#include "recur/lm/corpus.h"
+#include "recur/lm/evaluate.h"
+#include "recur/text/text_file.h"
+
+namespace recur::cli {
+
+void add_eval_command(CLI::App& app, const CommonOptions& common) {
+  auto* cmd = app.add_subcommand("eval", "Perplexity (and bits per character) of a model on a text");
+  auto model = std::make_shared<std::string>("runs/demo");
+  auto file = std::make_shared<std::string>();
+  auto chunk = std::make_shared<int64_t>(256);
+  cmd->add_option("--model", *model, "Model folder, or a run folder (its best/ model)")->capture_default_str();
+  cmd->add_option("file", *file, "Text to score: a file or a dataset name")->required();
+  cmd->add_option("--chunk", *chunk, "Tokens per forward pass (the state carries across chunks)")->capture_default_str();
+  cmd->footer("Example:\n  recur eval --model runs/demo timemachine");
+  cmd->callback([model, file, chunk, &common] {
+    apply_common(common);
+    check(*chunk >= 1, "eval: --chunk must be >= 1, got " + std::to_string(*chunk));
+    const auto folder = find_model_folder(*model);
+    LoadedModel loaded = load_model(folder);
+    const TokenTable table(loaded.text.vocab, loaded.text.unk);
+    const auto path = resolve_dataset(*file);
+    EncodedText text = encode_text(read_text_file(path), {.level = loaded.text.level, .mode = loaded.text.mode}, table);
+    if (text.ids.size() < 2) throw ValueError("'" + path.string() + "' gives fewer than 2 tokens to score");
+    const EvalResult r = evaluate_stream(*loaded.model, text.ids, 1, *chunk);
+    fmt::print("model: {}\ntext: {} ({} {} tokens, {} not in the vocabulary, scored as {})\n", folder.string(),
+               path.string(), text.ids.size(), loaded.text.level, text.unknown_count, table.unk());
+    fmt::print("tokens scored: {}\nperplexity: {:.4f}\n", r.predicted, r.perplexity());
+    if (loaded.text.level == "char") fmt::print("bits per character: {:.4f}\n", r.bits_per_token());
+  });
+}
+
+}  // namespace recur::cli
