@@ -74,7 +74,8 @@ class Graph {
   void set_backward(Var first, BackwardFn fn, int num_outputs = 1);
 
   // --- Running --------------------------------------------------------------------------------
-  // Seeds d(loss)/d(loss) = 1 (loss must have one element) and runs the tape backwards.
+  // Seeds d(loss)/d(loss) = 1 (loss must have one element) and runs the tape backwards. Call it
+  // once per recorded graph: a second call would send the intermediate gradients through again.
   void backward(Var loss);
   // Forgets every node (keeps the Graph object for the next step).
   void clear();

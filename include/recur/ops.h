@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "recur/graph.h"
@@ -20,7 +22,7 @@ namespace recur {
 // op(a) @ op(b) for 2-D values: a [M, K] (or [K, M] with transpose_a), b [K, N] (or [N, K]).
 template <Scalar T>
 Var matmul(Graph<T>& g, Var a, Var b, bool transpose_a = false, bool transpose_b = false);
-// x @ weight^T + bias, PyTorch's nn.Linear layout: x [M, I], weight [O, I], bias [O] (optional).
+// x @ weight^T + bias, PyTorch's nn.Linear layout: x [..., I], weight [O, I], bias [O] (optional).
 template <Scalar T>
 Var linear(Graph<T>& g, Var x, Var weight, std::optional<Var> bias = std::nullopt);
 
@@ -29,7 +31,7 @@ template <Scalar T> Var add(Graph<T>& g, Var a, Var b);
 template <Scalar T> Var sub(Graph<T>& g, Var a, Var b);
 template <Scalar T> Var mul(Graph<T>& g, Var a, Var b);
 // a * factor for a constant factor.
-template <Scalar T> Var scale(Graph<T>& g, Var a, T factor);
+template <Scalar T> Var scale(Graph<T>& g, Var a, std::type_identity_t<T> factor);
 
 // --- Activations and pointwise functions ---------------------------------------------------------
 template <Scalar T> Var tanh(Graph<T>& g, Var a);
@@ -68,12 +70,12 @@ template <Scalar T> Var one_hot(Graph<T>& g, std::span<const int32_t> ids, int64
 // (N values, 0 or 1) only rows whose mask is 1 count. Like torch.nn.functional.cross_entropy.
 template <Scalar T>
 Var softmax_cross_entropy(Graph<T>& g, Var logits, std::span<const int32_t> targets,
-                          std::span<const T> mask = {});
+                          std::span<const std::type_identity_t<T>> mask = {});
 
 // --- Regularization ------------------------------------------------------------------------------
 // Inverted dropout: in training, zeroes each element with probability p and scales the rest by
 // 1/(1-p); in evaluation (training == false) or with p == 0 it is the identity.
-template <Scalar T> Var dropout(Graph<T>& g, Var a, T p, Rng& rng, bool training);
+template <Scalar T> Var dropout(Graph<T>& g, Var a, std::type_identity_t<T> p, Rng& rng, bool training);
 
 // --- Checks --------------------------------------------------------------------------------------
 // Throws NumericError naming `where` (e.g. "epoch 3, step 120") and the value if it is not finite.

@@ -48,7 +48,11 @@ fs::path make_temp_dir(const std::string& tag) {
 CliResult run_cli(const std::string& args) {
   const char* cli = std::getenv("RECUR_CLI");
   if (!cli || !*cli) cli = RECUR_CLI_PATH;
-  std::string command = std::string("'") + cli + "' " + args + " 2>&1";
+  // Dataset names resolve as under `make test` even when ctest runs without RECUR_DATA.
+  std::string command;
+  if (const char* data = std::getenv("RECUR_DATA"); !data || !*data)
+    command = "RECUR_DATA='" + shared_data_dir().string() + "' ";
+  command += std::string("'") + cli + "' " + args + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) throw std::runtime_error("popen failed for: " + command);
   std::string output;

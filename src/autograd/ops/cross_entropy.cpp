@@ -16,7 +16,7 @@ namespace recur {
 
 template <Scalar T>
 Var softmax_cross_entropy(Graph<T>& g, Var logits, std::span<const int32_t> targets,
-                          std::span<const T> mask) {
+                          std::span<const std::type_identity_t<T>> mask) {
   const Shape& shape = g.shape(logits);
   check<ShapeError>(shape.rank() == 2,
                     "softmax_cross_entropy: logits " + shape.str() + " must be 2-D [N, V]");

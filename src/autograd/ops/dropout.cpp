@@ -12,7 +12,7 @@
 namespace recur {
 
 template <Scalar T>
-Var dropout(Graph<T>& g, Var a, T p, Rng& rng, bool training) {
+Var dropout(Graph<T>& g, Var a, std::type_identity_t<T> p, Rng& rng, bool training) {
   check<ValueError>(p >= T(0) && p < T(1), "dropout: p = " + std::to_string(p) + " must be in [0, 1)");
   if (!training || p == T(0)) return a;
 

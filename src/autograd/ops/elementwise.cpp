@@ -102,7 +102,7 @@ Var mul(Graph<T>& g, Var a, Var b) {
 }
 
 template <Scalar T>
-Var scale(Graph<T>& g, Var a, T factor) {
+Var scale(Graph<T>& g, Var a, std::type_identity_t<T> factor) {
   const int64_t n = g.shape(a).numel();
   Var out = g.make_node(g.shape(a), {a});
   kernels::scale<T>(n, factor, g.value(a), g.value(out));
