@@ -54,8 +54,8 @@ double gemm_flops(const BenchConfig& c, CellType cell) {
   double flops = 0;
   for (int l = 0; l < c.layers; ++l) {
     const double in = l == 0 ? static_cast<double>(c.vocab) : H;
-    flops += 2 * TB * GH * (in + H);      // forward
-    flops += 2 * TB * GH * (in + 2 * H);  // backward: dW_ih, dW_hh, dh_prev
+    flops += 2 * TB * GH * (in + H);       // forward
+    flops += 2 * TB * GH * (in + 2 * H);   // backward: dW_ih, dW_hh, dh_prev
     if (l > 0) flops += 2 * TB * GH * in;  // backward: dx into the layer below
   }
   return flops;
@@ -63,7 +63,8 @@ double gemm_flops(const BenchConfig& c, CellType cell) {
 
 void bm_rnn(benchmark::State& state, BenchConfig c, CellType cell, bool fused) {
   recur::ParameterStore<float> store;
-  recur::Rnn<float> rnn(store, {.cell = cell, .input_size = c.vocab, .hidden_size = c.hidden, .num_layers = c.layers});
+  recur::Rnn<float> rnn(
+      store, {.cell = cell, .input_size = c.vocab, .hidden_size = c.hidden, .num_layers = c.layers});
   const recur::ScratchRnn<float> scratch(rnn);
   recur::Rng rng(1);
   rnn.reset_parameters(rng);
@@ -73,7 +74,7 @@ void bm_rnn(benchmark::State& state, BenchConfig c, CellType cell, bool fused) {
   recur::Graph<float> g;
   for (auto _ : state) {
     recur::Var x = recur::reshape(g, recur::one_hot(g, std::span<const int32_t>(ids), c.vocab),
-                           recur::Shape{c.steps, c.batch, c.vocab});
+                                  recur::Shape{c.steps, c.batch, c.vocab});
     const recur::RnnOutputs out = fused ? rnn.forward(g, x) : scratch.forward(g, x);
     g.backward(recur::sum(g, out.output));
     benchmark::DoNotOptimize(store.grads().data());
@@ -83,7 +84,8 @@ void bm_rnn(benchmark::State& state, BenchConfig c, CellType cell, bool fused) {
   const auto iterations = static_cast<double>(state.iterations());
   state.counters["tokens"] =
       benchmark::Counter(static_cast<double>(c.steps * c.batch) * iterations, benchmark::Counter::kIsRate);
-  state.counters["GFLOP"] = benchmark::Counter(gemm_flops(c, cell) * 1e-9 * iterations, benchmark::Counter::kIsRate);
+  state.counters["GFLOP"] =
+      benchmark::Counter(gemm_flops(c, cell) * 1e-9 * iterations, benchmark::Counter::kIsRate);
 }
 
 // A thread count from the command line or the environment; throws std::invalid_argument unless an integer.
@@ -91,7 +93,8 @@ int parse_threads(const char* text) {
   char* end = nullptr;
   const long n = std::strtol(text, &end, 10);
   if (end == text || *end != '\0')
-    throw std::invalid_argument(std::string("--threads / RECUR_THREADS expects an integer, got '") + text + "'");
+    throw std::invalid_argument(std::string("--threads / RECUR_THREADS expects an integer, got '") + text +
+                                "'");
   return static_cast<int>(n);
 }
 

@@ -13,8 +13,12 @@ int main() {
   constexpr int64_t kSteps = 10, kBatch = 4, kInput = 8, kHidden = 16;
 
   ParameterStore<float> store;
-  Rnn<float> gru(store, {.cell = CellType::kGru, .input_size = kInput, .hidden_size = kHidden, .num_layers = 2,
-                         .bidirectional = true, .dropout = 0.1});
+  Rnn<float> gru(store, {.cell = CellType::kGru,
+                         .input_size = kInput,
+                         .hidden_size = kHidden,
+                         .num_layers = 2,
+                         .bidirectional = true,
+                         .dropout = 0.1});
   Rng rng(42);
   gru.reset_parameters(rng);  // U(-1/sqrt(H), 1/sqrt(H)), as PyTorch
 
@@ -29,6 +33,7 @@ int main() {
   std::printf("output      %s  (T, B, 2 directions * H)\n", g.shape(out.output).str().c_str());
   std::printf("final h_n   %s  (2 layers * 2 directions, B, H)\n", g.shape(out.h_n).str().c_str());
   std::printf("%d parameters, %lld values:\n", store.size(), static_cast<long long>(store.num_values()));
-  for (const auto& slot : store.slots()) std::printf("  %-28s %s\n", slot.name.c_str(), slot.shape.str().c_str());
+  for (const auto& slot : store.slots())
+    std::printf("  %-28s %s\n", slot.name.c_str(), slot.shape.str().c_str());
   return 0;
 }

@@ -16,9 +16,9 @@ namespace recur::kernels {
 // split in two parts so r is exact), exp(x) = 2^n exp(r), exp(r) from a degree-5 polynomial on
 // |r| <= ln 2 / 2. 2^n is applied as 2^(n/2) 2^(n - n/2) so both factors stay normal floats.
 inline float exp_approx(float x) {
-  constexpr float kHigh = 88.72283935546875f;  // above: overflow to +inf
-  constexpr float kLow = -104.0f;              // below: 0
-  constexpr float kRound = 12582912.0f;        // 1.5 * 2^23: (t + kRound) - kRound rounds t
+  constexpr float kHigh = 88.72283935546875f;                    // above: overflow to +inf
+  constexpr float kLow = -104.0f;                                // below: 0
+  constexpr float kRound = 12582912.0f;                          // 1.5 * 2^23: (t + kRound) - kRound rounds t
   const float xc = x >= kLow ? (x <= kHigh ? x : kHigh) : kLow;  // NaN -> kLow, restored below
   const float fn = (xc * 1.44269504088896341f + kRound) - kRound;
   float r = xc - fn * 0.693359375f;

@@ -13,15 +13,16 @@ namespace recur::kernels {
 // --- Vanilla RNN ---------------------------------------------------------------------------------
 
 template <Scalar T>
-void rnn_step_forward(RnnActivation act, int64_t B, int64_t H, const T* pre, const T* bias, T* h, int64_t ld_h) {
+void rnn_step_forward(RnnActivation act, int64_t B, int64_t H, const T* pre, const T* bias, T* h,
+                      int64_t ld_h) {
   for (int64_t b = 0; b < B; ++b) {
     const T* __restrict__ p = pre + b * H;
     T* __restrict__ hr = h + b * ld_h;
     if (act == RnnActivation::kTanh) {
-      #pragma GCC ivdep
+#pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) hr[j] = fast_tanh(p[j] + bias[j]);
     } else {
-      #pragma GCC ivdep
+#pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) {
         const T a = p[j] + bias[j];
         hr[j] = a > T(0) ? a : T(0);
@@ -31,17 +32,20 @@ void rnn_step_forward(RnnActivation act, int64_t B, int64_t H, const T* pre, con
 }
 
 template <Scalar T>
-void rnn_step_backward(RnnActivation act, int64_t B, int64_t H, const T* h, int64_t ld_h, const T* dy, int64_t ld_dy,
-                       const T* dh, T* dpre) {
+void rnn_step_backward(RnnActivation act, int64_t B, int64_t H, const T* h, int64_t ld_h, const T* dy,
+                       int64_t ld_dy, const T* dh, T* dpre, T* db) {
   for (int64_t b = 0; b < B; ++b) {
     const T* __restrict__ hr = h + b * ld_h;
     const T* __restrict__ dhr = dh + b * H;
     const T* __restrict__ dyr = dy != nullptr ? dy + b * ld_dy : nullptr;
     T* __restrict__ d = dpre + b * H;
-    #pragma GCC ivdep
+    T* __restrict__ dbr = db;
+#pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const T g = dhr[j] + (dyr != nullptr ? dyr[j] : T(0));
-      d[j] = act == RnnActivation::kTanh ? g * (T(1) - hr[j] * hr[j]) : (hr[j] > T(0) ? g : T(0));
+      const T v = act == RnnActivation::kTanh ? g * (T(1) - hr[j] * hr[j]) : (hr[j] > T(0) ? g : T(0));
+      d[j] = v;
+      dbr[j] += v;
     }
   }
 }
@@ -49,8 +53,8 @@ void rnn_step_backward(RnnActivation act, int64_t B, int64_t H, const T* h, int6
 // --- GRU -----------------------------------------------------------------------------------------
 
 template <Scalar T>
-void gru_step_forward(int64_t B, int64_t H, T* gates, const T* hh, const T* bias, const T* b_hn, const T* h_prev,
-                      int64_t ld_prev, T* h, int64_t ld_h, T* hn) {
+void gru_step_forward(int64_t B, int64_t H, T* gates, const T* hh, const T* bias, const T* b_hn,
+                      const T* h_prev, int64_t ld_prev, T* h, int64_t ld_h, T* hn) {
   const T* __restrict__ b_r = bias;
   const T* __restrict__ b_z = bias + H;
   const T* __restrict__ b_n = bias + 2 * H;
@@ -64,7 +68,7 @@ void gru_step_forward(int64_t B, int64_t H, T* gates, const T* hh, const T* bias
     const T* __restrict__ hp = h_prev + b * ld_prev;
     T* __restrict__ hr = h + b * ld_h;
     T* __restrict__ hnr = hn + b * H;
-    #pragma GCC ivdep
+#pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const T rj = fast_sigmoid(r[j] + b_r[j] + hh_r[j]);
       const T zj = fast_sigmoid(z[j] + b_z[j] + hh_z[j]);
@@ -81,7 +85,7 @@ void gru_step_forward(int64_t B, int64_t H, T* gates, const T* hh, const T* bias
 
 template <Scalar T>
 void gru_step_backward(int64_t B, int64_t H, const T* gates, const T* hn, const T* h_prev, int64_t ld_prev,
-                       const T* dy, int64_t ld_dy, T* dh, T* dgates_ih, T* dgates_hh) {
+                       const T* dy, int64_t ld_dy, T* dh, T* dgates_ih, T* dgates_hh, T* db, T* db_hn) {
   for (int64_t b = 0; b < B; ++b) {
     const T* __restrict__ r = gates + b * 3 * H;
     const T* __restrict__ z = r + H;
@@ -92,11 +96,13 @@ void gru_step_backward(int64_t B, int64_t H, const T* gates, const T* hn, const 
     T* __restrict__ dhr = dh + b * H;
     T* __restrict__ di = dgates_ih + b * 3 * H;
     T* __restrict__ dhh = dgates_hh + b * 3 * H;
-    #pragma GCC ivdep
+    T* __restrict__ dbr = db;
+    T* __restrict__ dbn = db_hn;
+#pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const T d = dhr[j] + (dyr != nullptr ? dyr[j] : T(0));
-      const T dn = d * (T(1) - z[j]) * (T(1) - n[j] * n[j]);     // through tanh
-      const T dz = d * (hp[j] - n[j]) * z[j] * (T(1) - z[j]);     // through sigmoid
+      const T dn = d * (T(1) - z[j]) * (T(1) - n[j] * n[j]);   // through tanh
+      const T dz = d * (hp[j] - n[j]) * z[j] * (T(1) - z[j]);  // through sigmoid
       const T dr = dn * hnr[j] * r[j] * (T(1) - r[j]);
       di[j] = dr;
       di[H + j] = dz;
@@ -105,6 +111,10 @@ void gru_step_backward(int64_t B, int64_t H, const T* gates, const T* hn, const 
       dhh[H + j] = dz;
       dhh[2 * H + j] = dn * r[j];
       dhr[j] = d * z[j];
+      dbr[j] += dr;
+      dbr[H + j] += dz;
+      dbr[2 * H + j] += dn;
+      dbn[j] += dn * r[j];
     }
   }
 }
@@ -123,7 +133,7 @@ void lstm_step_forward(int64_t B, int64_t H, T* gates, const T* bias, const T* c
     T* __restrict__ cr = c + b * H;
     T* __restrict__ tc = tanh_c + b * H;
     T* __restrict__ hr = h + b * ld_h;
-    #pragma GCC ivdep
+#pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const T i = fast_sigmoid(gi[j] + bias[j]);
       const T f = fast_sigmoid(gf[j] + bias[H + j]);
@@ -144,7 +154,7 @@ void lstm_step_forward(int64_t B, int64_t H, T* gates, const T* bias, const T* c
 
 template <Scalar T>
 void lstm_step_backward(int64_t B, int64_t H, const T* gates, const T* c_prev, const T* tanh_c, const T* dy,
-                        int64_t ld_dy, const T* dh, T* dc, T* dgates) {
+                        int64_t ld_dy, const T* dh, T* dc, T* dgates, T* db) {
   for (int64_t b = 0; b < B; ++b) {
     const T* __restrict__ gi = gates + b * 4 * H;
     const T* __restrict__ gf = gi + H;
@@ -156,14 +166,23 @@ void lstm_step_backward(int64_t B, int64_t H, const T* gates, const T* c_prev, c
     const T* __restrict__ dhr = dh + b * H;
     T* __restrict__ dcr = dc + b * H;
     T* __restrict__ d = dgates + b * 4 * H;
-    #pragma GCC ivdep
+    T* __restrict__ dbr = db;
+#pragma GCC ivdep
     for (int64_t j = 0; j < H; ++j) {
       const T dht = dhr[j] + (dyr != nullptr ? dyr[j] : T(0));
       const T dct = dcr[j] + dht * go[j] * (T(1) - tc[j] * tc[j]);
-      d[j] = dct * gg[j] * gi[j] * (T(1) - gi[j]);
-      d[H + j] = dct * cp[j] * gf[j] * (T(1) - gf[j]);
-      d[2 * H + j] = dct * gi[j] * (T(1) - gg[j] * gg[j]);
-      d[3 * H + j] = dht * tc[j] * go[j] * (T(1) - go[j]);
+      const T di = dct * gg[j] * gi[j] * (T(1) - gi[j]);
+      const T df = dct * cp[j] * gf[j] * (T(1) - gf[j]);
+      const T dg = dct * gi[j] * (T(1) - gg[j] * gg[j]);
+      const T dout = dht * tc[j] * go[j] * (T(1) - go[j]);
+      d[j] = di;
+      d[H + j] = df;
+      d[2 * H + j] = dg;
+      d[3 * H + j] = dout;
+      dbr[j] += di;
+      dbr[H + j] += df;
+      dbr[2 * H + j] += dg;
+      dbr[3 * H + j] += dout;
       dcr[j] = dct * gf[j];
     }
   }
@@ -175,6 +194,15 @@ namespace {
 double sigmoid_ref(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double dy_at(const auto* dy, int64_t ld_dy, int64_t b, int64_t j) {
   return dy == nullptr ? 0.0 : static_cast<double>(dy[b * ld_dy + j]);
+}
+// y[c] += sum over the B rows of x[r * ld + c], c < cols, summed in double.
+template <Scalar T>
+void add_column_sums_reference(int64_t B, int64_t cols, int64_t ld, const T* x, T* y) {
+  for (int64_t c = 0; c < cols; ++c) {
+    double total = 0;
+    for (int64_t r = 0; r < B; ++r) total += double(x[r * ld + c]);
+    y[c] = static_cast<T>(double(y[c]) + total);
+  }
 }
 }  // namespace
 
@@ -190,8 +218,8 @@ void rnn_step_forward_reference(RnnActivation act, int64_t B, int64_t H, const T
 }
 
 template <Scalar T>
-void rnn_step_backward_reference(RnnActivation act, int64_t B, int64_t H, const T* h, int64_t ld_h, const T* dy,
-                                 int64_t ld_dy, const T* dh, T* dpre) {
+void rnn_step_backward_reference(RnnActivation act, int64_t B, int64_t H, const T* h, int64_t ld_h,
+                                 const T* dy, int64_t ld_dy, const T* dh, T* dpre, T* db) {
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t j = 0; j < H; ++j) {
       const double grad = static_cast<double>(dh[b * H + j]) + dy_at(dy, ld_dy, b, j);
@@ -200,6 +228,7 @@ void rnn_step_backward_reference(RnnActivation act, int64_t B, int64_t H, const 
       dpre[b * H + j] = static_cast<T>(grad * slope);
     }
   }
+  add_column_sums_reference(B, H, H, dpre, db);
 }
 
 template <Scalar T>
@@ -224,8 +253,9 @@ void gru_step_forward_reference(int64_t B, int64_t H, T* gates, const T* hh, con
 }
 
 template <Scalar T>
-void gru_step_backward_reference(int64_t B, int64_t H, const T* gates, const T* hn, const T* h_prev, int64_t ld_prev,
-                                 const T* dy, int64_t ld_dy, T* dh, T* dgates_ih, T* dgates_hh) {
+void gru_step_backward_reference(int64_t B, int64_t H, const T* gates, const T* hn, const T* h_prev,
+                                 int64_t ld_prev, const T* dy, int64_t ld_dy, T* dh, T* dgates_ih,
+                                 T* dgates_hh, T* db, T* db_hn) {
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t j = 0; j < H; ++j) {
       const T* row = gates + b * 3 * H;
@@ -251,11 +281,13 @@ void gru_step_backward_reference(int64_t B, int64_t H, const T* gates, const T* 
       dh[b * H + j] = static_cast<T>(d_h_prev);
     }
   }
+  add_column_sums_reference(B, 3 * H, 3 * H, dgates_ih, db);
+  add_column_sums_reference(B, H, 3 * H, dgates_hh + 2 * H, db_hn);
 }
 
 template <Scalar T>
-void lstm_step_forward_reference(int64_t B, int64_t H, T* gates, const T* bias, const T* c_prev, T* c, T* tanh_c,
-                                 T* h, int64_t ld_h) {
+void lstm_step_forward_reference(int64_t B, int64_t H, T* gates, const T* bias, const T* c_prev, T* c,
+                                 T* tanh_c, T* h, int64_t ld_h) {
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t j = 0; j < H; ++j) {
       T* row = gates + b * 4 * H;
@@ -277,7 +309,7 @@ void lstm_step_forward_reference(int64_t B, int64_t H, T* gates, const T* bias, 
 
 template <Scalar T>
 void lstm_step_backward_reference(int64_t B, int64_t H, const T* gates, const T* c_prev, const T* tanh_c,
-                                  const T* dy, int64_t ld_dy, const T* dh, T* dc, T* dgates) {
+                                  const T* dy, int64_t ld_dy, const T* dh, T* dc, T* dgates, T* db) {
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t j = 0; j < H; ++j) {
       const T* row = gates + b * 4 * H;
@@ -294,29 +326,32 @@ void lstm_step_backward_reference(int64_t B, int64_t H, const T* gates, const T*
       dc[b * H + j] = static_cast<T>(grad_c * f);
     }
   }
+  add_column_sums_reference(B, 4 * H, 4 * H, dgates, db);
 }
 
-#define RECUR_GATES_INSTANTIATE(T)                                                                              \
-  template void rnn_step_forward<T>(RnnActivation, int64_t, int64_t, const T*, const T*, T*, int64_t);          \
-  template void rnn_step_backward<T>(RnnActivation, int64_t, int64_t, const T*, int64_t, const T*, int64_t,     \
-                                     const T*, T*);                                                             \
-  template void gru_step_forward<T>(int64_t, int64_t, T*, const T*, const T*, const T*, const T*, int64_t, T*,  \
-                                    int64_t, T*);                                                               \
-  template void gru_step_backward<T>(int64_t, int64_t, const T*, const T*, const T*, int64_t, const T*, int64_t, \
-                                     T*, T*, T*);                                                               \
-  template void lstm_step_forward<T>(int64_t, int64_t, T*, const T*, const T*, T*, T*, T*, int64_t);            \
-  template void lstm_step_backward<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, int64_t,        \
-                                      const T*, T*, T*);                                                        \
-  template void rnn_step_forward_reference<T>(RnnActivation, int64_t, int64_t, const T*, const T*, T*, int64_t); \
-  template void rnn_step_backward_reference<T>(RnnActivation, int64_t, int64_t, const T*, int64_t, const T*,    \
-                                               int64_t, const T*, T*);                                          \
-  template void gru_step_forward_reference<T>(int64_t, int64_t, T*, const T*, const T*, const T*, const T*,     \
-                                              int64_t, T*, int64_t, T*);                                        \
-  template void gru_step_backward_reference<T>(int64_t, int64_t, const T*, const T*, const T*, int64_t,         \
-                                               const T*, int64_t, T*, T*, T*);                                  \
-  template void lstm_step_forward_reference<T>(int64_t, int64_t, T*, const T*, const T*, T*, T*, T*, int64_t);  \
-  template void lstm_step_backward_reference<T>(int64_t, int64_t, const T*, const T*, const T*, const T*,       \
-                                                int64_t, const T*, T*, T*);
+#define RECUR_GATES_INSTANTIATE(T)                                                                           \
+  template void rnn_step_forward<T>(RnnActivation, int64_t, int64_t, const T*, const T*, T*, int64_t);       \
+  template void rnn_step_backward<T>(RnnActivation, int64_t, int64_t, const T*, int64_t, const T*, int64_t,  \
+                                     const T*, T*, T*);                                                      \
+  template void gru_step_forward<T>(int64_t, int64_t, T*, const T*, const T*, const T*, const T*, int64_t,   \
+                                    T*, int64_t, T*);                                                        \
+  template void gru_step_backward<T>(int64_t, int64_t, const T*, const T*, const T*, int64_t, const T*,      \
+                                     int64_t, T*, T*, T*, T*, T*);                                           \
+  template void lstm_step_forward<T>(int64_t, int64_t, T*, const T*, const T*, T*, T*, T*, int64_t);         \
+  template void lstm_step_backward<T>(int64_t, int64_t, const T*, const T*, const T*, const T*, int64_t,     \
+                                      const T*, T*, T*, T*);                                                 \
+  template void rnn_step_forward_reference<T>(RnnActivation, int64_t, int64_t, const T*, const T*, T*,       \
+                                              int64_t);                                                      \
+  template void rnn_step_backward_reference<T>(RnnActivation, int64_t, int64_t, const T*, int64_t, const T*, \
+                                               int64_t, const T*, T*, T*);                                   \
+  template void gru_step_forward_reference<T>(int64_t, int64_t, T*, const T*, const T*, const T*, const T*,  \
+                                              int64_t, T*, int64_t, T*);                                     \
+  template void gru_step_backward_reference<T>(int64_t, int64_t, const T*, const T*, const T*, int64_t,      \
+                                               const T*, int64_t, T*, T*, T*, T*, T*);                       \
+  template void lstm_step_forward_reference<T>(int64_t, int64_t, T*, const T*, const T*, T*, T*, T*,         \
+                                               int64_t);                                                     \
+  template void lstm_step_backward_reference<T>(int64_t, int64_t, const T*, const T*, const T*, const T*,    \
+                                                int64_t, const T*, T*, T*, T*);
 
 RECUR_GATES_INSTANTIATE(float)
 RECUR_GATES_INSTANTIATE(double)

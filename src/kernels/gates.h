@@ -26,27 +26,30 @@ enum class RnnActivation { kTanh, kRelu };
 // --- Vanilla RNN ---------------------------------------------------------------------------------
 // h = act(pre + bias). pre [B, H] = x W_ih^T + h_prev W_hh^T; bias [H] = b_ih + b_hh; h [B, ld_h].
 template <Scalar T>
-void rnn_step_forward(RnnActivation act, int64_t B, int64_t H, const T* pre, const T* bias, T* h, int64_t ld_h);
+void rnn_step_forward(RnnActivation act, int64_t B, int64_t H, const T* pre, const T* bias, T* h,
+                      int64_t ld_h);
 // dpre = (dh + dy) * act'(h), with act' from h: tanh 1 - h^2, relu [h > 0]. dh [B, H] is the
-// gradient carried from step t+1; dpre [B, H] is overwritten.
+// gradient carried from step t+1; dpre [B, H] is overwritten; db [H] += the column sums of dpre
+// (the bias gradient, formed here while the values are in registers).
 template <Scalar T>
-void rnn_step_backward(RnnActivation act, int64_t B, int64_t H, const T* h, int64_t ld_h, const T* dy, int64_t ld_dy,
-                       const T* dh, T* dpre);
+void rnn_step_backward(RnnActivation act, int64_t B, int64_t H, const T* h, int64_t ld_h, const T* dy,
+                       int64_t ld_dy, const T* dh, T* dpre, T* db);
 
 // --- GRU -----------------------------------------------------------------------------------------
 // gates [B, 3H]: in x W_ih^T (no bias), out the activated r, z, n. hh [B, 3H] = h_prev W_hh^T (no
 // bias). bias [3H] = (b_ir + b_hr, b_iz + b_hz, b_in); b_hn [H]. Writes h [B, ld_h] and
 // hn [B, H] = W_hn h_prev + b_hn (what r multiplied; backward needs it).
 template <Scalar T>
-void gru_step_forward(int64_t B, int64_t H, T* gates, const T* hh, const T* bias, const T* b_hn, const T* h_prev,
-                      int64_t ld_prev, T* h, int64_t ld_h, T* hn);
+void gru_step_forward(int64_t B, int64_t H, T* gates, const T* hh, const T* bias, const T* b_hn,
+                      const T* h_prev, int64_t ld_prev, T* h, int64_t ld_h, T* hn);
 // From the cached gates, hn and h_prev, and the gradient dh + dy on h: writes the gradients on the
 // pre-activations, dgates_ih [B, 3H] (the x W_ih^T + b_ih side) and dgates_hh [B, 3H] (the
 // h W_hh^T + b_hh side; equal but for the n block, which r scales), and overwrites dh [B, H] with
-// the part of dL/dh_prev that does not pass through W_hh (z * (dh + dy)).
+// the part of dL/dh_prev that does not pass through W_hh (z * (dh + dy)). Adds the column sums of
+// dgates_ih into db [3H] and those of dgates_hh's n block into db_hn [H].
 template <Scalar T>
 void gru_step_backward(int64_t B, int64_t H, const T* gates, const T* hn, const T* h_prev, int64_t ld_prev,
-                       const T* dy, int64_t ld_dy, T* dh, T* dgates_ih, T* dgates_hh);
+                       const T* dy, int64_t ld_dy, T* dh, T* dgates_ih, T* dgates_hh, T* db, T* db_hn);
 
 // --- LSTM ----------------------------------------------------------------------------------------
 // gates [B, 4H]: in x W_ih^T + h_prev W_hh^T (no bias), out the activated i, f, g, o.
@@ -55,30 +58,31 @@ template <Scalar T>
 void lstm_step_forward(int64_t B, int64_t H, T* gates, const T* bias, const T* c_prev, T* c, T* tanh_c, T* h,
                        int64_t ld_h);
 // From the cached gates, c_prev and tanh_c, the gradient dh + dy on h and dc [B, H] on c (carried
-// from step t+1): writes dgates [B, 4H] (gradient on the pre-activations) and overwrites dc with
-// dL/dc_prev. dh [B, H] is only read.
+// from step t+1): writes dgates [B, 4H] (gradient on the pre-activations), adds its column sums
+// into db [4H], and overwrites dc with dL/dc_prev. dh [B, H] is only read.
 template <Scalar T>
 void lstm_step_backward(int64_t B, int64_t H, const T* gates, const T* c_prev, const T* tanh_c, const T* dy,
-                        int64_t ld_dy, const T* dh, T* dc, T* dgates);
+                        int64_t ld_dy, const T* dh, T* dc, T* dgates, T* db);
 
 // --- Reference twins (same arguments and contracts) ----------------------------------------------
 template <Scalar T>
 void rnn_step_forward_reference(RnnActivation act, int64_t B, int64_t H, const T* pre, const T* bias, T* h,
                                 int64_t ld_h);
 template <Scalar T>
-void rnn_step_backward_reference(RnnActivation act, int64_t B, int64_t H, const T* h, int64_t ld_h, const T* dy,
-                                 int64_t ld_dy, const T* dh, T* dpre);
+void rnn_step_backward_reference(RnnActivation act, int64_t B, int64_t H, const T* h, int64_t ld_h,
+                                 const T* dy, int64_t ld_dy, const T* dh, T* dpre, T* db);
 template <Scalar T>
 void gru_step_forward_reference(int64_t B, int64_t H, T* gates, const T* hh, const T* bias, const T* b_hn,
                                 const T* h_prev, int64_t ld_prev, T* h, int64_t ld_h, T* hn);
 template <Scalar T>
-void gru_step_backward_reference(int64_t B, int64_t H, const T* gates, const T* hn, const T* h_prev, int64_t ld_prev,
-                                 const T* dy, int64_t ld_dy, T* dh, T* dgates_ih, T* dgates_hh);
+void gru_step_backward_reference(int64_t B, int64_t H, const T* gates, const T* hn, const T* h_prev,
+                                 int64_t ld_prev, const T* dy, int64_t ld_dy, T* dh, T* dgates_ih,
+                                 T* dgates_hh, T* db, T* db_hn);
 template <Scalar T>
-void lstm_step_forward_reference(int64_t B, int64_t H, T* gates, const T* bias, const T* c_prev, T* c, T* tanh_c,
-                                 T* h, int64_t ld_h);
+void lstm_step_forward_reference(int64_t B, int64_t H, T* gates, const T* bias, const T* c_prev, T* c,
+                                 T* tanh_c, T* h, int64_t ld_h);
 template <Scalar T>
 void lstm_step_backward_reference(int64_t B, int64_t H, const T* gates, const T* c_prev, const T* tanh_c,
-                                  const T* dy, int64_t ld_dy, const T* dh, T* dc, T* dgates);
+                                  const T* dy, int64_t ld_dy, const T* dh, T* dc, T* dgates, T* db);
 
 }  // namespace recur::kernels

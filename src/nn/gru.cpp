@@ -36,8 +36,8 @@ void gru_sequence_forward(const SequenceArgs<T>& a, GruCache<T>& cache, bool kee
     kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, B, GH, H, T(1), h_prev, ld_prev, a.w_hh, H, T(0),
                   cache.hh.data(), GH);
     T* hn_t = cache.hn.data() + (keep ? t * B * H : 0);
-    kernels::gru_step_forward(B, H, gates + t * B * GH, cache.hh.data(), cache.bias.data(), b_hn, h_prev, ld_prev,
-                              a.out + t * B * a.ld_out, a.ld_out, hn_t);
+    kernels::gru_step_forward(B, H, gates + t * B * GH, cache.hh.data(), cache.bias.data(), b_hn, h_prev,
+                              ld_prev, a.out + t * B * a.ld_out, a.ld_out, hn_t);
   }
   const T* last = a.out + a.time_at(a.steps - 1) * B * a.ld_out;
   for (int64_t b = 0; b < B; ++b)
@@ -47,13 +47,16 @@ void gru_sequence_forward(const SequenceArgs<T>& a, GruCache<T>& cache, bool kee
 template <Scalar T>
 void gru_sequence_backward(const SequenceArgs<T>& a, const GruCache<T>& cache, const SequenceGrads<T>& d) {
   const int64_t B = a.B, H = a.H, GH = 3 * H;
+  clear_bias_sums(d, GH, H);
   for (int64_t step = a.steps - 1; step >= 0; --step) {
     const int64_t t = a.time_at(step);
     const T* dy_t = d.dy != nullptr ? d.dy + t * B * d.ld_dy : nullptr;
     T* dgh_t = d.dgates_hh + t * B * GH;
-    kernels::gru_step_backward(B, H, cache.gates.data() + t * B * GH, cache.hn.data() + t * B * H, a.h_prev(t),
-                               a.ld_prev(t), dy_t, d.ld_dy, d.dh, d.dgates_ih + t * B * GH, dgh_t);
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kNo, B, H, GH, T(1), dgh_t, GH, a.w_hh, H, T(1), d.dh, H);
+    kernels::gru_step_backward(B, H, cache.gates.data() + t * B * GH, cache.hn.data() + t * B * H,
+                               a.h_prev(t), a.ld_prev(t), dy_t, d.ld_dy, d.dh, d.dgates_ih + t * B * GH,
+                               dgh_t, d.dbias, d.dbias + GH);
+    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kNo, B, H, GH, T(1), dgh_t, GH, a.w_hh, H, T(1), d.dh,
+                  H);
   }
   accumulate_sequence_grads(a, d, GH, d.dgates_ih, d.dgates_hh);
 }

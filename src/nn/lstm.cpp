@@ -10,8 +10,8 @@
 // tanh(c_t) and h_t.
 // Backward, t from last to first, carrying dh and dc (gradients on h_t and c_t from step t+1):
 //   dh_t = dh + dy_t                 dc_t = dc + dh_t o (1 - tanh^2 c_t)
-//   di = dc_t g i (1 - i)   df = dc_t c_{t-1} f (1 - f)   dg = dc_t i (1 - g^2)   do = dh_t tanh(c_t) o (1 - o)
-//   dc = dc_t f                       dh = dgates[t] W_hh     (kernel, then GEMM)
+//   di = dc_t g i (1 - i)   df = dc_t c_{t-1} f (1 - f)   dg = dc_t i (1 - g^2)   do = dh_t tanh(c_t) o (1 -
+//   o) dc = dc_t f                       dh = dgates[t] W_hh     (kernel, then GEMM)
 // then the weight, bias and input gradients as sequence-wide GEMMs (sequence.h).
 #include "nn/lstm.h"
 
@@ -30,13 +30,13 @@ void lstm_sequence_forward(const SequenceArgs<T>& a, LstmCache<T>& cache, bool k
   for (int64_t step = 0; step < a.steps; ++step) {
     const int64_t t = a.time_at(step);
     T* gates_t = gates + t * B * GH;
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, B, GH, H, T(1), a.h_prev(t), a.ld_prev(t), a.w_hh, H,
-                  T(1), gates_t, GH);
+    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, B, GH, H, T(1), a.h_prev(t), a.ld_prev(t),
+                  a.w_hh, H, T(1), gates_t, GH);
     // With keep, c_t goes to its time slot; else the two slots alternate by processing step.
     T* c_t = cache.c.data() + (keep ? t : (step & 1)) * BH;
     T* tanh_c_t = cache.tanh_c.data() + (keep ? t * BH : 0);
-    kernels::lstm_step_forward(B, H, gates_t, cache.bias.data(), c_prev, c_t, tanh_c_t, a.out + t * B * a.ld_out,
-                               a.ld_out);
+    kernels::lstm_step_forward(B, H, gates_t, cache.bias.data(), c_prev, c_t, tanh_c_t,
+                               a.out + t * B * a.ld_out, a.ld_out);
     c_prev = c_t;
   }
   const T* last = a.out + a.time_at(a.steps - 1) * B * a.ld_out;
@@ -49,14 +49,16 @@ template <Scalar T>
 void lstm_sequence_backward(const SequenceArgs<T>& a, const LstmCache<T>& cache, const SequenceGrads<T>& d) {
   const int64_t B = a.B, H = a.H, GH = 4 * H, BH = B * H;
   T* dgates = d.dgates_ih;  // [T*B, 4H]: the same gradient reaches both projections
+  clear_bias_sums(d, GH, 0);
   for (int64_t step = a.steps - 1; step >= 0; --step) {
     const int64_t t = a.time_at(step);
     const T* c_prev = step == 0 ? a.c0 : cache.c.data() + a.time_before(t) * BH;
     const T* dy_t = d.dy != nullptr ? d.dy + t * B * d.ld_dy : nullptr;
     T* dgates_t = dgates + t * B * GH;
-    kernels::lstm_step_backward(B, H, cache.gates.data() + t * B * GH, c_prev, cache.tanh_c.data() + t * BH, dy_t,
-                                d.ld_dy, d.dh, d.dc, dgates_t);
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kNo, B, H, GH, T(1), dgates_t, GH, a.w_hh, H, T(0), d.dh, H);
+    kernels::lstm_step_backward(B, H, cache.gates.data() + t * B * GH, c_prev, cache.tanh_c.data() + t * BH,
+                                dy_t, d.ld_dy, d.dh, d.dc, dgates_t, d.dbias);
+    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kNo, B, H, GH, T(1), dgates_t, GH, a.w_hh, H, T(0),
+                  d.dh, H);
   }
   accumulate_sequence_grads(a, d, GH, dgates, dgates);
 }

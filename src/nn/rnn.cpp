@@ -81,26 +81,30 @@ void swap_leading_axes(int64_t n0, int64_t n1, int64_t width, const T* src, T* d
 
 namespace fused {
 
-SequenceSize check_rnn_inputs(const char* op, const RnnConfig& c, const Shape& xs, const Shape* h0, const Shape* c0,
-                              bool use_dropout, bool has_dropout_rng) {
+SequenceSize check_rnn_inputs(const char* op, const RnnConfig& c, const Shape& xs, const Shape* h0,
+                              const Shape* c0, bool use_dropout, bool has_dropout_rng) {
   const bool batch_major = c.layout == Layout::kBatchMajor;
   const char* x_layout = batch_major ? "[B, T, I] (batch-major)" : "[T, B, I] (time-major)";
   check<ShapeError>(xs.rank() == 3, fmt::format("{}: x must be {}, got shape {}", op, x_layout, xs.str()));
-  check<ShapeError>(xs[2] == c.input_size, fmt::format("{}: x has width {}, expected input_size {} (x shape {})", op,
-                                                       xs[2], c.input_size, xs.str()));
+  check<ShapeError>(xs[2] == c.input_size,
+                    fmt::format("{}: x has width {}, expected input_size {} (x shape {})", op, xs[2],
+                                c.input_size, xs.str()));
   const int64_t steps = batch_major ? xs[1] : xs[0];
   const int64_t batch = batch_major ? xs[0] : xs[1];
   check<ShapeError>(steps >= 1 && batch >= 1,
-                    fmt::format("{}: x {} needs at least one step and one batch row, got shape {}", op, x_layout,
-                                xs.str()));
+                    fmt::format("{}: x {} needs at least one step and one batch row, got shape {}", op,
+                                x_layout, xs.str()));
   const Shape state{c.num_layers * (c.bidirectional ? 2 : 1), batch, c.hidden_size};
   if (h0 != nullptr)
-    check<ShapeError>(*h0 == state, fmt::format("{}: h0 has shape {}, expected {} (layers * directions, batch, hidden)",
-                                                op, h0->str(), state.str()));
+    check<ShapeError>(*h0 == state,
+                      fmt::format("{}: h0 has shape {}, expected {} (layers * directions, batch, hidden)", op,
+                                  h0->str(), state.str()));
   if (c0 != nullptr) {
-    check(c.cell == CellType::kLstm, fmt::format("{}: c0 given, but a {} cell has no cell state", op, cell_name(c.cell)));
-    check<ShapeError>(*c0 == state, fmt::format("{}: c0 has shape {}, expected {} (layers * directions, batch, hidden)",
-                                                op, c0->str(), state.str()));
+    check(c.cell == CellType::kLstm,
+          fmt::format("{}: c0 given, but a {} cell has no cell state", op, cell_name(c.cell)));
+    check<ShapeError>(*c0 == state,
+                      fmt::format("{}: c0 has shape {}, expected {} (layers * directions, batch, hidden)", op,
+                                  c0->str(), state.str()));
   }
   check(!use_dropout || has_dropout_rng,
         fmt::format("{}: training with dropout {} needs a dropout_rng", op, c.dropout));
@@ -110,7 +114,8 @@ SequenceSize check_rnn_inputs(const char* op, const RnnConfig& c, const Shape& x
 }  // namespace fused
 
 template <Scalar T>
-std::vector<int> add_rnn_parameters(ParameterStore<T>& store, const RnnConfig& config, const std::string& prefix) {
+std::vector<int> add_rnn_parameters(ParameterStore<T>& store, const RnnConfig& config,
+                                    const std::string& prefix) {
   check_config(config);
   const int64_t H = config.hidden_size;
   const int64_t GH = gate_count(config.cell) * H;
@@ -155,6 +160,7 @@ struct RnnPool {
   std::vector<T> dy_a, dy_b;  // [T*B, D*H] gradient on a layer's output, alternating between layers
   std::vector<T> dx;          // [T*B, I] gradient on the input before transposing (batch-major)
   std::vector<T> dh, dc;      // [B, H] carried state gradients
+  std::vector<T> dbias;       // [G*H + H] bias-gradient sums of one sweep
 };
 
 }  // namespace detail
@@ -191,7 +197,9 @@ struct Recorded {
 
   [[nodiscard]] int num_directions() const { return config.bidirectional ? 2 : 1; }
   [[nodiscard]] bool batch_major() const { return config.layout == Layout::kBatchMajor; }
-  [[nodiscard]] bool top_writes_output(int layer) const { return layer == config.num_layers - 1 && !batch_major(); }
+  [[nodiscard]] bool top_writes_output(int layer) const {
+    return layer == config.num_layers - 1 && !batch_major();
+  }
   [[nodiscard]] int64_t layer_input_size(int layer) const {
     return layer == 0 ? config.input_size : num_directions() * config.hidden_size;
   }
@@ -288,6 +296,7 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
   if (L > 1) pool.dy_b.resize(rows * static_cast<size_t>(width));
   pool.dh.resize(static_cast<size_t>(BH));
   pool.dc.resize(static_cast<size_t>(BH));
+  pool.dbias.resize(static_cast<size_t>(GH + H));
 
   // Gradient on the top layer's output, time-major, or null when none arrived.
   const T* dy = nullptr;
@@ -344,6 +353,7 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
       s.db_hh = g.requires_grad(p[3]) ? g.grad(p[3]) : nullptr;
       s.dgates_ih = pool.dgates_ih.data();
       s.dgates_hh = r.config.cell == CellType::kGru ? pool.dgates_hh.data() : pool.dgates_ih.data();
+      s.dbias = pool.dbias.data();
       switch (r.config.cell) {
         case CellType::kRnnTanh:
         case CellType::kRnnRelu:
@@ -471,20 +481,22 @@ RnnOutputs Rnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std::optio
       }
     }
   }
-  if (batch_major)
-    swap_leading_axes(steps, batch, D * H, ws.outputs.back().data(), g.value(r.output), false);
+  if (batch_major) swap_leading_axes(steps, batch, D * H, ws.outputs.back().data(), g.value(r.output), false);
 
   RnnOutputs result{r.output, r.h_n, r.c_n};
   if (keep) {
     const Var first = r.output;
     const int num_outputs = r.c_n.valid() ? 3 : 2;
-    g.set_backward(first, [rec = std::move(r)](Graph<T>& graph) { backward_stack(graph, rec); }, num_outputs);
+    g.set_backward(
+        first, [rec = std::move(r)](Graph<T>& graph) { backward_stack(graph, rec); }, num_outputs);
   }
   return result;
 }
 
-template std::vector<int> add_rnn_parameters<float>(ParameterStore<float>&, const RnnConfig&, const std::string&);
-template std::vector<int> add_rnn_parameters<double>(ParameterStore<double>&, const RnnConfig&, const std::string&);
+template std::vector<int> add_rnn_parameters<float>(ParameterStore<float>&, const RnnConfig&,
+                                                    const std::string&);
+template std::vector<int> add_rnn_parameters<double>(ParameterStore<double>&, const RnnConfig&,
+                                                     const std::string&);
 template class Rnn<float>;
 template class Rnn<double>;
 

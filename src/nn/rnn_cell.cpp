@@ -23,8 +23,8 @@ void rnn_sequence_forward(kernels::RnnActivation act, const SequenceArgs<T>& a, 
   for (int64_t step = 0; step < a.steps; ++step) {
     const int64_t t = a.time_at(step);
     T* pre_t = pre + t * B * H;
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, B, H, H, T(1), a.h_prev(t), a.ld_prev(t), a.w_hh, H,
-                  T(1), pre_t, H);
+    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, B, H, H, T(1), a.h_prev(t), a.ld_prev(t), a.w_hh,
+                  H, T(1), pre_t, H);
     kernels::rnn_step_forward(act, B, H, pre_t, cache.bias.data(), a.out + t * B * a.ld_out, a.ld_out);
   }
   const T* last = a.out + a.time_at(a.steps - 1) * B * a.ld_out;
@@ -37,18 +37,22 @@ void rnn_sequence_backward(kernels::RnnActivation act, const SequenceArgs<T>& a,
                            const SequenceGrads<T>& d) {
   const int64_t B = a.B, H = a.H;
   T* da = d.dgates_ih;  // [T*B, H]
+  clear_bias_sums(d, H, 0);
   for (int64_t step = a.steps - 1; step >= 0; --step) {
     const int64_t t = a.time_at(step);
     const T* dy_t = d.dy != nullptr ? d.dy + t * B * d.ld_dy : nullptr;
     T* da_t = da + t * B * H;
-    kernels::rnn_step_backward(act, B, H, a.out + t * B * a.ld_out, a.ld_out, dy_t, d.ld_dy, d.dh, da_t);
+    kernels::rnn_step_backward(act, B, H, a.out + t * B * a.ld_out, a.ld_out, dy_t, d.ld_dy, d.dh, da_t,
+                               d.dbias);
     kernels::gemm(kernels::Trans::kNo, kernels::Trans::kNo, B, H, H, T(1), da_t, H, a.w_hh, H, T(0), d.dh, H);
   }
   accumulate_sequence_grads(a, d, H, da, da);
 }
 
-template void rnn_sequence_forward<float>(kernels::RnnActivation, const SequenceArgs<float>&, RnnCache<float>&);
-template void rnn_sequence_forward<double>(kernels::RnnActivation, const SequenceArgs<double>&, RnnCache<double>&);
+template void rnn_sequence_forward<float>(kernels::RnnActivation, const SequenceArgs<float>&,
+                                          RnnCache<float>&);
+template void rnn_sequence_forward<double>(kernels::RnnActivation, const SequenceArgs<double>&,
+                                           RnnCache<double>&);
 template void rnn_sequence_backward<float>(kernels::RnnActivation, const SequenceArgs<float>&,
                                            const RnnCache<float>&, const SequenceGrads<float>&);
 template void rnn_sequence_backward<double>(kernels::RnnActivation, const SequenceArgs<double>&,

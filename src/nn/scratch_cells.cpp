@@ -48,8 +48,8 @@ ScratchRnn<T>::ScratchRnn(const Rnn<T>& fused)
     : store_(&fused.store()), config_(fused.config()), parameter_indices_(fused.parameter_indices()) {}
 
 template <Scalar T>
-RnnOutputs ScratchRnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng,
-                                  bool training) const {
+RnnOutputs ScratchRnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std::optional<Var> c0,
+                                  Rng* dropout_rng, bool training) const {
   const RnnConfig& c = config_;
   const bool use_dropout = training && c.dropout > 0 && c.num_layers > 1;
   const auto [steps, batch] =
@@ -85,7 +85,8 @@ RnnOutputs ScratchRnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std
         inputs[static_cast<size_t>(t)] = mul(g, inputs[static_cast<size_t>(t)], g.input(std::move(rows)));
       }
     }
-    std::vector<std::vector<Var>> hidden(static_cast<size_t>(D), std::vector<Var>(static_cast<size_t>(steps)));
+    std::vector<std::vector<Var>> hidden(static_cast<size_t>(D),
+                                         std::vector<Var>(static_cast<size_t>(steps)));
     for (int d = 0; d < D; ++d) {
       const int k = l * D + d;
       const int* p = parameter_indices_.data() + 4 * k;

@@ -6,8 +6,8 @@
 // time-major: row t*B + b of a [T*B, n] buffer is step t, batch row b.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <utility>
 
 #include "kernels/gemm.h"
 #include "recur/tensor.h"
@@ -37,7 +37,9 @@ struct SequenceArgs {
   // Time index of the step processed before t (valid when !is_first(t)).
   [[nodiscard]] int64_t time_before(int64_t t) const { return reverse ? t + 1 : t - 1; }
   // The hidden state the step at t starts from, [B, ld_prev(t)].
-  [[nodiscard]] const T* h_prev(int64_t t) const { return is_first(t) ? h0 : out + time_before(t) * B * ld_out; }
+  [[nodiscard]] const T* h_prev(int64_t t) const {
+    return is_first(t) ? h0 : out + time_before(t) * B * ld_out;
+  }
   [[nodiscard]] int64_t ld_prev(int64_t t) const { return is_first(t) ? H : ld_out; }
 };
 
@@ -45,54 +47,43 @@ template <Scalar T>
 struct SequenceGrads {
   const T* dy = nullptr;  // [T, B, ld_dy] gradient on out (this direction's column block), or null = zero
   int64_t ld_dy = 0;
-  T* dh = nullptr;        // [B, H] in: gradient on the final hidden state; out: gradient on h0
-  T* dc = nullptr;        // [B, H] LSTM: in: gradient on the final cell state; out: gradient on c0
-  T* dx = nullptr;        // [T*B, I] dx = dx_beta * dx + dgates_ih W_ih; null when not wanted
+  T* dh = nullptr;  // [B, H] in: gradient on the final hidden state; out: gradient on h0
+  T* dc = nullptr;  // [B, H] LSTM: in: gradient on the final cell state; out: gradient on c0
+  T* dx = nullptr;  // [T*B, I] dx = dx_beta * dx + dgates_ih W_ih; null when not wanted
   T dx_beta = T(1);
-  T* dw_ih = nullptr;     // [G*H, I] added into; null when not wanted (likewise below)
-  T* dw_hh = nullptr;     // [G*H, H]
-  T* db_ih = nullptr;     // [G*H]
-  T* db_hh = nullptr;     // [G*H]
+  T* dw_ih = nullptr;      // [G*H, I] added into; null when not wanted (likewise below)
+  T* dw_hh = nullptr;      // [G*H, H]
+  T* db_ih = nullptr;      // [G*H]
+  T* db_hh = nullptr;      // [G*H]
   T* dgates_ih = nullptr;  // [T*B, G*H] workspace: gradient on the x W_ih^T + b_ih pre-activations
   T* dgates_hh = nullptr;  // [T*B, G*H] workspace (GRU; the other cells reuse dgates_ih)
+  // [G*H + H] workspace: the step kernels add the column sums of dgates_ih here, and for GRU those
+  // of dgates_hh's n block after them (the only block where the two differ).
+  T* dbias = nullptr;
 };
+
+// Zeroes the bias-gradient accumulator before a backward sweep: GH sums, and H more for GRU.
+template <Scalar T>
+void clear_bias_sums(const SequenceGrads<T>& d, int64_t GH, int64_t H) {
+  std::fill(d.dbias, d.dbias + GH + H, T(0));
+}
 
 // gates [T*B, GH] = x W_ih^T: the input projection of every step in one GEMM.
 template <Scalar T>
 void project_inputs(const SequenceArgs<T>& a, int64_t GH, T* gates) {
-  kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, a.steps * a.B, GH, a.I, T(1), a.x, a.I, a.w_ih, a.I, T(0),
-                gates, GH);
-}
-
-// y1[c] += sum_r x[r * ld + c] for c < cols, and the same into y2; either may be null.
-template <Scalar T>
-void add_column_sums(int64_t rows, int64_t cols, int64_t ld, const T* x, T* y1, T* y2) {
-  if (y1 == nullptr && y2 == nullptr) return;
-  if (y1 == nullptr) std::swap(y1, y2);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* __restrict__ row = x + r * ld;
-    T* __restrict__ a = y1;
-    if (y2 == nullptr) {
-      for (int64_t c = 0; c < cols; ++c) a[c] += row[c];
-    } else {
-      T* __restrict__ b = y2;
-      for (int64_t c = 0; c < cols; ++c) {
-        a[c] += row[c];
-        b[c] += row[c];
-      }
-    }
-  }
+  kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, a.steps * a.B, GH, a.I, T(1), a.x, a.I, a.w_ih,
+                a.I, T(0), gates, GH);
 }
 
 // After the backward sweep, with the pre-activation gradients of all steps:
-//   dW_ih += dgates_ih^T x          db_ih += column sums of dgates_ih
+//   dW_ih += dgates_ih^T x          db_ih += column sums of dgates_ih  (summed by the step kernels)
 //   dW_hh += dgates_hh^T H_prev     db_hh += column sums of dgates_hh
 //   dx = dx_beta dx + dgates_ih W_ih
 // H_prev stacks the state each step started from: the output one step earlier (one strided GEMM
 // over T-1 steps) and h0 for the first step.
 template <Scalar T>
-void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int64_t GH, const T* dgates_ih,
-                               const T* dgates_hh) {
+void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int64_t GH,
+                               const T* dgates_ih, const T* dgates_hh) {
   using kernels::Trans;
   const int64_t rows = a.steps * a.B;
   if (d.dw_ih != nullptr)
@@ -102,25 +93,25 @@ void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>&
       // Forward: steps 1..T-1 started from out[0..T-2]; reverse: steps 0..T-2 from out[1..T-1].
       const T* dg = a.reverse ? dgates_hh : dgates_hh + a.B * GH;
       const T* hp = a.reverse ? a.out + a.B * a.ld_out : a.out;
-      kernels::gemm(Trans::kYes, Trans::kNo, GH, a.H, (a.steps - 1) * a.B, T(1), dg, GH, hp, a.ld_out, T(1), d.dw_hh,
-                    a.H);
+      kernels::gemm(Trans::kYes, Trans::kNo, GH, a.H, (a.steps - 1) * a.B, T(1), dg, GH, hp, a.ld_out, T(1),
+                    d.dw_hh, a.H);
     }
     const int64_t first = a.time_at(0);
-    kernels::gemm(Trans::kYes, Trans::kNo, GH, a.H, a.B, T(1), dgates_hh + first * a.B * GH, GH, a.h0, a.H, T(1),
-                  d.dw_hh, a.H);
+    kernels::gemm(Trans::kYes, Trans::kNo, GH, a.H, a.B, T(1), dgates_hh + first * a.B * GH, GH, a.h0, a.H,
+                  T(1), d.dw_hh, a.H);
   }
-  // Bias gradients in one pass: dgates_hh equals dgates_ih in its first `shared` columns (all of
-  // them for RNN and LSTM, r and z for GRU), so those column sums go to both biases at once.
-  const int64_t shared = dgates_hh == dgates_ih ? GH : GH - a.H;
-  add_column_sums(rows, shared, GH, dgates_ih, d.db_ih, d.db_hh);
-  if (shared < GH) {
-    add_column_sums(rows, GH - shared, GH, dgates_ih + shared, d.db_ih == nullptr ? nullptr : d.db_ih + shared,
-                    static_cast<T*>(nullptr));
-    add_column_sums(rows, GH - shared, GH, dgates_hh + shared, d.db_hh == nullptr ? nullptr : d.db_hh + shared,
-                    static_cast<T*>(nullptr));
+  // Bias gradients from the column sums the step kernels accumulated in d.dbias. dgates_hh equals
+  // dgates_ih except in GRU's n block, whose sums follow the first G*H.
+  const T* sums = d.dbias;
+  if (d.db_ih != nullptr)
+    for (int64_t j = 0; j < GH; ++j) d.db_ih[j] += sums[j];
+  if (d.db_hh != nullptr) {
+    const bool same = dgates_hh == dgates_ih;
+    for (int64_t j = 0; j < GH; ++j) d.db_hh[j] += !same && j >= GH - a.H ? sums[j + a.H] : sums[j];
   }
   if (d.dx != nullptr)
-    kernels::gemm(Trans::kNo, Trans::kNo, rows, a.I, GH, T(1), dgates_ih, GH, a.w_ih, a.I, d.dx_beta, d.dx, a.I);
+    kernels::gemm(Trans::kNo, Trans::kNo, rows, a.I, GH, T(1), dgates_ih, GH, a.w_ih, a.I, d.dx_beta, d.dx,
+                  a.I);
 }
 
 }  // namespace recur::fused

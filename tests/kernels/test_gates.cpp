@@ -1,5 +1,6 @@
 // The fused gate kernels against their plain reference twins over many shapes (B = 1, H = 1, H not
-// a multiple of the SIMD width, strided hidden-state rows, with and without dy), in float and double.
+// a multiple of the SIMD width, strided hidden-state rows, with and without dy), in float and double,
+// including the bias-gradient column sums the backward kernels accumulate.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,7 +24,7 @@ struct Case {
 
 std::vector<Case> cases() {
   std::vector<Case> all;
-  for (int64_t B : {1, 3})
+  for (int64_t B : {1, 3, 9})
     for (int64_t H : {1, 3, 8, 17, 33})
       for (int64_t extra : {0, 5})
         for (bool dy : {false, true}) all.push_back({B, H, extra, dy});
@@ -49,7 +50,8 @@ void expect_close(const std::vector<T>& actual, const std::vector<T>& expected, 
   for (size_t i = 0; i < actual.size(); ++i) {
     const double e = expected[i];
     if (!(std::abs(double(actual[i]) - e) <= tolerance<T>() * std::max(1.0, std::abs(e)))) {
-      ADD_FAILURE() << what << ": first difference at index " << i << ": " << actual[i] << " vs reference " << e;
+      ADD_FAILURE() << what << ": first difference at index " << i << ": " << actual[i] << " vs reference "
+                    << e;
       return;
     }
   }
@@ -70,10 +72,13 @@ void check_rnn(RnnActivation act) {
 
     const auto dy = random_vector<T>(rng, B * ld), dh = random_vector<T>(rng, B * H);
     std::vector<T> dpre(static_cast<size_t>(B * H)), dpre_ref = dpre;
+    auto db = random_vector<T>(rng, H), db_ref = db;  // accumulated into
     const T* dy_ptr = c.with_dy ? dy.data() : nullptr;
-    rnn_step_backward(act, B, H, h_ref.data(), ld, dy_ptr, ld, dh.data(), dpre.data());
-    rnn_step_backward_reference(act, B, H, h_ref.data(), ld, dy_ptr, ld, dh.data(), dpre_ref.data());
+    rnn_step_backward(act, B, H, h_ref.data(), ld, dy_ptr, ld, dh.data(), dpre.data(), db.data());
+    rnn_step_backward_reference(act, B, H, h_ref.data(), ld, dy_ptr, ld, dh.data(), dpre_ref.data(),
+                                db_ref.data());
     expect_close(dpre, dpre_ref, tag + " backward dpre");
+    expect_close(db, db_ref, tag + " backward db");
   }
 }
 
@@ -99,11 +104,15 @@ void check_gru() {
     const auto dy = random_vector<T>(rng, B * ld);
     auto dh = random_vector<T>(rng, B * H), dh_ref = dh;
     std::vector<T> di(static_cast<size_t>(B * 3 * H)), dhh = di, di_ref = di, dhh_ref = di;
+    auto db = random_vector<T>(rng, 3 * H), db_ref = db, db_hn = random_vector<T>(rng, H), db_hn_ref = db_hn;
     const T* dy_ptr = c.with_dy ? dy.data() : nullptr;
-    gru_step_backward(B, H, gates_ref.data(), hn_ref.data(), h_prev.data(), ld, dy_ptr, ld, dh.data(), di.data(),
-                      dhh.data());
-    gru_step_backward_reference(B, H, gates_ref.data(), hn_ref.data(), h_prev.data(), ld, dy_ptr, ld, dh_ref.data(),
-                                di_ref.data(), dhh_ref.data());
+    gru_step_backward(B, H, gates_ref.data(), hn_ref.data(), h_prev.data(), ld, dy_ptr, ld, dh.data(),
+                      di.data(), dhh.data(), db.data(), db_hn.data());
+    gru_step_backward_reference(B, H, gates_ref.data(), hn_ref.data(), h_prev.data(), ld, dy_ptr, ld,
+                                dh_ref.data(), di_ref.data(), dhh_ref.data(), db_ref.data(),
+                                db_hn_ref.data());
+    expect_close(db, db_ref, tag + " backward db");
+    expect_close(db_hn, db_hn_ref, tag + " backward db_hn");
     expect_close(di, di_ref, tag + " backward dgates_ih");
     expect_close(dhh, dhh_ref, tag + " backward dgates_hh");
     expect_close(dh, dh_ref, tag + " backward dh");
@@ -120,7 +129,8 @@ void check_lstm() {
     const auto bias = random_vector<T>(rng, 4 * H), c_prev = random_vector<T>(rng, B * H);
     std::vector<T> cell(static_cast<size_t>(B * H)), tanh_c = cell, cell_ref = cell, tanh_c_ref = cell;
     std::vector<T> h(static_cast<size_t>(B * ld), T(0)), h_ref = h;
-    lstm_step_forward(B, H, gates.data(), bias.data(), c_prev.data(), cell.data(), tanh_c.data(), h.data(), ld);
+    lstm_step_forward(B, H, gates.data(), bias.data(), c_prev.data(), cell.data(), tanh_c.data(), h.data(),
+                      ld);
     lstm_step_forward_reference(B, H, gates_ref.data(), bias.data(), c_prev.data(), cell_ref.data(),
                                 tanh_c_ref.data(), h_ref.data(), ld);
     expect_close(gates, gates_ref, tag + " forward gates");
@@ -131,11 +141,13 @@ void check_lstm() {
     const auto dy = random_vector<T>(rng, B * ld), dh = random_vector<T>(rng, B * H);
     auto dc = random_vector<T>(rng, B * H), dc_ref = dc;
     std::vector<T> dgates(static_cast<size_t>(B * 4 * H)), dgates_ref = dgates;
+    auto db = random_vector<T>(rng, 4 * H), db_ref = db;
     const T* dy_ptr = c.with_dy ? dy.data() : nullptr;
-    lstm_step_backward(B, H, gates_ref.data(), c_prev.data(), tanh_c_ref.data(), dy_ptr, ld, dh.data(), dc.data(),
-                       dgates.data());
-    lstm_step_backward_reference(B, H, gates_ref.data(), c_prev.data(), tanh_c_ref.data(), dy_ptr, ld, dh.data(),
-                                 dc_ref.data(), dgates_ref.data());
+    lstm_step_backward(B, H, gates_ref.data(), c_prev.data(), tanh_c_ref.data(), dy_ptr, ld, dh.data(),
+                       dc.data(), dgates.data(), db.data());
+    lstm_step_backward_reference(B, H, gates_ref.data(), c_prev.data(), tanh_c_ref.data(), dy_ptr, ld,
+                                 dh.data(), dc_ref.data(), dgates_ref.data(), db_ref.data());
+    expect_close(db, db_ref, tag + " backward db");
     expect_close(dgates, dgates_ref, tag + " backward dgates");
     expect_close(dc, dc_ref, tag + " backward dc");
   }
@@ -164,8 +176,8 @@ TEST(Gates, GruZeroInputsHalveTheState) {
   std::vector<double> gates(6, 0.0), hh(6, 0.0), bias(6, 0.0), b_hn(2, 0.0), hn(2);
   const std::vector<double> h_prev{0.8, -0.4};
   std::vector<double> h(2);
-  gru_step_forward<double>(1, 2, gates.data(), hh.data(), bias.data(), b_hn.data(), h_prev.data(), 2, h.data(), 2,
-                           hn.data());
+  gru_step_forward<double>(1, 2, gates.data(), hh.data(), bias.data(), b_hn.data(), h_prev.data(), 2,
+                           h.data(), 2, hn.data());
   EXPECT_DOUBLE_EQ(h[0], 0.4);
   EXPECT_DOUBLE_EQ(h[1], -0.2);
   EXPECT_DOUBLE_EQ(gates[0], 0.5);
@@ -177,7 +189,8 @@ TEST(Gates, GruZeroInputsHalveTheState) {
 TEST(Gates, LstmZeroInputsHalveTheCell) {
   std::vector<double> gates(4, 0.0), bias(4, 0.0), c(1), tanh_c(1), h(1);
   const std::vector<double> c_prev{1.2};
-  lstm_step_forward<double>(1, 1, gates.data(), bias.data(), c_prev.data(), c.data(), tanh_c.data(), h.data(), 1);
+  lstm_step_forward<double>(1, 1, gates.data(), bias.data(), c_prev.data(), c.data(), tanh_c.data(), h.data(),
+                            1);
   EXPECT_DOUBLE_EQ(c[0], 0.6);
   EXPECT_DOUBLE_EQ(h[0], 0.5 * std::tanh(0.6));
 }

@@ -26,7 +26,8 @@ void expect_throw_with(F&& f, std::initializer_list<const char*> words) {
     ADD_FAILURE() << "no exception";
   } catch (const E& e) {
     const std::string message = e.what();
-    for (const char* w : words) EXPECT_NE(message.find(w), std::string::npos) << "'" << w << "' not in: " << message;
+    for (const char* w : words)
+      EXPECT_NE(message.find(w), std::string::npos) << "'" << w << "' not in: " << message;
   } catch (const std::exception& e) {
     ADD_FAILURE() << "wrong exception type: " << e.what();
   }
@@ -34,14 +35,25 @@ void expect_throw_with(F&& f, std::initializer_list<const char*> words) {
 
 TEST(Rnn, ParameterNamesAndShapesFollowPyTorch) {
   ParameterStore<float> store;
-  Rnn<float> rnn(store, {.cell = CellType::kLstm, .input_size = 5, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
-  const std::vector<std::pair<std::string, Shape>> expected{
-      {"rnn.weight_ih_l0", {16, 5}},         {"rnn.weight_hh_l0", {16, 4}},         {"rnn.bias_ih_l0", {16}},
-      {"rnn.bias_hh_l0", {16}},              {"rnn.weight_ih_l0_reverse", {16, 5}}, {"rnn.weight_hh_l0_reverse", {16, 4}},
-      {"rnn.bias_ih_l0_reverse", {16}},      {"rnn.bias_hh_l0_reverse", {16}},      {"rnn.weight_ih_l1", {16, 8}},
-      {"rnn.weight_hh_l1", {16, 4}},         {"rnn.bias_ih_l1", {16}},              {"rnn.bias_hh_l1", {16}},
-      {"rnn.weight_ih_l1_reverse", {16, 8}}, {"rnn.weight_hh_l1_reverse", {16, 4}}, {"rnn.bias_ih_l1_reverse", {16}},
-      {"rnn.bias_hh_l1_reverse", {16}}};
+  Rnn<float> rnn(
+      store,
+      {.cell = CellType::kLstm, .input_size = 5, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
+  const std::vector<std::pair<std::string, Shape>> expected{{"rnn.weight_ih_l0", {16, 5}},
+                                                            {"rnn.weight_hh_l0", {16, 4}},
+                                                            {"rnn.bias_ih_l0", {16}},
+                                                            {"rnn.bias_hh_l0", {16}},
+                                                            {"rnn.weight_ih_l0_reverse", {16, 5}},
+                                                            {"rnn.weight_hh_l0_reverse", {16, 4}},
+                                                            {"rnn.bias_ih_l0_reverse", {16}},
+                                                            {"rnn.bias_hh_l0_reverse", {16}},
+                                                            {"rnn.weight_ih_l1", {16, 8}},
+                                                            {"rnn.weight_hh_l1", {16, 4}},
+                                                            {"rnn.bias_ih_l1", {16}},
+                                                            {"rnn.bias_hh_l1", {16}},
+                                                            {"rnn.weight_ih_l1_reverse", {16, 8}},
+                                                            {"rnn.weight_hh_l1_reverse", {16, 4}},
+                                                            {"rnn.bias_ih_l1_reverse", {16}},
+                                                            {"rnn.bias_hh_l1_reverse", {16}}};
   ASSERT_EQ(store.size(), static_cast<int>(expected.size()));
   for (int i = 0; i < store.size(); ++i) {
     EXPECT_EQ(store.slot(i).name, expected[static_cast<size_t>(i)].first);
@@ -79,10 +91,10 @@ TEST(Rnn, LstmGateOrderClosedForm) {
   ParameterStore<double> store;
   Rnn<double> rnn(store, {.cell = CellType::kLstm, .input_size = 2, .hidden_size = 1});
   double* b_ih = store.value("rnn.bias_ih_l0").data;
-  b_ih[0] = 40;                // i
-  b_ih[1] = -40;               // f
-  b_ih[2] = std::atanh(0.5);   // g
-  b_ih[3] = 40;                // o
+  b_ih[0] = 40;               // i
+  b_ih[1] = -40;              // f
+  b_ih[2] = std::atanh(0.5);  // g
+  b_ih[3] = 40;               // o
   Graph<double> g;
   Var x = g.input(Tensor<double>(Shape{1, 1, 2}, {0.3, -0.7}));
   Var c0 = g.input(Tensor<double>(Shape{1, 1, 1}, {2.0}));
@@ -125,12 +137,16 @@ TEST(Rnn, RnnReluClosedForm) {
 
 TEST(Rnn, BadConfigIsRejected) {
   ParameterStore<float> store;
-  expect_throw_with<ValueError>([&] { Rnn<float>(store, {.cell = CellType::kGru, .input_size = 3, .hidden_size = 0}); },
-                                {"hidden_size", "0"});
-  expect_throw_with<ValueError>([&] { Rnn<float>(store, {.cell = CellType::kGru, .input_size = 0, .hidden_size = 2}); },
-                                {"input_size"});
   expect_throw_with<ValueError>(
-      [&] { Rnn<float>(store, {.cell = CellType::kGru, .input_size = 3, .hidden_size = 2, .num_layers = 0}); },
+      [&] { Rnn<float>(store, {.cell = CellType::kGru, .input_size = 3, .hidden_size = 0}); },
+      {"hidden_size", "0"});
+  expect_throw_with<ValueError>(
+      [&] { Rnn<float>(store, {.cell = CellType::kGru, .input_size = 0, .hidden_size = 2}); },
+      {"input_size"});
+  expect_throw_with<ValueError>(
+      [&] {
+        Rnn<float>(store, {.cell = CellType::kGru, .input_size = 3, .hidden_size = 2, .num_layers = 0});
+      },
       {"num_layers"});
   expect_throw_with<ValueError>(
       [&] { Rnn<float>(store, {.cell = CellType::kGru, .input_size = 3, .hidden_size = 2, .dropout = 1.0}); },
@@ -144,23 +160,43 @@ template <typename Model>
 void check_bad_inputs(Model& model, const char* op) {
   Graph<double> g;
   Var x = g.input(Tensor<double>(Shape{6, 3, 5}));
-  expect_throw_with<ShapeError>([&] { model.forward(g, g.input(Tensor<double>(Shape{6, 3, 7}))); },
-                                {op, "width 7", "input_size 5", "[6, 3, 7]"});
-  expect_throw_with<ShapeError>([&] { model.forward(g, g.input(Tensor<double>(Shape{18, 5}))); },
-                                {op, "[T, B, I]", "[18, 5]"});
-  expect_throw_with<ShapeError>([&] { model.forward(g, g.input(Tensor<double>(Shape{0, 3, 5}))); }, {op, "[0, 3, 5]"});
-  expect_throw_with<ShapeError>([&] { model.forward(g, x, g.input(Tensor<double>(Shape{1, 3, 4}))); },
-                                {op, "h0", "[1, 3, 4]", "expected [2, 3, 4]"});
-  expect_throw_with<ShapeError>([&] { model.forward(g, x, g.input(Tensor<double>(Shape{2, 2, 4}))); },
-                                {op, "h0", "[2, 2, 4]"});
-  expect_throw_with<ValueError>([&] { model.forward(g, x, std::nullopt, g.input(Tensor<double>(Shape{2, 3, 4}))); },
-                                {op, "c0", "gru"});
+  expect_throw_with<ShapeError>(
+      [&] {
+        model.forward(g, g.input(Tensor<double>(Shape{6, 3, 7})));
+      },
+      {op, "width 7", "input_size 5", "[6, 3, 7]"});
+  expect_throw_with<ShapeError>(
+      [&] {
+        model.forward(g, g.input(Tensor<double>(Shape{18, 5})));
+      },
+      {op, "[T, B, I]", "[18, 5]"});
+  expect_throw_with<ShapeError>(
+      [&] {
+        model.forward(g, g.input(Tensor<double>(Shape{0, 3, 5})));
+      },
+      {op, "[0, 3, 5]"});
+  expect_throw_with<ShapeError>(
+      [&] {
+        model.forward(g, x, g.input(Tensor<double>(Shape{1, 3, 4})));
+      },
+      {op, "h0", "[1, 3, 4]", "expected [2, 3, 4]"});
+  expect_throw_with<ShapeError>(
+      [&] {
+        model.forward(g, x, g.input(Tensor<double>(Shape{2, 2, 4})));
+      },
+      {op, "h0", "[2, 2, 4]"});
+  expect_throw_with<ValueError>(
+      [&] {
+        model.forward(g, x, std::nullopt, g.input(Tensor<double>(Shape{2, 3, 4})));
+      },
+      {op, "c0", "gru"});
   expect_throw_with<ValueError>([&] { model.forward(g, x, std::nullopt, std::nullopt, nullptr, true); },
                                 {op, "dropout_rng"});
 }
 
 TEST(Rnn, BadInputsNameTheOpAndShapes) {
-  const RnnConfig cfg{.cell = CellType::kGru, .input_size = 5, .hidden_size = 4, .num_layers = 2, .dropout = 0.5};
+  const RnnConfig cfg{
+      .cell = CellType::kGru, .input_size = 5, .hidden_size = 4, .num_layers = 2, .dropout = 0.5};
   ParameterStore<double> store;
   Rnn<double> rnn(store, cfg);
   check_bad_inputs(rnn, "Rnn::forward");
@@ -170,15 +206,19 @@ TEST(Rnn, BadInputsNameTheOpAndShapes) {
   ParameterStore<double> lstm_store;
   Rnn<double> lstm(lstm_store, {.cell = CellType::kLstm, .input_size = 5, .hidden_size = 4});
   Graph<double> g;
-  expect_throw_with<ShapeError>([&] {
-    lstm.forward(g, g.input(Tensor<double>(Shape{6, 3, 5})), std::nullopt, g.input(Tensor<double>(Shape{1, 3, 3})));
-  }, {"Rnn::forward", "c0", "[1, 3, 3]", "expected [1, 3, 4]"});
+  expect_throw_with<ShapeError>(
+      [&] {
+        lstm.forward(g, g.input(Tensor<double>(Shape{6, 3, 5})), std::nullopt,
+                     g.input(Tensor<double>(Shape{1, 3, 3})));
+      },
+      {"Rnn::forward", "c0", "[1, 3, 3]", "expected [1, 3, 4]"});
 }
 
 // Batch-major input [B, T, I] gives the transposed output and the transposed input gradient.
 TEST(Rnn, BatchMajorIsTheTransposeOfTimeMajor) {
   constexpr int64_t T = 4, B = 3, I = 2, H = 3;
-  RnnConfig cfg{.cell = CellType::kLstm, .input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true};
+  RnnConfig cfg{
+      .cell = CellType::kLstm, .input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true};
   ParameterStore<double> store;
   Rnn<double> time_major(store, cfg, "a.");
   cfg.layout = Layout::kBatchMajor;
@@ -186,7 +226,8 @@ TEST(Rnn, BatchMajorIsTheTransposeOfTimeMajor) {
   Rng rng(4);
   time_major.reset_parameters(rng);
   const auto n = static_cast<size_t>(store.num_values() / 2);
-  std::copy(store.values().begin(), store.values().begin() + static_cast<std::ptrdiff_t>(n), store.values().begin() + static_cast<std::ptrdiff_t>(n));
+  std::copy(store.values().begin(), store.values().begin() + static_cast<std::ptrdiff_t>(n),
+            store.values().begin() + static_cast<std::ptrdiff_t>(n));
 
   const Tensor<double> x = random_tensor(rng, Shape{T, B, I});
   Tensor<double> xb(Shape{B, T, I});
@@ -209,11 +250,14 @@ TEST(Rnn, BatchMajorIsTheTransposeOfTimeMajor) {
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t bi = 0; bi < B; ++bi) {
       for (int64_t k = 0; k < 2 * H; ++k)
-        EXPECT_NEAR(g.value(a.output)[(t * B + bi) * 2 * H + k], g.value(b.output)[(bi * T + t) * 2 * H + k], 1e-14);
-      for (int64_t i = 0; i < I; ++i) EXPECT_NEAR(dxt[(t * B + bi) * I + i], dxb[(bi * T + t) * I + i], 1e-14);
+        EXPECT_NEAR(g.value(a.output)[(t * B + bi) * 2 * H + k], g.value(b.output)[(bi * T + t) * 2 * H + k],
+                    1e-14);
+      for (int64_t i = 0; i < I; ++i)
+        EXPECT_NEAR(dxt[(t * B + bi) * I + i], dxb[(bi * T + t) * I + i], 1e-14);
     }
   }
-  for (int64_t i = 0; i < g.shape(a.h_n).numel(); ++i) EXPECT_NEAR(g.value(a.h_n)[i], g.value(b.h_n)[i], 1e-14);
+  for (int64_t i = 0; i < g.shape(a.h_n).numel(); ++i)
+    EXPECT_NEAR(g.value(a.h_n)[i], g.value(b.h_n)[i], 1e-14);
   for (size_t i = 0; i < n; ++i) EXPECT_NEAR(store.grads()[i], store.grads()[n + i], 1e-13);
 }
 
@@ -290,8 +334,8 @@ TEST(Rnn, TruncatedBpttByDetachingTheState) {
   // The same loss from the second chunk alone, its initial state given as constants.
   store.zero_grads();
   Graph<double> g2;
-  const RnnOutputs alone = rnn.forward(g2, g2.input(x2, true), g2.input(g.to_tensor(first.h_n)),
-                                       g2.input(g.to_tensor(first.c_n)));
+  const RnnOutputs alone =
+      rnn.forward(g2, g2.input(x2, true), g2.input(g.to_tensor(first.h_n)), g2.input(g.to_tensor(first.c_n)));
   g2.backward(sum(g2, mul(g2, alone.output, g2.input(R))));
   for (size_t i = 0; i < chunk_grads.size(); ++i) EXPECT_NEAR(chunk_grads[i], store.grads()[i], 1e-14);
 
@@ -302,7 +346,8 @@ TEST(Rnn, TruncatedBpttByDetachingTheState) {
 }
 
 TEST(Rnn, DropoutActsOnlyInTrainingAndFollowsTheSeed) {
-  const RnnConfig cfg{.cell = CellType::kGru, .input_size = 3, .hidden_size = 8, .num_layers = 2, .dropout = 0.5};
+  const RnnConfig cfg{
+      .cell = CellType::kGru, .input_size = 3, .hidden_size = 8, .num_layers = 2, .dropout = 0.5};
   ParameterStore<float> store;
   Rnn<float> rnn(store, cfg);
   Rng rng(5);
@@ -322,7 +367,8 @@ TEST(Rnn, DropoutActsOnlyInTrainingAndFollowsTheSeed) {
   Graph<float> g;
   const Tensor<float> reference = g.to_tensor(plain.forward(g, g.input(x)).output);
 
-  const Tensor<float> eval = run(false, 1), train_a = run(true, 1), train_b = run(true, 1), train_c = run(true, 2);
+  const Tensor<float> eval = run(false, 1), train_a = run(true, 1), train_b = run(true, 1),
+                      train_c = run(true, 2);
   EXPECT_TRUE(std::equal(eval.span().begin(), eval.span().end(), reference.span().begin()));
   EXPECT_TRUE(std::equal(train_a.span().begin(), train_a.span().end(), train_b.span().begin()));
   EXPECT_FALSE(std::equal(train_a.span().begin(), train_a.span().end(), eval.span().begin()));
@@ -349,14 +395,16 @@ TEST(Rnn, ComposesWithEmbeddingAndLinearHead) {
     Var e = embedding(g, g.parameter(store.value(emb), store.grad(emb)), std::span<const int32_t>(ids));
     Var x = reshape(g, e, Shape{T, B, E});
     const RnnOutputs out = fused ? rnn.forward(g, x) : scratch.forward(g, x);
-    Var logits = linear(g, reshape(g, out.output, Shape{T * B, H}), g.parameter(store.value(head_w), store.grad(head_w)),
+    Var logits = linear(g, reshape(g, out.output, Shape{T * B, H}),
+                        g.parameter(store.value(head_w), store.grad(head_w)),
                         g.parameter(store.value(head_b), store.grad(head_b)));
     g.backward(softmax_cross_entropy(g, logits, std::span<const int32_t>(targets)));
     return std::vector<double>(store.grads().begin(), store.grads().end());
   };
   const std::vector<double> a = grads_of(true), b = grads_of(false);
   double embedding_norm = 0;
-  for (int64_t i = 0; i < V * E; ++i) embedding_norm += std::abs(a[static_cast<size_t>(store.slot(emb).offset + i)]);
+  for (int64_t i = 0; i < V * E; ++i)
+    embedding_norm += std::abs(a[static_cast<size_t>(store.slot(emb).offset + i)]);
   EXPECT_GT(embedding_norm, 0.0);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-13) << i;
 }

@@ -26,7 +26,8 @@ void expect_same(std::span<const T> a, std::span<const T> b, double tol, const s
   ASSERT_EQ(a.size(), b.size()) << what;
   for (size_t i = 0; i < a.size(); ++i) {
     if (!(std::abs(double(a[i]) - double(b[i])) <= tol * std::max(1.0, std::abs(double(b[i]))))) {
-      ADD_FAILURE() << what << ": first difference at index " << i << ": fused " << a[i] << ", scratch " << b[i];
+      ADD_FAILURE() << what << ": first difference at index " << i << ": fused " << a[i] << ", scratch "
+                    << b[i];
       return;
     }
   }
@@ -52,10 +53,11 @@ void compare(const RnnConfig& cfg, bool training, const std::string& name) {
   fused.reset_parameters(init);
 
   Rng data(5);
-  const Shape x_shape = batch_major ? Shape{kBatch, kSteps, cfg.input_size} : Shape{kSteps, kBatch, cfg.input_size};
+  const Shape x_shape =
+      batch_major ? Shape{kBatch, kSteps, cfg.input_size} : Shape{kSteps, kBatch, cfg.input_size};
   const Shape state_shape{cfg.num_layers * D, kBatch, cfg.hidden_size};
-  const Shape out_shape = batch_major ? Shape{kBatch, kSteps, D * cfg.hidden_size}
-                                      : Shape{kSteps, kBatch, D * cfg.hidden_size};
+  const Shape out_shape =
+      batch_major ? Shape{kBatch, kSteps, D * cfg.hidden_size} : Shape{kSteps, kBatch, D * cfg.hidden_size};
   const Tensor<T> x = random_tensor<T>(data, x_shape), h0 = random_tensor<T>(data, state_shape, 0.5),
                   c0 = random_tensor<T>(data, state_shape, 0.5), R = random_tensor<T>(data, out_shape),
                   S = random_tensor<T>(data, state_shape), U = random_tensor<T>(data, state_shape);
@@ -106,16 +108,28 @@ void compare(const RnnConfig& cfg, bool training, const std::string& name) {
 
 template <Scalar T>
 void compare_all() {
-  const std::pair<CellType, const char*> cells[] = {
-      {CellType::kRnnTanh, "rnn_tanh"}, {CellType::kRnnRelu, "rnn_relu"}, {CellType::kGru, "gru"}, {CellType::kLstm, "lstm"}};
+  const std::pair<CellType, const char*> cells[] = {{CellType::kRnnTanh, "rnn_tanh"},
+                                                    {CellType::kRnnRelu, "rnn_relu"},
+                                                    {CellType::kGru, "gru"},
+                                                    {CellType::kLstm, "lstm"}};
   for (const auto& [cell, name] : cells) {
     const std::string n = std::string(name) + (sizeof(T) == 8 ? " double" : " float");
     compare<T>({.cell = cell, .input_size = 4, .hidden_size = 6}, false, n + " 1 layer");
     compare<T>({.cell = cell, .input_size = 4, .hidden_size = 6, .num_layers = 2}, false, n + " 2 layers");
-    compare<T>({.cell = cell, .input_size = 4, .hidden_size = 6, .bidirectional = true}, false, n + " bidirectional");
-    compare<T>({.cell = cell, .input_size = 4, .hidden_size = 6, .num_layers = 3, .bidirectional = true, .dropout = 0.25},
+    compare<T>({.cell = cell, .input_size = 4, .hidden_size = 6, .bidirectional = true}, false,
+               n + " bidirectional");
+    compare<T>({.cell = cell,
+                .input_size = 4,
+                .hidden_size = 6,
+                .num_layers = 3,
+                .bidirectional = true,
+                .dropout = 0.25},
                true, n + " 3 layers bidirectional dropout (training)");
-    compare<T>({.cell = cell, .input_size = 4, .hidden_size = 6, .num_layers = 2, .bidirectional = true,
+    compare<T>({.cell = cell,
+                .input_size = 4,
+                .hidden_size = 6,
+                .num_layers = 2,
+                .bidirectional = true,
                 .layout = Layout::kBatchMajor},
                false, n + " 2 layers bidirectional batch-major");
   }

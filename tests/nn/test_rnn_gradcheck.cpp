@@ -55,10 +55,11 @@ void run_gradcheck(const GradCase& c) {
   rnn.reset_parameters(init);
 
   Rng data(11);
-  const Shape x_shape = batch_major ? Shape{kBatch, kSteps, cfg.input_size} : Shape{kSteps, kBatch, cfg.input_size};
+  const Shape x_shape =
+      batch_major ? Shape{kBatch, kSteps, cfg.input_size} : Shape{kSteps, kBatch, cfg.input_size};
   const Shape state_shape{cfg.num_layers * D, kBatch, cfg.hidden_size};
-  const Shape out_shape = batch_major ? Shape{kBatch, kSteps, D * cfg.hidden_size}
-                                      : Shape{kSteps, kBatch, D * cfg.hidden_size};
+  const Shape out_shape =
+      batch_major ? Shape{kBatch, kSteps, D * cfg.hidden_size} : Shape{kSteps, kBatch, D * cfg.hidden_size};
   Tensor<double> x = random_tensor(data, x_shape);
   Tensor<double> h0 = random_tensor(data, state_shape, 0.5);
   Tensor<double> c0 = random_tensor(data, state_shape, 0.5);
@@ -71,8 +72,9 @@ void run_gradcheck(const GradCase& c) {
     Graph<double> g;
     NoGradGuard<double> no_grad(g);
     Rng dropout_rng(kDropoutSeed);
-    const RnnOutputs out = rnn.forward(g, g.input(x), g.input(h0), lstm ? std::optional<Var>(g.input(c0)) : std::nullopt,
-                                       &dropout_rng, c.training);
+    const RnnOutputs out =
+        rnn.forward(g, g.input(x), g.input(h0), lstm ? std::optional<Var>(g.input(c0)) : std::nullopt,
+                    &dropout_rng, c.training);
     double loss = dot(g.to_tensor(out.output), R) + dot(g.to_tensor(out.h_n), S);
     if (lstm) loss += dot(g.to_tensor(out.c_n), U);
     return loss;
@@ -101,16 +103,17 @@ void run_gradcheck(const GradCase& c) {
   for (int i = 0; i < store.size(); ++i) {
     const ParameterStore<double>::Slot& slot = store.slot(i);
     const auto n = static_cast<size_t>(slot.shape.numel());
-    test::expect_grad_close(store.value(i).span(),
-                            std::span<const double>(dparams.data() + slot.offset, n), loss_now,
-                            c.name + " d " + slot.name, kEps, 1e-6, kFloor);
+    test::expect_grad_close(store.value(i).span(), std::span<const double>(dparams.data() + slot.offset, n),
+                            loss_now, c.name + " d " + slot.name, kEps, 1e-6, kFloor);
   }
 }
 
 std::vector<GradCase> all_cases() {
   std::vector<GradCase> cases;
-  const std::pair<CellType, const char*> cells[] = {
-      {CellType::kRnnTanh, "rnn_tanh"}, {CellType::kRnnRelu, "rnn_relu"}, {CellType::kGru, "gru"}, {CellType::kLstm, "lstm"}};
+  const std::pair<CellType, const char*> cells[] = {{CellType::kRnnTanh, "rnn_tanh"},
+                                                    {CellType::kRnnRelu, "rnn_relu"},
+                                                    {CellType::kGru, "gru"},
+                                                    {CellType::kLstm, "lstm"}};
   for (const auto& [cell, name] : cells) {
     const RnnConfig base{.cell = cell, .input_size = 3, .hidden_size = 4};
     RnnConfig two = base;
@@ -126,10 +129,15 @@ std::vector<GradCase> all_cases() {
     cases.push_back({std::string(name) + " bidirectional", bi});
     cases.push_back({std::string(name) + " 2 layers bidirectional dropout", deep_bi_dropout, true});
   }
-  RnnConfig batch_major{.cell = CellType::kGru, .input_size = 3, .hidden_size = 4, .num_layers = 2,
-                        .bidirectional = true, .layout = Layout::kBatchMajor};
+  RnnConfig batch_major{.cell = CellType::kGru,
+                        .input_size = 3,
+                        .hidden_size = 4,
+                        .num_layers = 2,
+                        .bidirectional = true,
+                        .layout = Layout::kBatchMajor};
   cases.push_back({"gru 2 layers bidirectional batch-major", batch_major});
-  RnnConfig lstm_batch_major{.cell = CellType::kLstm, .input_size = 3, .hidden_size = 4, .layout = Layout::kBatchMajor};
+  RnnConfig lstm_batch_major{
+      .cell = CellType::kLstm, .input_size = 3, .hidden_size = 4, .layout = Layout::kBatchMajor};
   cases.push_back({"lstm batch-major", lstm_batch_major});
   return cases;
 }

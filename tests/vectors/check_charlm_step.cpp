@@ -33,7 +33,11 @@ void run_step(const nlohmann::json& j, const std::string& file, double rtol) {
   const int64_t steps = cfg.at("steps").get<int64_t>();
 
   ParameterStore<T> store;
-  Rnn<T> rnn(store, {.cell = CellType::kGru, .input_size = V, .hidden_size = H, .num_layers = cfg.at("num_layers").get<int>()},
+  Rnn<T> rnn(store,
+             {.cell = CellType::kGru,
+              .input_size = V,
+              .hidden_size = H,
+              .num_layers = cfg.at("num_layers").get<int>()},
              "rnn.");
   const int head_w = store.add("linear.weight", Shape{V, H});
   const int head_b = store.add("linear.bias", Shape{V});
@@ -60,31 +64,36 @@ void run_step(const nlohmann::json& j, const std::string& file, double rtol) {
   Graph<T> g;
   Var x = reshape(g, one_hot(g, std::span<const int32_t>(inputs), V), Shape{steps, B, V});
   const RnnOutputs out = rnn.forward(g, x);
-  Var logits = linear(g, reshape(g, out.output, Shape{steps * B, H}), g.parameter(store.value(head_w), store.grad(head_w)),
+  Var logits = linear(g, reshape(g, out.output, Shape{steps * B, H}),
+                      g.parameter(store.value(head_w), store.grad(head_w)),
                       g.parameter(store.value(head_b), store.grad(head_b)));
   Var loss = softmax_cross_entropy(g, logits, std::span<const int32_t>(targets));
   g.backward(loss);
 
-  expect_tensor_near(tensor_cast<double>(g.to_tensor(logits)), read_tensor(j.at("logits")), rtol, tag + ": logits");
-  expect_tensor_near(tensor_cast<double>(g.to_tensor(out.h_n)), read_tensor(j.at("h_n")), rtol, tag + ": h_n");
+  expect_tensor_near(tensor_cast<double>(g.to_tensor(logits)), read_tensor(j.at("logits")), rtol,
+                     tag + ": logits");
+  expect_tensor_near(tensor_cast<double>(g.to_tensor(out.h_n)), read_tensor(j.at("h_n")), rtol,
+                     tag + ": h_n");
   const double expected_loss = j.at("loss").get<double>();
   EXPECT_NEAR(g.item(loss), expected_loss, rtol * std::max(1.0, std::abs(expected_loss))) << tag << ": loss";
   for (size_t i = 0; i < order.size(); ++i)
-    expect_tensor_near(slot_tensor(store, static_cast<int>(i), true), read_tensor(j.at("grads").at(order[i])), rtol,
-                       tag + ": grad " + order[i]);
+    expect_tensor_near(slot_tensor(store, static_cast<int>(i), true), read_tensor(j.at("grads").at(order[i])),
+                       rtol, tag + ": grad " + order[i]);
 
   const double total_norm = clip_grad_norm(store.grads(), cfg.at("max_norm").get<double>());
   const double expected_norm = j.at("total_norm").get<double>();
   EXPECT_NEAR(total_norm, expected_norm, rtol * std::max(1.0, expected_norm)) << tag << ": total_norm";
   for (size_t i = 0; i < order.size(); ++i)
-    expect_tensor_near(slot_tensor(store, static_cast<int>(i), true), read_tensor(j.at("grads_clipped").at(order[i])),
-                       rtol, tag + ": clipped grad " + order[i]);
+    expect_tensor_near(slot_tensor(store, static_cast<int>(i), true),
+                       read_tensor(j.at("grads_clipped").at(order[i])), rtol,
+                       tag + ": clipped grad " + order[i]);
 
   Sgd<T> sgd({.lr = cfg.at("lr").get<double>()});
   sgd.step(store);
   for (size_t i = 0; i < order.size(); ++i)
-    expect_tensor_near(slot_tensor(store, static_cast<int>(i), false), read_tensor(j.at("params_after").at(order[i])),
-                       rtol, tag + ": param after step " + order[i]);
+    expect_tensor_near(slot_tensor(store, static_cast<int>(i), false),
+                       read_tensor(j.at("params_after").at(order[i])), rtol,
+                       tag + ": param after step " + order[i]);
 }
 
 }  // namespace

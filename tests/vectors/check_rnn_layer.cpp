@@ -62,9 +62,11 @@ void run_rnn_layer(const nlohmann::json& j, const std::string& file, double rtol
 
   expect_tensor_near(tensor_cast<double>(g.to_tensor(out.output)), read_tensor(j.at("output")), rtol,
                      tag + ": output");
-  expect_tensor_near(tensor_cast<double>(g.to_tensor(out.h_n)), read_tensor(j.at("h_n")), rtol, tag + ": h_n");
+  expect_tensor_near(tensor_cast<double>(g.to_tensor(out.h_n)), read_tensor(j.at("h_n")), rtol,
+                     tag + ": h_n");
   if (lstm)
-    expect_tensor_near(tensor_cast<double>(g.to_tensor(out.c_n)), read_tensor(j.at("c_n")), rtol, tag + ": c_n");
+    expect_tensor_near(tensor_cast<double>(g.to_tensor(out.c_n)), read_tensor(j.at("c_n")), rtol,
+                       tag + ": c_n");
 
   Var loss = add(g, sum(g, mul(g, out.output, g.input(tensor_cast<T>(read_tensor(j.at("R")))))),
                  sum(g, mul(g, out.h_n, g.input(tensor_cast<T>(read_tensor(j.at("S")))))));
@@ -74,10 +76,13 @@ void run_rnn_layer(const nlohmann::json& j, const std::string& file, double rtol
   g.backward(loss);
 
   const auto& grads = j.at("grads");
-  expect_tensor_near(tensor_cast<double>(g.grad_tensor(x)), read_tensor(grads.at("input")), rtol, tag + ": d input");
-  expect_tensor_near(tensor_cast<double>(g.grad_tensor(h0)), read_tensor(grads.at("h0")), rtol, tag + ": d h0");
+  expect_tensor_near(tensor_cast<double>(g.grad_tensor(x)), read_tensor(grads.at("input")), rtol,
+                     tag + ": d input");
+  expect_tensor_near(tensor_cast<double>(g.grad_tensor(h0)), read_tensor(grads.at("h0")), rtol,
+                     tag + ": d h0");
   if (lstm)
-    expect_tensor_near(tensor_cast<double>(g.grad_tensor(*c0)), read_tensor(grads.at("c0")), rtol, tag + ": d c0");
+    expect_tensor_near(tensor_cast<double>(g.grad_tensor(*c0)), read_tensor(grads.at("c0")), rtol,
+                       tag + ": d c0");
   for (size_t i = 0; i < order.size(); ++i)
     expect_tensor_near(store_tensor(store.grad(static_cast<int>(i))), read_tensor(grads.at(order[i])), rtol,
                        tag + ": d " + order[i]);

@@ -50,7 +50,8 @@
 // and the cell state is kept for the current step only; each layer's output sequence is still
 // needed as the next layer's input. These buffers live in workspaces owned by the Rnn object, sized
 // from (T, B) on first use and reused by later calls of the same or smaller size, so steady-state
-// training allocates nothing per time step (nor, beyond the Graph's own nodes, per call). A
+// training allocates nothing per time step; per call, only the Graph's nodes and the backward
+// closure are allocated. A
 // workspace stays reserved for a forward until the Graph that recorded it is cleared (its backward
 // closure holds it), so several forwards through one Rnn in one Graph are fine; each takes its own.
 // The Rnn must outlive the Graph's use of it, as the ParameterStore must, and is used from one
@@ -80,7 +81,7 @@ struct RnnConfig {
   int64_t hidden_size = 0;  // H, > 0
   int num_layers = 1;       // L, >= 1
   bool bidirectional = false;
-  double dropout = 0;       // in [0, 1): between layers, training only
+  double dropout = 0;  // in [0, 1): between layers, training only
   Layout layout = Layout::kTimeMajor;
 };
 
@@ -97,7 +98,8 @@ struct RnnConfig {
 // slot indices: index [(layer * D + direction) * 4 + kind] with kind as above. Throws ValueError
 // for an invalid config.
 template <Scalar T>
-std::vector<int> add_rnn_parameters(ParameterStore<T>& store, const RnnConfig& config, const std::string& prefix);
+std::vector<int> add_rnn_parameters(ParameterStore<T>& store, const RnnConfig& config,
+                                    const std::string& prefix);
 
 namespace detail {
 template <Scalar T>
@@ -138,8 +140,8 @@ class Rnn {
   // `dropout_rng` is needed when training with dropout > 0. Recorded as one autograd op whose
   // backward is the fused BPTT. Throws ShapeError for wrong shapes, ValueError for c0 on a cell
   // without one or a missing dropout_rng.
-  RnnOutputs forward(Graph<T>& g, Var x, std::optional<Var> h0 = std::nullopt, std::optional<Var> c0 = std::nullopt,
-                     Rng* dropout_rng = nullptr, bool training = false);
+  RnnOutputs forward(Graph<T>& g, Var x, std::optional<Var> h0 = std::nullopt,
+                     std::optional<Var> c0 = std::nullopt, Rng* dropout_rng = nullptr, bool training = false);
 
   // Workspaces allocated so far (reserved by live graphs or free for reuse), for tests of reuse.
   [[nodiscard]] int num_workspaces() const;
@@ -148,7 +150,7 @@ class Rnn {
   ParameterStore<T>* store_;
   RnnConfig config_;
   std::string prefix_;
-  std::vector<int> parameter_indices_;  // [L*D*4]
+  std::vector<int> parameter_indices_;        // [L*D*4]
   std::shared_ptr<detail::RnnPool<T>> pool_;  // workspaces; shared with the leases backward closures hold
 };
 

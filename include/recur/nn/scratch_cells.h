@@ -61,8 +61,9 @@ class ScratchRnn {
   [[nodiscard]] const RnnConfig& config() const { return config_; }
 
   // As Rnn::forward, with the same shapes, checks and results.
-  RnnOutputs forward(Graph<T>& g, Var x, std::optional<Var> h0 = std::nullopt, std::optional<Var> c0 = std::nullopt,
-                     Rng* dropout_rng = nullptr, bool training = false) const;
+  RnnOutputs forward(Graph<T>& g, Var x, std::optional<Var> h0 = std::nullopt,
+                     std::optional<Var> c0 = std::nullopt, Rng* dropout_rng = nullptr,
+                     bool training = false) const;
 
  private:
   ParameterStore<T>* store_;
