@@ -32,6 +32,9 @@ template <Scalar T> Var sub(Graph<T>& g, Var a, Var b);
 template <Scalar T> Var mul(Graph<T>& g, Var a, Var b);
 // a * factor for a constant factor.
 template <Scalar T> Var scale(Graph<T>& g, Var a, std::type_identity_t<T> factor);
+// Identity forward; backward passes factor * gradient. Not a derivative: randomized truncated BPTT
+// (Tallec and Ollivier, 2017; d2l 9.7) reweights the gradient carried between time steps with it.
+template <Scalar T> Var scale_gradient(Graph<T>& g, Var a, std::type_identity_t<T> factor);
 
 // --- Activations and pointwise functions ---------------------------------------------------------
 template <Scalar T> Var tanh(Graph<T>& g, Var a);

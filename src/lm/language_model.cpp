@@ -2,6 +2,7 @@
 #include "recur/lm/language_model.h"
 
 #include <cmath>
+#include <vector>
 
 #include "recur/error.h"
 #include "recur/init.h"
@@ -52,7 +53,7 @@ RecurrentState LanguageModel::zero_state(int64_t batch) const {
 }
 
 Var LanguageModel::forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
-                           RecurrentState& state, Rng* dropout_rng, bool training) {
+                           RecurrentState& state, Rng* dropout_rng, bool training, std::span<const float> carry_scales) {
   check<ShapeError>(static_cast<int64_t>(ids.size()) == steps * batch,
                     "LanguageModel::forward: " + std::to_string(ids.size()) + " ids for steps " +
                         std::to_string(steps) + " x batch " + std::to_string(batch));
@@ -71,7 +72,30 @@ Var LanguageModel::forward(Graph<float>& g, std::span<const int32_t> ids, int64_
   Var h0 = g.input(state.h);
   std::optional<Var> c0;
   if (config_.cell == CellType::kLstm) c0 = g.input(state.c);
-  RnnOutputs out = rnn_.forward(g, x, h0, c0, dropout_rng, training);
+  RnnOutputs out;
+  if (carry_scales.empty()) {
+    out = rnn_.forward(g, x, h0, c0, dropout_rng, training);
+  } else {
+    check<ShapeError>(static_cast<int64_t>(carry_scales.size()) == steps,
+                      "LanguageModel::forward: " + std::to_string(carry_scales.size()) + " carry scales for " +
+                          std::to_string(steps) + " steps");
+    // One step at a time, reweighting the gradient carried into the previous step's state.
+    std::vector<Var> outputs;
+    Var h = h0;
+    std::optional<Var> c = c0;
+    for (int64_t t = 0; t < steps; ++t) {
+      if (t > 0) {
+        const float xi = carry_scales[static_cast<size_t>(t)];
+        h = xi == 0 ? g.detach(h) : scale_gradient(g, h, xi);
+        if (c) c = xi == 0 ? g.detach(*c) : scale_gradient(g, *c, xi);
+      }
+      out = rnn_.forward(g, slice(g, x, 0, t, t + 1), h, c, dropout_rng, training);
+      outputs.push_back(out.output);
+      h = out.h_n;
+      if (c) c = out.c_n;
+    }
+    out.output = concat(g, outputs, 0);
+  }
 
   // Carry the final state to the next call as a plain tensor (the graph's copy is not kept).
   const float* h_n = g.value(out.h_n);

@@ -27,6 +27,8 @@ void validate(const TrainOptions& o) {
         "train: --partition must be sequential or random, got '" + o.partition + "'");
   check(std::isfinite(o.lr) && o.lr > 0, "train: --lr must be positive, got " + std::to_string(o.lr));
   check(std::isfinite(o.clip) && o.clip >= 0, "train: --clip must be >= 0, got " + std::to_string(o.clip));
+  check(o.truncation_keep > 0 && o.truncation_keep <= 1,
+        "train: --random-truncation must be in (0, 1], got " + std::to_string(o.truncation_keep));
   check(o.momentum >= 0 && o.momentum < 1, "train: --momentum must be in [0, 1), got " + std::to_string(o.momentum));
   check(o.lr_schedule == "constant" || o.lr_schedule == "step" || o.lr_schedule == "cosine",
         "train: --lr-schedule must be constant, step or cosine, got '" + o.lr_schedule + "'");
@@ -227,6 +229,7 @@ TrainSummary Trainer::run(const std::atomic<bool>* stop, const TrainCallbacks& c
   TokenBatch batch;
   const int64_t B = options_.batch, T = options_.steps;
   std::vector<int32_t> x(static_cast<size_t>(B * T)), y(x.size());  // time-major
+  std::vector<float> carry_scales(options_.truncation_keep < 1 ? static_cast<size_t>(T) : 0);
   auto& params = model_.parameters();
   TrainSummary summary;
 
@@ -255,7 +258,13 @@ TrainSummary Trainer::run(const std::atomic<bool>* stop, const TrainCallbacks& c
         }
       g.clear();
       params.zero_grads();
-      Var logits = model_.forward(g, x, T, B, carried_, &dropout_rng_, true);
+      if (options_.truncation_keep < 1) {
+        // xi_t = 1/pi with probability pi, else 0 (Tallec and Ollivier, 2017): unbiased in expectation.
+        for (int64_t t = 0; t < T; ++t)
+          carry_scales[static_cast<size_t>(t)] =
+              dropout_rng_.uniform() < options_.truncation_keep ? static_cast<float>(1 / options_.truncation_keep) : 0.0f;
+      }
+      Var logits = model_.forward(g, x, T, B, carried_, &dropout_rng_, true, carry_scales);
       Var loss = softmax_cross_entropy(g, logits, std::span<const int32_t>(y));
       const double loss_value = g.item(loss);
       const std::string where = fmt::format("epoch {}, step {}", epoch_ + 1, step_ + 1);

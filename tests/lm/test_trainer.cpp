@@ -11,6 +11,7 @@
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/trainer.h"
+#include "recur/ops.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -180,4 +181,65 @@ TEST(Generate, GreedyIsDeterministicAndSeededSamplingRepeats) {
   EXPECT_EQ(g1, g2);
   Rng s1(9), s2(9);
   EXPECT_EQ(generate_tokens(model, prefix, 30, {}, s1), generate_tokens(model, prefix, 30, {}, s2));
+}
+
+// Randomized truncation: with every carry scale 1 the step-by-step path is full BPTT, so logits and
+// gradients equal the fused sequence's; scales of 0 cut the carried gradient and change them.
+TEST(RandomizedTruncation, UnitScalesReproduceFullBackpropagation) {
+  for (CellType cell : {CellType::kGru, CellType::kLstm}) {
+    const int V = 9;
+    const int64_t T = 6, B = 3;
+    LanguageModel model({.cell = cell, .num_layers = 2, .hidden_size = 5, .embedding_size = 4, .vocab_size = V});
+    Rng rng(4);
+    model.reset_parameters(rng);
+    const auto ids = toy_ids(static_cast<int>(T * B), V);
+    std::vector<int32_t> targets(ids.rbegin(), ids.rend());
+    auto grads_with = [&](std::span<const float> scales, std::vector<float>& logits_out) {
+      Graph<float> g;
+      RecurrentState state = model.zero_state(B);
+      model.parameters().zero_grads();
+      Var logits = model.forward(g, ids, T, B, state, nullptr, true, scales);
+      g.backward(softmax_cross_entropy(g, logits, std::span<const int32_t>(targets)));
+      logits_out.assign(g.value(logits), g.value(logits) + T * B * V);
+      auto gr = model.parameters().grads();
+      return std::vector<float>(gr.begin(), gr.end());
+    };
+    std::vector<float> logits_fused, logits_steps, logits_cut;
+    const auto fused = grads_with({}, logits_fused);
+    const std::vector<float> ones(T, 1.0f), zeros(T, 0.0f);
+    const auto steps = grads_with(ones, logits_steps);
+    const auto cut = grads_with(zeros, logits_cut);
+    for (size_t i = 0; i < logits_fused.size(); ++i) ASSERT_NEAR(logits_steps[i], logits_fused[i], 1e-5);
+    double diff = 0;
+    for (size_t i = 0; i < fused.size(); ++i) {
+      ASSERT_NEAR(steps[i], fused[i], 1e-5 * std::max(1.0f, std::abs(fused[i]))) << "gradient " << i;
+      diff = std::max(diff, static_cast<double>(std::abs(cut[i] - fused[i])));
+    }
+    EXPECT_GT(diff, 1e-4);  // cutting every step changes the recurrent weights' gradient
+  }
+}
+
+TEST(RandomizedTruncation, ScaleGradientPassesAScaledGradient) {
+  Graph<double> g;
+  Var a = g.input(Tensor<double>({3}, {1.0, -2.0, 3.0}), true);
+  Var b = scale_gradient(g, a, 0.25);
+  EXPECT_EQ(g.to_tensor(b)[1], -2.0);
+  g.backward(sum(g, mul(g, b, g.input(Tensor<double>({3}, {1.0, 2.0, 4.0})))));
+  EXPECT_EQ(g.grad_tensor(a)[2], 1.0);
+}
+
+TEST(RandomizedTruncation, TrainingWithItLearns) {
+  auto out = test::make_temp_dir("randtrunc");
+  const int V = 9;
+  LanguageModel model(toy_config(CellType::kGru, V));
+  Rng rng(1);
+  model.reset_parameters(rng);
+  auto o = toy_options(out);
+  o.epochs = 6;
+  o.truncation_keep = 0.5;
+  Trainer trainer(model, toy_text(V), {toy_ids(600, V), toy_ids(120, V)}, o);
+  TrainSummary s = trainer.run();
+  EXPECT_LT(s.history.back().valid_perplexity, 0.7 * s.history.front().valid_perplexity);
+  o.truncation_keep = 0;
+  EXPECT_THROW(validate(o), ValueError);
 }

@@ -33,6 +33,7 @@ nlohmann::json spec_json(const RunSpec& s) {
           {"layers", s.layers}, {"hidden", s.hidden}, {"embed", s.embed}, {"dropout", s.dropout},
           {"batch", t.batch}, {"steps", t.steps}, {"partition", t.partition}, {"optimizer", t.optimizer},
           {"lr", t.lr}, {"momentum", t.momentum}, {"weight_decay", t.weight_decay}, {"clip", t.clip},
+          {"random_truncation", t.truncation_keep},
           {"lr_schedule", t.lr_schedule}, {"lr_gamma", t.lr_gamma}, {"epochs", t.epochs},
           {"time_budget", t.time_budget_s}, {"seed", t.seed}};
 }
@@ -45,6 +46,7 @@ void spec_from_json(const nlohmann::json& j, RunSpec& s) {
   s.embed = j.at("embed"); s.dropout = j.at("dropout"); t.batch = j.at("batch"); t.steps = j.at("steps");
   t.partition = j.at("partition"); t.optimizer = j.at("optimizer"); t.lr = j.at("lr");
   t.momentum = j.at("momentum"); t.weight_decay = j.at("weight_decay"); t.clip = j.at("clip");
+  t.truncation_keep = j.at("random_truncation");
   t.lr_schedule = j.at("lr_schedule"); t.lr_gamma = j.at("lr_gamma"); t.epochs = j.at("epochs");
   t.time_budget_s = j.at("time_budget"); t.seed = j.at("seed");
 }
@@ -114,6 +116,9 @@ void add_train_options(CLI::App& cmd, RunSpec& s) {
   cmd.add_option("--momentum", t.momentum, "SGD momentum")->capture_default_str();
   cmd.add_option("--weight-decay", t.weight_decay, "Weight decay (< 0: the optimizer's default)")->capture_default_str();
   cmd.add_option("--clip", t.clip, "Clip gradients to this global L2 norm (0 = off)")->capture_default_str();
+  cmd.add_option("--random-truncation", t.truncation_keep,
+                 "Randomized truncation (d2l 9.7): keep the gradient between steps with this probability (1 = off)")
+      ->capture_default_str();
   cmd.add_option("--lr-schedule", t.lr_schedule, "constant, step or cosine (per epoch)")->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
   cmd.add_option("--lr-gamma", t.lr_gamma, "Factor per epoch of the step schedule")->capture_default_str();
   cmd.add_option("--epochs", t.epochs, "Epochs to train")->capture_default_str();

@@ -63,8 +63,12 @@ class LanguageModel {
   // Logits [T*B, V] for ids [T*B] (time-major). Reads `state` as the initial state (as a constant:
   // gradients stop there, which is truncated BPTT) and writes the final state back into it after
   // the forward pass. `dropout_rng` is needed when training with dropout > 0.
+  // `carry_scales` ([steps] or empty) turns on randomized truncation (Tallec and Ollivier, 2017;
+  // d2l 9.7): the gradient that flows from step t back into the state of step t-1 is multiplied by
+  // carry_scales[t] (0 cuts it; 1/pi keeps the estimate unbiased). The stack then runs one step at a
+  // time, which is slower than the fused sequence.
   Var forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch, RecurrentState& state,
-              Rng* dropout_rng, bool training);
+              Rng* dropout_rng, bool training, std::span<const float> carry_scales = {});
 
  private:
   LanguageModelConfig config_;

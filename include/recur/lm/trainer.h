@@ -37,6 +37,9 @@ struct TrainOptions {
   double momentum = 0.0;                  // sgd only
   double weight_decay = -1;               // < 0: the optimizer's default
   double clip = 1.0;                      // max global gradient norm; 0 = no clipping
+  // Randomized truncation (d2l 9.7): < 1 keeps the gradient between adjacent steps with this
+  // probability pi, scaled by 1/pi, and cuts it otherwise; 1 = plain truncated BPTT over --steps.
+  double truncation_keep = 1.0;
   std::string lr_schedule = "constant";  // "constant", "step" (x gamma each epoch), "cosine" (over epochs)
   double lr_gamma = 0.5;                  // step schedule factor
   int64_t epochs = 10;

@@ -5,6 +5,8 @@
 //   sub: y = a - b    da += dy         db -= sum_rows dy
 //   mul: y = a * b    da += dy * b     db += sum_rows dy * a
 //   scale: y = f a    da += f dy
+#include <algorithm>
+
 #include "kernels/elementwise.h"
 
 #include <string>
@@ -112,6 +114,17 @@ Var scale(Graph<T>& g, Var a, std::type_identity_t<T> factor) {
   return out;
 }
 
+template <Scalar T>
+Var scale_gradient(Graph<T>& g, Var a, std::type_identity_t<T> factor) {
+  const int64_t n = g.shape(a).numel();
+  Var out = g.make_node(g.shape(a), {a});
+  std::copy(g.value(a), g.value(a) + n, g.value(out));
+  g.set_backward(out, [=](Graph<T>& gr) {
+    if (gr.requires_grad(a)) kernels::axpy<T>(n, factor, gr.grad(out), gr.grad(a));
+  });
+  return out;
+}
+
 template Var add<float>(Graph<float>&, Var, Var);
 template Var add<double>(Graph<double>&, Var, Var);
 template Var sub<float>(Graph<float>&, Var, Var);
@@ -120,5 +133,7 @@ template Var mul<float>(Graph<float>&, Var, Var);
 template Var mul<double>(Graph<double>&, Var, Var);
 template Var scale<float>(Graph<float>&, Var, float);
 template Var scale<double>(Graph<double>&, Var, double);
+template Var scale_gradient<float>(Graph<float>&, Var, float);
+template Var scale_gradient<double>(Graph<double>&, Var, double);
 
 }  // namespace recur
