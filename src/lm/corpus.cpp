@@ -34,10 +34,19 @@ void for_each_token(std::string_view raw_text, const TextEncoding& encoding, Emi
   const PreprocessMode mode = parse_preprocess_mode(encoding.mode);
   const TokenLevel level = parse_token_level(encoding.level);
   if (level == TokenLevel::word) {
-    TokenizedText text = tokenize_lines(raw_text, mode, level);
-    for (int64_t i = 0; i < text.num_lines(); ++i) {
-      for (std::string_view tok : text.line(i)) emit(tok);
+    // Every line ends in <eos>, blank ones too, as PyTorch's word_language_model data.py does
+    // (`line.split() + ['<eos>']`), so WikiText's published token counts come out.
+    std::vector<std::string_view> words;
+    size_t start = 0;
+    while (start < raw_text.size()) {
+      size_t end = raw_text.find('\n', start);
+      if (end == std::string_view::npos) end = raw_text.size();
+      words.clear();
+      const std::string line = preprocess(raw_text.substr(start, end - start), mode);
+      tokenize(line, level, words);
+      for (std::string_view tok : words) emit(tok);
       emit(kEndOfLine);
+      start = end + 1;
     }
   } else {
     TokenizedText text = tokenize_text(raw_text, mode, level);

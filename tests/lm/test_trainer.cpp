@@ -243,3 +243,12 @@ TEST(RandomizedTruncation, TrainingWithItLearns) {
   o.truncation_keep = 0;
   EXPECT_THROW(validate(o), ValueError);
 }
+
+// PyTorch's word_language_model counts one <eos> per line, blank lines included: WikiText-2's
+// published token counts (README of the shared data) follow from that.
+TEST(LmCorpus, WikiTextTokenCountsMatchThePublishedOnes) {
+  const auto dir = test::shared_data_dir() / "wikitext-2";
+  if (!fs::exists(dir / "valid.txt")) GTEST_SKIP() << "no " << dir;
+  EXPECT_EQ(load_lm_corpus(dir / "valid.txt", {.level = "word", .mode = "raw"}).ids.size(), 217646u);
+  EXPECT_EQ(load_lm_corpus(dir / "test.txt", {.level = "word", .mode = "raw"}).ids.size(), 245569u);
+}

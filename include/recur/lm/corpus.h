@@ -1,8 +1,9 @@
 // Text -> token ids for language models, and the token table a trained model carries.
 //
 // Character level: one token per code point of the preprocessed text (newlines included).
-// Word level: whitespace-separated words, with "<eos>" appended after every line, as PyTorch's
-// word-language-model example does (so WikiText's published token counts come out).
+// Word level: whitespace-separated words, with "<eos>" appended after every line (blank lines
+// included), as PyTorch's word-language-model example does, so WikiText's published token counts
+// come out (valid 217,646; test 245,569).
 #pragma once
 
 #include <cstdint>
