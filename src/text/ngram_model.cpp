@@ -10,26 +10,15 @@
 #include "recur/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/text/text_file.h"
+#include "text/line_reader.h"
 
 namespace recur {
 
 namespace {
+using text_format::next_line;
+using text_format::parse_number;
 constexpr std::string_view kMagic = "recur-ngram";
 constexpr int kVersion = 1;
-
-bool next_line(std::string_view& text, std::string_view& line) {
-  if (text.empty()) return false;
-  const size_t end = text.find('\n');
-  line = text.substr(0, end);
-  text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-  return true;
-}
-
-template <typename Number>
-bool parse_number(std::string_view text, Number& value) {
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && ptr == text.data() + text.size() && !text.empty();
-}
 
 void append_number(std::string& out, auto value) {
   char buffer[32];

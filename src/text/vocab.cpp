@@ -8,6 +8,7 @@
 #include "recur/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/text/text_file.h"
+#include "text/line_reader.h"
 
 namespace recur {
 
@@ -15,20 +16,8 @@ namespace {
 constexpr std::string_view kMagic = "recur-vocab";
 constexpr int kVersion = 1;
 
-// Splits off the next line (without '\n'); false at the end of `text`.
-bool next_line(std::string_view& text, std::string_view& line) {
-  if (text.empty()) return false;
-  const size_t end = text.find('\n');
-  line = text.substr(0, end);
-  text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-  return true;
-}
-
-template <typename Int>
-bool parse_int(std::string_view text, Int& value) {
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
+using text_format::next_line;
+using text_format::parse_number;
 }  // namespace
 
 std::string escape_token(std::string_view token) {
@@ -242,12 +231,12 @@ Vocab Vocab::parse(std::string_view text, const std::string& source) {
     throw fail("not a recur vocabulary file (the first line should be '" + std::string(kMagic) + " " +
                std::to_string(kVersion) + "')");
   int version = 0;
-  if (!parse_int(line.substr(kMagic.size() + 1), version) || version != kVersion)
+  if (!parse_number(line.substr(kMagic.size() + 1), version) || version != kVersion)
     throw fail("vocabulary format version '" + std::string(line.substr(kMagic.size() + 1)) +
                "' is not supported (this build reads version " + std::to_string(kVersion) + ")");
   ++line_number;
   int32_t size = 0;
-  if (!next_line(text, line) || line.substr(0, 5) != "size " || !parse_int(line.substr(5), size) || size < 1)
+  if (!next_line(text, line) || line.substr(0, 5) != "size " || !parse_number(line.substr(5), size) || size < 1)
     throw fail("expected 'size N' with N >= 1");
 
   Vocab vocab;
@@ -260,7 +249,7 @@ Vocab Vocab::parse(std::string_view text, const std::string& source) {
       throw fail("the file ends after " + std::to_string(i) + " of " + std::to_string(size) + " tokens");
     const size_t tab = line.find('\t');
     int64_t count = 0;
-    if (tab == std::string_view::npos || !parse_int(line.substr(tab + 1), count) || count < 0)
+    if (tab == std::string_view::npos || !parse_number(line.substr(tab + 1), count) || count < 0)
       throw fail("expected an escaped token, a tab and a count >= 0");
     auto token = unescape_token(line.substr(0, tab));
     if (!token) throw fail("malformed escape in token '" + std::string(line.substr(0, tab)) + "'");
