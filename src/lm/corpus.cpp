@@ -74,6 +74,14 @@ EncodedText encode_text(std::string_view raw_text, const TextEncoding& encoding,
   return out;
 }
 
+EncodedText encode_prompt(std::string_view prompt, const TextEncoding& encoding, const TokenTable& table) {
+  EncodedText out = encode_text(prompt, encoding, table);
+  if (encoding.level == "word" && !prompt.empty() && prompt.back() != '\n' && !out.ids.empty()) {
+    if (auto eos = table.find(kEndOfLine); eos && out.ids.back() == *eos) out.ids.pop_back();
+  }
+  return out;
+}
+
 LmCorpus load_lm_corpus(const std::filesystem::path& path, const TextEncoding& encoding, int64_t min_freq) {
   const std::string raw = read_text_file(path);
   std::vector<std::string_view> tokens;

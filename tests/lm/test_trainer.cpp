@@ -252,3 +252,15 @@ TEST(LmCorpus, WikiTextTokenCountsMatchThePublishedOnes) {
   EXPECT_EQ(load_lm_corpus(dir / "valid.txt", {.level = "word", .mode = "raw"}).ids.size(), 217646u);
   EXPECT_EQ(load_lm_corpus(dir / "test.txt", {.level = "word", .mode = "raw"}).ids.size(), 245569u);
 }
+
+TEST(LmCorpus, WordPromptsStayOpenCorporaCloseEveryLine) {
+  const TokenTable table({"<unk>", "the", "time", "<eos>"}, "<unk>");
+  const TextEncoding words{.level = "word", .mode = "raw"};
+  EXPECT_EQ(encode_text("the time", words, table).ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(encode_prompt("the time", words, table).ids, (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(encode_prompt("the time\n", words, table).ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(encode_text("the\n\ntime\n", words, table).ids, (std::vector<int32_t>{1, 3, 3, 2, 3}));
+  const auto unk = encode_text("the zebra", words, table);
+  EXPECT_EQ(unk.unknown_count, 1);
+  EXPECT_EQ(unk.ids[1], 0);
+}

@@ -223,7 +223,7 @@ int run_training(RunSpec spec) {
              summary.best_valid_perplexity, last.train_perplexity);
 
   if (spec.sample_length > 0 && !spec.prefix.empty()) {
-    EncodedText prefix = encode_text(spec.prefix, encoding, TokenTable(text.vocab, text.unk));
+    EncodedText prefix = encode_prompt(spec.prefix, encoding, TokenTable(text.vocab, text.unk));
     if (!prefix.ids.empty()) {
       Rng rng(spec.train.seed);
       auto out = generate_tokens(model, prefix.ids, spec.sample_length, {.greedy = true}, rng);

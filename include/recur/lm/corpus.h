@@ -61,6 +61,10 @@ struct LmCorpus {
   TokenTable table;
   std::vector<int32_t> ids;
 };
+// Encodes a generation prompt: as encode_text, but at word level a prompt that does not end in a
+// newline gets no closing "<eos>" (the line is still open, the model continues it).
+[[nodiscard]] EncodedText encode_prompt(std::string_view prompt, const TextEncoding& encoding, const TokenTable& table);
+
 // Reads `path` (via read_text_file: errors name the file) and builds the table from it; tokens seen
 // fewer than min_freq times become "<unk>". Throws ValueError when fewer than 2 tokens result.
 [[nodiscard]] LmCorpus load_lm_corpus(const std::filesystem::path& path, const TextEncoding& encoding,
