@@ -58,8 +58,11 @@ TEST(LmCli, TrainGenerateEvalEndToEnd) {
 TEST(LmCli, InterruptSavesACheckpointAndResumeFinishes) {
   auto dir = test::make_temp_dir("lmcli-int");
   auto data = tiny_text(dir);
-  // SIGINT after a moment: the run must save a checkpoint and exit 130.
-  auto r = test::run_cli(small_args(data, dir / "run") + " --epochs 100000 2>&1 & pid=$!; sleep 1.5; kill -INT $pid; wait $pid");
+  // SIGINT once the first epoch's checkpoint exists (so the handler is surely installed, even on a
+  // slow sanitizer build): the run must save a checkpoint and exit 130.
+  const std::string ckpt = (dir / "run" / "checkpoint").string();
+  auto r = test::run_cli(small_args(data, dir / "run") + " --epochs 100000 2>&1 & pid=$!; for i in $(seq 1200); do [ -d '" +
+                         ckpt + "' ] && break; sleep 0.1; done; sleep 0.2; kill -INT $pid; wait $pid");
   EXPECT_EQ(r.exit_code, 130) << r.output;
   EXPECT_NE(r.output.find("interrupted: checkpoint saved"), std::string::npos) << r.output;
   ASSERT_TRUE(fs::exists(dir / "run" / "checkpoint" / "train_state.json"));
