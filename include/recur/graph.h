@@ -77,9 +77,11 @@ class Graph {
   // Seeds d(loss)/d(loss) = 1 (loss must have one element) and runs the tape backwards. Call it
   // once per recorded graph: a second call would send the intermediate gradients through again.
   void backward(Var loss);
-  // Forgets every node (keeps the Graph object for the next step).
+  // Forgets every node (keeps the Graph object for the next step). Node buffers are kept and
+  // reused by the next tape, so a training loop that records the same ops each step stops
+  // allocating after its first step.
   void clear();
-  [[nodiscard]] size_t size() const { return nodes_.size(); }
+  [[nodiscard]] size_t size() const { return used_; }
 
   [[nodiscard]] bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
@@ -98,8 +100,10 @@ class Graph {
   };
   Node& node(Var v);
   const Node& node(Var v) const;
+  Node& new_node();  // the next slot of the tape, reused from an earlier tape when there is one
 
   std::deque<Node> nodes_;  // deque: node addresses stay fixed while the tape grows
+  size_t used_ = 0;         // nodes_[0, used_) are this tape's; the rest wait for reuse
   bool grad_enabled_ = true;
 };
 

@@ -11,9 +11,9 @@ namespace recur {
 template <Scalar T>
 typename Graph<T>::Node& Graph<T>::node(Var v) {
   // The message is built only on failure: every value/grad/shape access passes through here.
-  if (v.id < 0 || static_cast<size_t>(v.id) >= nodes_.size()) [[unlikely]] {
+  if (v.id < 0 || static_cast<size_t>(v.id) >= used_) [[unlikely]] {
     check<Error>(false, "Graph: Var " + std::to_string(v.id) + " does not belong to this graph (size " +
-                            std::to_string(nodes_.size()) + ")");
+                            std::to_string(used_) + ")");
   }
   return nodes_[static_cast<size_t>(v.id)];
 }
@@ -24,35 +24,50 @@ const typename Graph<T>::Node& Graph<T>::node(Var v) const {
 }
 
 template <Scalar T>
+typename Graph<T>::Node& Graph<T>::new_node() {
+  if (used_ == nodes_.size()) nodes_.emplace_back();
+  Node& n = nodes_[used_++];
+  // A slot from an earlier step keeps its buffers' capacity (so a repeated tape does not
+  // allocate); everything else starts fresh.
+  n.shape = Shape{};
+  n.value = n.grad = n.external_grad = nullptr;
+  n.own_grad.clear();
+  n.requires_grad = false;
+  n.num_outputs = 1;
+  n.backward = nullptr;
+  return n;
+}
+
+template <Scalar T>
 Var Graph<T>::input(Tensor<T> value, bool requires_grad) {
-  Node& n = nodes_.emplace_back();
+  Node& n = new_node();
   n.shape = value.shape();
   n.own_value.assign(value.span().begin(), value.span().end());
   n.value = n.own_value.data();
   n.requires_grad = requires_grad && grad_enabled_;
-  return Var{static_cast<int32_t>(nodes_.size() - 1)};
+  return Var{static_cast<int32_t>(used_ - 1)};
 }
 
 template <Scalar T>
 Var Graph<T>::parameter(TensorView<T> value, TensorView<T> grad) {
   check<ShapeError>(value.shape == grad.shape, "Graph::parameter: value shape " + value.shape.str() +
                                                    " differs from grad shape " + grad.shape.str());
-  Node& n = nodes_.emplace_back();
+  Node& n = new_node();
   n.shape = value.shape;
   n.value = value.data;
   n.external_grad = grad.data;
   n.requires_grad = grad_enabled_;
-  return Var{static_cast<int32_t>(nodes_.size() - 1)};
+  return Var{static_cast<int32_t>(used_ - 1)};
 }
 
 template <Scalar T>
 Var Graph<T>::detach(Var v) {
   Node& src = node(v);
-  Node& n = nodes_.emplace_back();
+  Node& n = new_node();
   n.shape = src.shape;
   n.own_value.assign(src.value, src.value + src.shape.numel());
   n.value = n.own_value.data();
-  return Var{static_cast<int32_t>(nodes_.size() - 1)};
+  return Var{static_cast<int32_t>(used_ - 1)};
 }
 
 template <Scalar T>
@@ -94,12 +109,12 @@ Var Graph<T>::make_node(const Shape& shape, std::initializer_list<Var> inputs) {
   bool needs_grad = false;
   if (grad_enabled_)
     for (Var in : inputs) needs_grad = needs_grad || node(in).requires_grad;
-  Node& n = nodes_.emplace_back();
+  Node& n = new_node();
   n.shape = shape;
-  n.own_value.resize(static_cast<size_t>(shape.numel()));
+  n.own_value.assign(static_cast<size_t>(shape.numel()), T(0));
   n.value = n.own_value.data();
   n.requires_grad = needs_grad;
-  return Var{static_cast<int32_t>(nodes_.size() - 1)};
+  return Var{static_cast<int32_t>(used_ - 1)};
 }
 
 template <Scalar T>
@@ -116,7 +131,7 @@ template <Scalar T>
 void Graph<T>::set_backward(Var first, BackwardFn fn, int num_outputs) {
   Node& n = node(first);
   if (!n.requires_grad) return;  // nothing upstream wants a gradient
-  check<Error>(first.id + num_outputs <= static_cast<int32_t>(nodes_.size()), "Graph::set_backward: outputs past the tape");
+  check<Error>(first.id + num_outputs <= static_cast<int32_t>(used_), "Graph::set_backward: outputs past the tape");
   n.backward = std::move(fn);
   n.num_outputs = num_outputs;
 }
@@ -138,7 +153,10 @@ void Graph<T>::backward(Var loss) {
 
 template <Scalar T>
 void Graph<T>::clear() {
-  nodes_.clear();
+  // Release the backward closures now (they hold workspaces that other graphs may reuse); keep
+  // the nodes' buffers for the next tape.
+  for (size_t i = 0; i < used_; ++i) nodes_[i].backward = nullptr;
+  used_ = 0;
 }
 
 template class Graph<float>;

@@ -1,9 +1,10 @@
-// Streaming perplexity and autoregressive generation, both in no-grad mode.
+// Streaming perplexity (no-grad graph) and autoregressive generation (graph-free inference path).
 #include "recur/lm/evaluate.h"
 
 #include <algorithm>
 
 #include "recur/error.h"
+#include "recur/lm/inference.h"
 #include "recur/ops.h"
 
 namespace recur {
@@ -46,27 +47,24 @@ EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, i
 }
 
 std::vector<int32_t> generate_tokens(LanguageModel& model, std::span<const int32_t> prefix, int64_t length,
-                                     const SamplerOptions& sampler, Rng& rng) {
+                                     const SamplerOptions& sampler, Rng& rng, const InferenceOptions& inference) {
   check(!prefix.empty(), "generate: the prefix must hold at least one token");
   check(length >= 0, "generate: length must be >= 0, got " + std::to_string(length));
   validate(sampler);
   const int64_t V = model.config().vocab_size;
   for (int32_t id : prefix) check(id >= 0 && id < V, "generate: prefix token id " + std::to_string(id) + " outside the vocabulary");
-  Graph<float> g;
-  NoGradGuard<float> no_grad(g);
-  RecurrentState state = model.zero_state(1);
+  // The graph-free batch-1 path (recur/lm/inference.h); LanguageModel::forward is its reference.
+  InferenceSession session(model, inference);
   SamplerWorkspace workspace;
   std::vector<int32_t> out;
   out.reserve(static_cast<size_t>(length));
-  Var logits = model.forward(g, prefix, static_cast<int64_t>(prefix.size()), 1, state, nullptr, false);
-  std::span<const float> last(g.value(logits) + (static_cast<int64_t>(prefix.size()) - 1) * V, static_cast<size_t>(V));
+  std::span<const float> last;
+  for (int32_t id : prefix) last = session.step(id);
   for (int64_t i = 0; i < length; ++i) {
     const int32_t next = sample_token(last, sampler, rng, workspace);
     out.push_back(next);
     if (i + 1 == length) break;
-    g.clear();
-    logits = model.forward(g, std::span<const int32_t>(&out.back(), 1), 1, 1, state, nullptr, false);
-    last = std::span<const float>(g.value(logits), static_cast<size_t>(V));
+    last = session.step(next);
   }
   return out;
 }

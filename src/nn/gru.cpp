@@ -29,16 +29,20 @@ void gru_sequence_forward(const SequenceArgs<T>& a, GruCache<T>& cache, bool kee
   const T* b_hn = a.b_hh + 2 * H;
   T* gates = cache.gates.data();
   project_inputs(a, GH, gates);
-  for (int64_t step = 0; step < a.steps; ++step) {
-    const int64_t t = a.time_at(step);
-    const T* h_prev = a.h_prev(t);
-    const int64_t ld_prev = a.ld_prev(t);
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, B, GH, H, T(1), h_prev, ld_prev, a.w_hh, H, T(0),
-                  cache.hh.data(), GH);
-    T* hn_t = cache.hn.data() + (keep ? t * B * H : 0);
-    kernels::gru_step_forward(B, H, gates + t * B * GH, cache.hh.data(), cache.bias.data(), b_hn, h_prev,
-                              ld_prev, a.out + t * B * a.ld_out, a.ld_out, hn_t);
-  }
+  kernels::pack_matrix(kernels::Trans::kYes, H, GH, a.w_hh, H, cache.w_hh_t);
+  for_row_blocks(B, row_block_count(a.steps, B, GH, H), [&](int, int64_t b0, int64_t b1) {
+    const int64_t rows = b1 - b0;
+    for (int64_t step = 0; step < a.steps; ++step) {
+      const int64_t t = a.time_at(step);
+      const int64_t ld_prev = a.ld_prev(t);
+      const T* h_prev = a.h_prev(t) + b0 * ld_prev;
+      T* hh = cache.hh.data() + b0 * GH;
+      kernels::packed_gemm(rows, h_prev, ld_prev, cache.w_hh_t, T(0), hh, GH);
+      T* hn_t = cache.hn.data() + (keep ? t * B * H : 0) + b0 * H;
+      kernels::gru_step_forward(rows, H, gates + (t * B + b0) * GH, hh, cache.bias.data(), b_hn, h_prev, ld_prev,
+                                a.out + (t * B + b0) * a.ld_out, a.ld_out, hn_t);
+    }
+  });
   const T* last = a.out + a.time_at(a.steps - 1) * B * a.ld_out;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < H; ++j) a.h_n[b * H + j] = last[b * a.ld_out + j];
@@ -48,16 +52,25 @@ template <Scalar T>
 void gru_sequence_backward(const SequenceArgs<T>& a, const GruCache<T>& cache, const SequenceGrads<T>& d) {
   const int64_t B = a.B, H = a.H, GH = 3 * H;
   clear_bias_sums(d, GH, H);
-  for (int64_t step = a.steps - 1; step >= 0; --step) {
-    const int64_t t = a.time_at(step);
-    const T* dy_t = d.dy != nullptr ? d.dy + t * B * d.ld_dy : nullptr;
-    T* dgh_t = d.dgates_hh + t * B * GH;
-    kernels::gru_step_backward(B, H, cache.gates.data() + t * B * GH, cache.hn.data() + t * B * H,
-                               a.h_prev(t), a.ld_prev(t), dy_t, d.ld_dy, d.dh, d.dgates_ih + t * B * GH,
-                               dgh_t, d.dbias, d.dbias + GH);
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kNo, B, H, GH, T(1), dgh_t, GH, a.w_hh, H, T(1), d.dh,
-                  H);
-  }
+  kernels::pack_matrix(kernels::Trans::kNo, GH, H, a.w_hh, H, *d.w_hh_packed);
+  const int parts = d.dbias_parts != nullptr ? row_block_count(a.steps, B, GH, H) : 1;
+  clear_part_sums(d, parts, GH + H);
+  for_row_blocks(B, parts, [&](int part, int64_t b0, int64_t b1) {
+    const int64_t rows = b1 - b0;
+    T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * (GH + H);
+    T* dh = d.dh + b0 * H;
+    for (int64_t step = a.steps - 1; step >= 0; --step) {
+      const int64_t t = a.time_at(step);
+      const int64_t row = t * B + b0;
+      const T* dy_t = d.dy != nullptr ? d.dy + row * d.ld_dy : nullptr;
+      T* dgh_t = d.dgates_hh + row * GH;
+      kernels::gru_step_backward(rows, H, cache.gates.data() + row * GH, cache.hn.data() + row * H,
+                                 a.h_prev(t) + b0 * a.ld_prev(t), a.ld_prev(t), dy_t, d.ld_dy, dh,
+                                 d.dgates_ih + row * GH, dgh_t, db, db + GH);
+      kernels::packed_gemm(rows, dgh_t, GH, *d.w_hh_packed, T(1), dh, H);
+    }
+  });
+  reduce_part_sums(d, parts, GH + H);
   accumulate_sequence_grads(a, d, GH, d.dgates_ih, d.dgates_hh);
 }
 

@@ -17,6 +17,7 @@ struct GruCache {
   std::vector<T> hn;     // [T*B, H] W_hn h_{t-1} + b_hn, which r multiplies; [B, H] without keep
   std::vector<T> hh;     // [B, 3H] workspace: h_{t-1} W_hh^T of the current step
   std::vector<T> bias;   // [3H] (b_ir + b_hr, b_iz + b_hz, b_in); b_hn stays inside r * (...)
+  kernels::PackedMatrix<T> w_hh_t;  // W_hh^T [H, 3H] packed once per sequence (kernels/packed_gemm.h)
   bool keep = false;     // whether hn holds every step
 
   void resize(int64_t steps, int64_t batch, int64_t hidden, bool keep_steps) {

@@ -26,19 +26,23 @@ void lstm_sequence_forward(const SequenceArgs<T>& a, LstmCache<T>& cache, bool k
   for (int64_t j = 0; j < GH; ++j) cache.bias[static_cast<size_t>(j)] = a.b_ih[j] + a.b_hh[j];
   T* gates = cache.gates.data();
   project_inputs(a, GH, gates);
-  const T* c_prev = a.c0;
-  for (int64_t step = 0; step < a.steps; ++step) {
-    const int64_t t = a.time_at(step);
-    T* gates_t = gates + t * B * GH;
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, B, GH, H, T(1), a.h_prev(t), a.ld_prev(t),
-                  a.w_hh, H, T(1), gates_t, GH);
-    // With keep, c_t goes to its time slot; else the two slots alternate by processing step.
-    T* c_t = cache.c.data() + (keep ? t : (step & 1)) * BH;
-    T* tanh_c_t = cache.tanh_c.data() + (keep ? t * BH : 0);
-    kernels::lstm_step_forward(B, H, gates_t, cache.bias.data(), c_prev, c_t, tanh_c_t,
-                               a.out + t * B * a.ld_out, a.ld_out);
-    c_prev = c_t;
-  }
+  kernels::pack_matrix(kernels::Trans::kYes, H, GH, a.w_hh, H, cache.w_hh_t);
+  for_row_blocks(B, row_block_count(a.steps, B, GH, H), [&](int, int64_t b0, int64_t b1) {
+    const int64_t rows = b1 - b0;
+    const T* c_prev = a.c0 + b0 * H;
+    for (int64_t step = 0; step < a.steps; ++step) {
+      const int64_t t = a.time_at(step);
+      T* gates_t = gates + (t * B + b0) * GH;
+      kernels::packed_gemm(rows, a.h_prev(t) + b0 * a.ld_prev(t), a.ld_prev(t), cache.w_hh_t, T(1), gates_t, GH);
+      // With keep, c_t goes to its time slot; else the two slots alternate by processing step.
+      T* c_t = cache.c.data() + (keep ? t : (step & 1)) * BH + b0 * H;
+      T* tanh_c_t = cache.tanh_c.data() + (keep ? t * BH : 0) + b0 * H;
+      kernels::lstm_step_forward(rows, H, gates_t, cache.bias.data(), c_prev, c_t, tanh_c_t,
+                                 a.out + (t * B + b0) * a.ld_out, a.ld_out);
+      c_prev = c_t;
+    }
+  });
+  const T* c_prev = cache.c.data() + (keep ? a.time_at(a.steps - 1) : ((a.steps - 1) & 1)) * BH;
   const T* last = a.out + a.time_at(a.steps - 1) * B * a.ld_out;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < H; ++j) a.h_n[b * H + j] = last[b * a.ld_out + j];
@@ -50,16 +54,26 @@ void lstm_sequence_backward(const SequenceArgs<T>& a, const LstmCache<T>& cache,
   const int64_t B = a.B, H = a.H, GH = 4 * H, BH = B * H;
   T* dgates = d.dgates_ih;  // [T*B, 4H]: the same gradient reaches both projections
   clear_bias_sums(d, GH, 0);
-  for (int64_t step = a.steps - 1; step >= 0; --step) {
-    const int64_t t = a.time_at(step);
-    const T* c_prev = step == 0 ? a.c0 : cache.c.data() + a.time_before(t) * BH;
-    const T* dy_t = d.dy != nullptr ? d.dy + t * B * d.ld_dy : nullptr;
-    T* dgates_t = dgates + t * B * GH;
-    kernels::lstm_step_backward(B, H, cache.gates.data() + t * B * GH, c_prev, cache.tanh_c.data() + t * BH,
-                                dy_t, d.ld_dy, d.dh, d.dc, dgates_t, d.dbias);
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kNo, B, H, GH, T(1), dgates_t, GH, a.w_hh, H, T(0),
-                  d.dh, H);
-  }
+  kernels::pack_matrix(kernels::Trans::kNo, GH, H, a.w_hh, H, *d.w_hh_packed);
+  const int parts = d.dbias_parts != nullptr ? row_block_count(a.steps, B, GH, H) : 1;
+  clear_part_sums(d, parts, GH + H);
+  for_row_blocks(B, parts, [&](int part, int64_t b0, int64_t b1) {
+    const int64_t rows = b1 - b0;
+    T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * (GH + H);
+    T* dh = d.dh + b0 * H;
+    T* dc = d.dc + b0 * H;
+    for (int64_t step = a.steps - 1; step >= 0; --step) {
+      const int64_t t = a.time_at(step);
+      const int64_t row = t * B + b0;
+      const T* c_prev = (step == 0 ? a.c0 : cache.c.data() + a.time_before(t) * BH) + b0 * H;
+      const T* dy_t = d.dy != nullptr ? d.dy + row * d.ld_dy : nullptr;
+      T* dgates_t = dgates + row * GH;
+      kernels::lstm_step_backward(rows, H, cache.gates.data() + row * GH, c_prev, cache.tanh_c.data() + row * H,
+                                  dy_t, d.ld_dy, dh, dc, dgates_t, db);
+      kernels::packed_gemm(rows, dgates_t, GH, *d.w_hh_packed, T(0), dh, H);
+    }
+  });
+  reduce_part_sums(d, parts, GH + H);
   accumulate_sequence_grads(a, d, GH, dgates, dgates);
 }
 

@@ -17,6 +17,7 @@ struct LstmCache {
   std::vector<T> c;       // [T*B, H] cell states c_t; [2, B, H] without keep
   std::vector<T> tanh_c;  // [T*B, H] tanh(c_t); [B, H] without keep
   std::vector<T> bias;    // [4H] b_ih + b_hh
+  kernels::PackedMatrix<T> w_hh_t;  // W_hh^T [H, 4H] packed once per sequence (kernels/packed_gemm.h)
   bool keep = false;      // whether c and tanh_c hold every step
 
   void resize(int64_t steps, int64_t batch, int64_t hidden, bool keep_steps) {

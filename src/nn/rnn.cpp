@@ -161,6 +161,8 @@ struct RnnPool {
   std::vector<T> dx;          // [T*B, I] gradient on the input before transposing (batch-major)
   std::vector<T> dh, dc;      // [B, H] carried state gradients
   std::vector<T> dbias;       // [G*H + H] bias-gradient sums of one sweep
+  kernels::PackedMatrix<T> w_hh_packed;  // W_hh [G*H, H] of the sweep being run, packed
+  std::vector<T> dbias_parts;            // [(threads - 1) * (G*H + H)] bias sums of extra row blocks
 };
 
 }  // namespace detail
@@ -297,6 +299,7 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
   pool.dh.resize(static_cast<size_t>(BH));
   pool.dc.resize(static_cast<size_t>(BH));
   pool.dbias.resize(static_cast<size_t>(GH + H));
+  pool.dbias_parts.resize(static_cast<size_t>(std::max(num_threads() - 1, 0)) * static_cast<size_t>(GH + H));
 
   // Gradient on the top layer's output, time-major, or null when none arrived.
   const T* dy = nullptr;
@@ -354,6 +357,8 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
       s.dgates_ih = pool.dgates_ih.data();
       s.dgates_hh = r.config.cell == CellType::kGru ? pool.dgates_hh.data() : pool.dgates_ih.data();
       s.dbias = pool.dbias.data();
+      s.w_hh_packed = &pool.w_hh_packed;
+      s.dbias_parts = pool.dbias_parts.empty() ? nullptr : pool.dbias_parts.data();
       switch (r.config.cell) {
         case CellType::kRnnTanh:
         case CellType::kRnnRelu:

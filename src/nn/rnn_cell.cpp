@@ -20,13 +20,16 @@ void rnn_sequence_forward(kernels::RnnActivation act, const SequenceArgs<T>& a, 
   for (int64_t j = 0; j < H; ++j) cache.bias[static_cast<size_t>(j)] = a.b_ih[j] + a.b_hh[j];
   T* pre = cache.pre.data();
   project_inputs(a, H, pre);
-  for (int64_t step = 0; step < a.steps; ++step) {
-    const int64_t t = a.time_at(step);
-    T* pre_t = pre + t * B * H;
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, B, H, H, T(1), a.h_prev(t), a.ld_prev(t), a.w_hh,
-                  H, T(1), pre_t, H);
-    kernels::rnn_step_forward(act, B, H, pre_t, cache.bias.data(), a.out + t * B * a.ld_out, a.ld_out);
-  }
+  kernels::pack_matrix(kernels::Trans::kYes, H, H, a.w_hh, H, cache.w_hh_t);
+  for_row_blocks(B, row_block_count(a.steps, B, H, H), [&](int, int64_t b0, int64_t b1) {
+    const int64_t rows = b1 - b0;
+    for (int64_t step = 0; step < a.steps; ++step) {
+      const int64_t t = a.time_at(step);
+      T* pre_t = pre + (t * B + b0) * H;
+      kernels::packed_gemm(rows, a.h_prev(t) + b0 * a.ld_prev(t), a.ld_prev(t), cache.w_hh_t, T(1), pre_t, H);
+      kernels::rnn_step_forward(act, rows, H, pre_t, cache.bias.data(), a.out + (t * B + b0) * a.ld_out, a.ld_out);
+    }
+  });
   const T* last = a.out + a.time_at(a.steps - 1) * B * a.ld_out;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < H; ++j) a.h_n[b * H + j] = last[b * a.ld_out + j];
@@ -38,14 +41,23 @@ void rnn_sequence_backward(kernels::RnnActivation act, const SequenceArgs<T>& a,
   const int64_t B = a.B, H = a.H;
   T* da = d.dgates_ih;  // [T*B, H]
   clear_bias_sums(d, H, 0);
-  for (int64_t step = a.steps - 1; step >= 0; --step) {
-    const int64_t t = a.time_at(step);
-    const T* dy_t = d.dy != nullptr ? d.dy + t * B * d.ld_dy : nullptr;
-    T* da_t = da + t * B * H;
-    kernels::rnn_step_backward(act, B, H, a.out + t * B * a.ld_out, a.ld_out, dy_t, d.ld_dy, d.dh, da_t,
-                               d.dbias);
-    kernels::gemm(kernels::Trans::kNo, kernels::Trans::kNo, B, H, H, T(1), da_t, H, a.w_hh, H, T(0), d.dh, H);
-  }
+  kernels::pack_matrix(kernels::Trans::kNo, H, H, a.w_hh, H, *d.w_hh_packed);
+  const int parts = d.dbias_parts != nullptr ? row_block_count(a.steps, B, H, H) : 1;
+  clear_part_sums(d, parts, 2 * H);
+  for_row_blocks(B, parts, [&](int part, int64_t b0, int64_t b1) {
+    const int64_t rows = b1 - b0;
+    T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * 2 * H;
+    T* dh = d.dh + b0 * H;
+    for (int64_t step = a.steps - 1; step >= 0; --step) {
+      const int64_t t = a.time_at(step);
+      const int64_t row = t * B + b0;
+      const T* dy_t = d.dy != nullptr ? d.dy + row * d.ld_dy : nullptr;
+      T* da_t = da + row * H;
+      kernels::rnn_step_backward(act, rows, H, a.out + row * a.ld_out, a.ld_out, dy_t, d.ld_dy, dh, da_t, db);
+      kernels::packed_gemm(rows, da_t, H, *d.w_hh_packed, T(0), dh, H);
+    }
+  });
+  reduce_part_sums(d, parts, 2 * H);
   accumulate_sequence_grads(a, d, H, da, da);
 }
 

@@ -16,6 +16,7 @@ template <Scalar T>
 struct RnnCache {
   std::vector<T> pre;   // [T*B, H] workspace: input projection, then pre-activations (not read by backward)
   std::vector<T> bias;  // [H] b_ih + b_hh
+  kernels::PackedMatrix<T> w_hh_t;  // W_hh^T [H, H] packed once per sequence (kernels/packed_gemm.h)
 
   void resize(int64_t steps, int64_t batch, int64_t hidden) {
     pre.resize(static_cast<size_t>(steps * batch * hidden));

@@ -8,9 +8,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <thread>
+#include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/packed_gemm.h"
 #include "recur/tensor.h"
+#include "recur/threads.h"
 
 namespace recur::fused {
 
@@ -60,7 +64,54 @@ struct SequenceGrads {
   // [G*H + H] workspace: the step kernels add the column sums of dgates_ih here, and for GRU those
   // of dgates_hh's n block after them (the only block where the two differ).
   T* dbias = nullptr;
+  // Workspace: W_hh [G*H, H] packed once per backward sweep for the per-step dh += dgates W_hh.
+  kernels::PackedMatrix<T>* w_hh_packed = nullptr;
+  // Workspace [(parts - 1) * (G*H + H)]: bias sums of the row blocks after the first (see
+  // for_row_blocks), added into dbias after the sweep. Null when there is one block.
+  T* dbias_parts = nullptr;
 };
+
+// Batch rows never interact inside a recurrence (row b of h_t depends only on row b of h_{t-1}),
+// so a layer's whole time loop, forward or backward, can run as independent row blocks, one per
+// thread, with no barrier per step. How many: recur::num_threads() (the caller's --threads), at
+// most one block per 8 rows, and one block when the recurrent work is too small to pay for a
+// thread start (about 20 us).
+inline int row_block_count(int64_t steps, int64_t B, int64_t GH, int64_t H) {
+  const int threads = num_threads();
+  if (threads <= 1 || steps * B * GH * H < (int64_t{1} << 22)) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, B / 8)));
+}
+
+// Runs fn(part, b0, b1) for `parts` contiguous blocks [b0, b1) of [0, B), the first on the calling
+// thread and the others on threads started here and joined before returning.
+template <typename Fn>
+void for_row_blocks(int64_t B, int parts, Fn&& fn) {
+  if (parts <= 1) {
+    fn(0, int64_t{0}, B);
+    return;
+  }
+  std::vector<std::thread> helpers;
+  helpers.reserve(static_cast<size_t>(parts - 1));
+  for (int p = 1; p < parts; ++p)
+    helpers.emplace_back([&fn, p, parts, B] { fn(p, B * p / parts, B * (p + 1) / parts); });
+  fn(0, int64_t{0}, B / parts);
+  for (auto& t : helpers) t.join();
+}
+
+// Zeroes the extra bias sums of blocks 1 .. parts-1 (width = G*H + H each).
+template <Scalar T>
+void clear_part_sums(const SequenceGrads<T>& d, int parts, int64_t width) {
+  if (parts > 1) std::fill(d.dbias_parts, d.dbias_parts + (parts - 1) * width, T(0));
+}
+
+// Adds the extra blocks' bias sums into dbias.
+template <Scalar T>
+void reduce_part_sums(const SequenceGrads<T>& d, int parts, int64_t width) {
+  for (int p = 1; p < parts; ++p) {
+    const T* s = d.dbias_parts + (p - 1) * width;
+    for (int64_t j = 0; j < width; ++j) d.dbias[j] += s[j];
+  }
+}
 
 // Zeroes the bias-gradient accumulator before a backward sweep: GH sums, and H more for GRU.
 template <Scalar T>

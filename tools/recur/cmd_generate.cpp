@@ -48,7 +48,8 @@ void add_generate_command(CLI::App& app, const CommonOptions& common) {
       fmt::print(stderr, "note: {} prefix token(s) are not in the model's vocabulary and were mapped to {}\n",
                  prefix.unknown_count, table.unk());
     Rng rng(o->seed);
-    auto out = generate_tokens(*loaded.model, prefix.ids, o->length, sampler, rng);
+    auto out = generate_tokens(*loaded.model, prefix.ids, o->length, sampler, rng,
+                               {.threads = num_threads() >= 2 ? 2 : 1});
     std::vector<int32_t> all = prefix.ids;
     all.insert(all.end(), out.begin(), out.end());
     fmt::print("{}\n", detokenize(all, table, loaded.text.level));

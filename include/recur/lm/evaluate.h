@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "recur/lm/inference.h"
 #include "recur/lm/language_model.h"
 #include "recur/sampler.h"
 
@@ -27,8 +28,10 @@ struct EvalResult {
 [[nodiscard]] EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, int64_t rows = 1,
                                          int64_t chunk = 256);
 
-// Warms the state up on `prefix` (at least one token), then draws `length` tokens one at a time.
+// Warms the state up on `prefix` (at least one token), then draws `length` tokens one at a time
+// with the graph-free InferenceSession.
 [[nodiscard]] std::vector<int32_t> generate_tokens(LanguageModel& model, std::span<const int32_t> prefix,
-                                                   int64_t length, const SamplerOptions& sampler, Rng& rng);
+                                                   int64_t length, const SamplerOptions& sampler, Rng& rng,
+                                                   const InferenceOptions& inference = {});
 
 }  // namespace recur

@@ -1,0 +1,43 @@
+// GEMM against a matrix packed once and reused many times: the recurrent product of every time
+// step (h_{t-1} W_hh^T forward, dgates W_hh backward) multiplies the same W_hh, so it is packed
+// once per sequence instead of once per step (which OpenBLAS's sgemm does on every call), and the
+// small-M product runs in a register-blocked AVX-512 kernel. Plain reference twin below.
+//
+// Glossary: C [M, N] = beta C + A [M, K] op(B); op(B) [K, N] is what gets packed; M rows of A and C.
+// float packs op(B) into panels of 16 columns, [ceil(N/16), K, 16], zero-padded past N; double
+// keeps a view and calls gemm (double is for gradient checks, where speed does not matter).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/gemm.h"
+#include "recur/tensor.h"
+
+namespace recur::kernels {
+
+template <Scalar T>
+struct PackedMatrix {
+  int64_t K = 0, N = 0;  // op(B) is [K, N]
+  std::vector<T> panels;  // float: [ceil(N/16), K, 16]; double: unused
+  const T* source = nullptr;  // the unpacked B (double path and the reference)
+  int64_t ld = 0;
+  Trans trans = Trans::kNo;
+};
+
+// Packs op(B) [K, N], B with row stride ldb (B is [K, N] for kNo, [N, K] for kYes). Reuses
+// out.panels' capacity; B must stay alive and unchanged while `out` is used.
+template <Scalar T>
+void pack_matrix(Trans trans, int64_t K, int64_t N, const T* B, int64_t ldb, PackedMatrix<T>& out);
+
+// C [M, N] (row stride ldc) = beta C + A [M, K] (row stride lda) op(B). beta is 0 or 1 (0
+// overwrites C, so NaNs there do not leak through).
+template <Scalar T>
+void packed_gemm(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, T beta, T* C, int64_t ldc);
+
+// Same contract from b.source, plain loops in double.
+template <Scalar T>
+void packed_gemm_reference(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, T beta, T* C,
+                           int64_t ldc);
+
+}  // namespace recur::kernels

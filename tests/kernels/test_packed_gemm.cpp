@@ -1,0 +1,58 @@
+// The packed-B GEMM against its plain reference twin over many shapes: M = 1 and M not a multiple
+// of the row block, N not a multiple of the 16-wide panel (odd and even panel counts), K = 1,
+// both op(B) layouts, strided A and C, beta 0 and 1, float and double.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/packed_gemm.h"
+#include "recur/rng.h"
+
+namespace recur::kernels {
+
+template <typename T>
+void check_shapes() {
+  Rng rng(5);
+  for (int64_t M : {1, 3, 8, 9, 32})
+    for (int64_t N : {1, 5, 16, 17, 33, 48, 70})
+      for (int64_t K : {1, 7, 40})
+        for (Trans trans : {Trans::kNo, Trans::kYes})
+          for (T beta : {T(0), T(1)}) {
+            const int64_t ldb = (trans == Trans::kNo ? N : K) + 2, lda = K + 1, ldc = N + 3;
+            std::vector<T> A(static_cast<size_t>(M * lda)), B(static_cast<size_t>((trans == Trans::kNo ? K : N) * ldb)),
+                C(static_cast<size_t>(M * ldc));
+            for (auto& v : A) v = static_cast<T>(rng.uniform(-1, 1));
+            for (auto& v : B) v = static_cast<T>(rng.uniform(-1, 1));
+            for (auto& v : C) v = beta == T(0) ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(rng.uniform(-1, 1));
+            std::vector<T> want = C;
+            PackedMatrix<T> packed;
+            pack_matrix(trans, K, N, B.data(), ldb, packed);
+            packed_gemm(M, A.data(), lda, packed, beta, C.data(), ldc);
+            packed_gemm_reference(M, A.data(), lda, packed, beta, want.data(), ldc);
+            const std::string config = "M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) +
+                                       (trans == Trans::kYes ? " B^T" : " B") + " beta=" + std::to_string(beta);
+            for (int64_t i = 0; i < M; ++i)
+              for (int64_t j = 0; j < N; ++j) {
+                const size_t at = static_cast<size_t>(i * ldc + j);
+                ASSERT_NEAR(C[at], want[at], 1e-5 * (1 + std::sqrt(static_cast<double>(K)))) << config << " at " << i << "," << j;
+              }
+            // Padding columns of C past N are untouched.
+            for (int64_t i = 0; i < M; ++i)
+              for (int64_t j = N; j < ldc; ++j) {
+                const size_t at = static_cast<size_t>(i * ldc + j);
+                if (beta == T(0)) {
+                  ASSERT_TRUE(std::isnan(C[at])) << config << " wrote past N at " << i << "," << j;
+                } else {
+                  ASSERT_EQ(C[at], want[at]) << config << " wrote past N at " << i << "," << j;
+                }
+              }
+          }
+}
+
+TEST(PackedGemm, FloatMatchesReference) { check_shapes<float>(); }
+TEST(PackedGemm, DoubleMatchesReference) { check_shapes<double>(); }
+
+}  // namespace recur::kernels

@@ -1,0 +1,78 @@
+// The fused layers split a large batch into row blocks run on separate threads (nn/sequence.h,
+// for_row_blocks): with 2 threads every output and gradient must match the one-thread run, for
+// every cell, both directions, with h0/c0 and an odd batch split unevenly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "recur/nn/rnn.h"
+#include "recur/ops.h"
+#include "recur/threads.h"
+
+namespace recur {
+namespace {
+
+struct LayerRun {
+  std::vector<float> output, h_n, grads, dx, dh0;
+};
+
+LayerRun run_once(CellType cell, int threads) {
+  set_num_threads(threads);
+  const int64_t T = 10, B = 19, I = 7, H = 160;  // T*B*G*H*H >= 2^22: split (row_block_count)
+  ParameterStore<float> store;
+  Rnn<float> rnn(store, {.cell = cell, .input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true});
+  Rng rng(21);
+  rnn.reset_parameters(rng);
+  Tensor<float> x(Shape{T, B, I}), h0(Shape{4, B, H}), c0(Shape{4, B, H});
+  for (float& v : x.span()) v = static_cast<float>(rng.uniform(-1, 1));
+  for (float& v : h0.span()) v = static_cast<float>(rng.uniform(-0.5, 0.5));
+  for (float& v : c0.span()) v = static_cast<float>(rng.uniform(-0.5, 0.5));
+  Graph<float> g;
+  Var xv = g.input(x, true);
+  Var h0v = g.input(h0, true);
+  std::optional<Var> c0v;
+  if (cell == CellType::kLstm) c0v = g.input(c0, true);
+  store.zero_grads();
+  RnnOutputs out = rnn.forward(g, xv, h0v, c0v, nullptr, true);
+  // A loss that weighs every output element differently.
+  Tensor<float> w(g.shape(out.output));
+  for (float& v : w.span()) v = static_cast<float>(rng.uniform(-1, 1));
+  g.backward(sum(g, mul(g, out.output, g.input(w))));
+  auto copy = [](std::span<const float> s) { return std::vector<float>(s.begin(), s.end()); };
+  LayerRun r;
+  r.output = copy(g.to_tensor(out.output).span());
+  r.h_n = copy(g.to_tensor(out.h_n).span());
+  r.grads = copy(store.grads());
+  r.dx = copy(g.grad_tensor(xv).span());
+  r.dh0 = copy(g.grad_tensor(h0v).span());
+  return r;
+}
+
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_NEAR(a[i], b[i], 1e-5f * (1 + std::abs(b[i]))) << what << ": first difference at " << i;
+}
+
+}  // namespace
+
+TEST(RnnRowBlocks, TwoThreadsMatchOne) {
+  const int before = num_threads();
+  for (CellType cell : {CellType::kRnnTanh, CellType::kGru, CellType::kLstm}) {
+    const LayerRun one = run_once(cell, 1);
+    const LayerRun two = run_once(cell, 2);
+    const std::string name = cell_name(cell);
+    expect_close(two.output, one.output, name + " output");
+    expect_close(two.h_n, one.h_n, name + " h_n");
+    expect_close(two.grads, one.grads, name + " parameter gradients");
+    expect_close(two.dx, one.dx, name + " dx");
+    expect_close(two.dh0, one.dh0, name + " dh0");
+  }
+  set_num_threads(before);
+}
+
+}  // namespace recur

@@ -1,0 +1,194 @@
+// `recur bench`: throughput of the training step and of generation, measured the way
+// bench/compare_pytorch.py measures PyTorch (same model, same step), one number on the last line.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <memory>
+
+#include "commands.h"
+#include "lm_run.h"
+#include "recur/error.h"
+#include "recur/grad_clip.h"
+#include "recur/lm/checkpoint.h"
+#include "recur/lm/evaluate.h"
+#include "recur/lm/language_model.h"
+#include "recur/ops.h"
+#include "recur/optim.h"
+
+namespace recur::cli {
+
+namespace {
+
+struct BenchOptions {
+  std::string cell = "gru";
+  int layers = 1;
+  int64_t hidden = 256;
+  int64_t batch = 32;
+  int64_t steps = 35;
+  int64_t vocab = 28;
+  std::string data;       // a text file; empty = random tokens
+  double seconds = 3.0;   // timed part (after warm-up)
+  int64_t warmup = 3;     // untimed training steps first
+  double lr = 1.0;
+  double clip = 1.0;
+  int64_t length = 2000;  // generate: tokens after the prefix
+  int64_t prefix = 10;    // generate: prefix tokens
+  std::string model;      // generate: a model folder; empty = random weights
+  uint64_t seed = 1;
+};
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Token ids in [0, vocab): the bytes of `path` mapped to ids in order of first appearance (ids past
+// vocab - 1 fold onto vocab - 1), or uniform random ids when no file is given.
+std::vector<int32_t> bench_tokens(const BenchOptions& o, int64_t count, Rng& rng) {
+  std::vector<int32_t> ids(static_cast<size_t>(count));
+  if (o.data.empty()) {
+    for (auto& id : ids) id = static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(o.vocab));
+    return ids;
+  }
+  std::ifstream in(o.data, std::ios::binary);
+  if (!in) throw IoError("bench: cannot read --data '" + o.data + "'");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.empty()) throw ValueError("bench: --data '" + o.data + "' is empty");
+  int table[256];
+  std::fill(std::begin(table), std::end(table), -1);
+  int next = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i % text.size()]);
+    if (table[byte] < 0) table[byte] = std::min<int>(next++, static_cast<int>(o.vocab - 1));
+    ids[i] = table[byte];
+  }
+  return ids;
+}
+
+std::unique_ptr<LanguageModel> random_model(const BenchOptions& o, Rng& rng) {
+  auto model = std::make_unique<LanguageModel>(LanguageModelConfig{
+      .cell = parse_cell_type(o.cell), .num_layers = o.layers, .hidden_size = o.hidden, .vocab_size = o.vocab});
+  model->reset_parameters(rng);
+  return model;
+}
+
+// The trainer's step (src/lm/trainer.cpp): forward, cross-entropy over all steps, backward,
+// clipping by global norm, SGD. State is carried across minibatches (truncated BPTT).
+void bench_train(const BenchOptions& o) {
+  check(o.batch >= 1 && o.steps >= 1 && o.vocab >= 1 && o.hidden >= 1 && o.layers >= 1,
+        "bench train: --batch, --steps, --vocab, --hidden and --layers must be >= 1");
+  Rng rng(o.seed);
+  auto model = random_model(o, rng);
+  const int64_t B = o.batch, T = o.steps;
+  // A stream of minibatches to cycle through: 8 of them, each [T*B] inputs and targets.
+  const int64_t num_batches = 8;
+  const std::vector<int32_t> tokens = bench_tokens(o, num_batches * B * T + 1, rng);
+  auto optimizer = make_optimizer<float>("sgd", {.lr = o.lr});
+  auto& params = model->parameters();
+  RecurrentState state = model->zero_state(B);
+  Graph<float> g;
+  int64_t step = 0;
+  auto train_step = [&] {
+    const size_t offset = static_cast<size_t>((step % num_batches) * B * T);
+    std::span<const int32_t> x(tokens.data() + offset, static_cast<size_t>(B * T));
+    std::span<const int32_t> y(tokens.data() + offset + 1, static_cast<size_t>(B * T));
+    g.clear();
+    params.zero_grads();
+    Var logits = model->forward(g, x, T, B, state, nullptr, true);
+    Var loss = softmax_cross_entropy(g, logits, y);
+    const double loss_value = g.item(loss);
+    check_finite(loss_value, "training loss", fmt::format("bench step {}", step));
+    g.backward(loss);
+    (void)clip_grad_norm(params.grads(), o.clip);
+    optimizer->step(params);
+    ++step;
+  };
+  for (int64_t i = 0; i < o.warmup; ++i) train_step();
+  const auto t0 = Clock::now();
+  int64_t timed = 0;
+  do {
+    train_step();
+    ++timed;
+  } while (seconds_since(t0) < o.seconds);
+  const double dt = seconds_since(t0);
+  fmt::print("cell={} layers={} hidden={} batch={} steps={} vocab={} threads={} timed_steps={} seconds={:.3f}\n",
+             o.cell, o.layers, o.hidden, B, T, o.vocab, num_threads(), timed, dt);
+  fmt::print("tokens_per_s={:.1f}\n", static_cast<double>(timed * B * T) / dt);
+}
+
+// Greedy generation, batch 1: `prefix` tokens warm the state up, then `length` tokens are drawn.
+void bench_generate(const BenchOptions& o) {
+  check(o.length >= 1 && o.prefix >= 1, "bench generate: --length and --prefix must be >= 1");
+  Rng rng(o.seed);
+  std::unique_ptr<LanguageModel> model;
+  if (o.model.empty()) {
+    model = random_model(o, rng);
+  } else {
+    model = load_model(find_model_folder(o.model)).model;
+  }
+  const int64_t V = model->config().vocab_size;
+  BenchOptions data_options = o;
+  data_options.vocab = V;
+  const std::vector<int32_t> prefix = bench_tokens(data_options, o.prefix, rng);
+  const SamplerOptions sampler{.greedy = true};
+  const InferenceOptions inference{.threads = num_threads() >= 2 ? 2 : 1};
+  (void)generate_tokens(*model, prefix, std::min<int64_t>(o.length, 50), sampler, rng, inference);  // warm-up
+  double best = 0;
+  int64_t runs = 0;
+  const auto t0 = Clock::now();
+  do {
+    const auto t1 = Clock::now();
+    const std::vector<int32_t> out = generate_tokens(*model, prefix, o.length, sampler, rng, inference);
+    best = std::max(best, static_cast<double>(out.size()) / seconds_since(t1));
+    ++runs;
+  } while (seconds_since(t0) < o.seconds);
+  fmt::print("cell={} layers={} hidden={} vocab={} length={} threads={} runs={} (best run reported)\n",
+             cell_name(model->config().cell),
+             model->config().num_layers, model->config().hidden_size, V, o.length, num_threads(), runs);
+  fmt::print("chars_per_s={:.1f}\n", best);
+}
+
+void add_model_options(CLI::App& cmd, BenchOptions& o) {
+  cmd.add_option("--cell", o.cell, "rnn_tanh, rnn_relu, gru or lstm")->capture_default_str();
+  cmd.add_option("--layers", o.layers, "Recurrent layers")->capture_default_str();
+  cmd.add_option("--hidden", o.hidden, "Hidden size")->capture_default_str();
+  cmd.add_option("--vocab", o.vocab, "Vocabulary size (one-hot input)")->capture_default_str();
+  cmd.add_option("--seconds", o.seconds, "Timed seconds (after warm-up)")->capture_default_str();
+  cmd.add_option("--data", o.data, "Text file for token ids (default: random tokens)");
+  cmd.add_option("--seed", o.seed, "Random seed for weights and tokens")->capture_default_str();
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, const CommonOptions& common) {
+  auto* cmd = app.add_subcommand("bench", "Measure training and generation throughput");
+  cmd->require_subcommand(1);
+  auto o = std::make_shared<BenchOptions>();
+
+  auto* train = cmd->add_subcommand("train", "Tokens/s of the training step (forward, loss, backward, clip, SGD)");
+  add_model_options(*train, *o);
+  train->add_option("--batch", o->batch, "Batch size")->capture_default_str();
+  train->add_option("--steps", o->steps, "Time steps per minibatch")->capture_default_str();
+  train->add_option("--warmup", o->warmup, "Untimed training steps first")->capture_default_str();
+  train->add_option("--lr", o->lr, "SGD learning rate")->capture_default_str();
+  train->add_option("--clip", o->clip, "Gradient clipping norm")->capture_default_str();
+  train->footer("Example:\n  recur bench train --cell gru --layers 1 --hidden 256 --batch 32 --steps 35 --vocab 28 --threads 2");
+  train->callback([o, &common] {
+    apply_common(common);
+    bench_train(*o);
+  });
+
+  auto* gen = cmd->add_subcommand("generate", "Characters/s of greedy generation, batch 1");
+  add_model_options(*gen, *o);
+  gen->add_option("--length", o->length, "Tokens generated after the prefix")->capture_default_str();
+  gen->add_option("--prefix", o->prefix, "Prefix tokens")->capture_default_str();
+  gen->add_option("--model", o->model, "Model folder (default: random weights)");
+  gen->footer("Example:\n  recur bench generate --cell lstm --layers 2 --hidden 512 --vocab 65 --length 2000");
+  gen->callback([o, &common] {
+    apply_common(common);
+    bench_generate(*o);
+  });
+}
+
+}  // namespace recur::cli
