@@ -4,6 +4,8 @@
 //   bench_gemm --threads 1 --benchmark_min_time=0.1
 #include <benchmark/benchmark.h>
 
+#include "bench_threads.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -59,55 +61,10 @@ BENCHMARK(bm_sgemm)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
-// A thread count from the command line or the environment; throws std::invalid_argument unless an integer.
-int parse_threads(const char* text) {
-  char* end = nullptr;
-  const long n = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0')
-    throw std::invalid_argument(std::string("--threads / RECUR_THREADS expects an integer, got '") + text +
-                                "'");
-  return static_cast<int>(n);
-}
-
-// Removes "--threads N" / "--threads=N" from argv (before Google Benchmark sees it) and returns N.
-std::optional<int> take_threads_flag(int& argc, char** argv) {
-  std::optional<int> threads;
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      threads = parse_threads(argv[++i]);
-    } else if (std::strncmp(argv[i], "--threads=", 10) == 0) {
-      threads = parse_threads(argv[i] + 10);
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-  return threads;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::optional<int> threads;
-  try {
-    threads = take_threads_flag(argc, argv);
-    if (const char* env = std::getenv("RECUR_THREADS"); !threads && env && *env) threads = parse_threads(env);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "bench_gemm: %s\n", e.what());
-    return 2;
-  }
-  if (threads) recur::set_num_threads(*threads);  // <= 0: all cores
-
-  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  const std::string core = recur::blas_core_name();
-  const std::string thread_count = std::to_string(recur::num_threads());
-  const std::string coretype_text = coretype && *coretype ? coretype : "(unset)";
-  std::printf("OpenBLAS core: %s, threads: %s, OPENBLAS_CORETYPE: %s\n", core.c_str(), thread_count.c_str(),
-              coretype_text.c_str());
-  benchmark::AddCustomContext("openblas_core", core);
-  benchmark::AddCustomContext("openblas_threads", thread_count);
-  benchmark::AddCustomContext("OPENBLAS_CORETYPE", coretype_text);
+  if (!recur::bench::setup_threads(argc, argv, "bench_gemm")) return 2;
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -15,6 +15,8 @@
 //   bench_rnn --threads 2 --benchmark_filter=fused --benchmark_repetitions=3
 #include <benchmark/benchmark.h>
 
+#include "bench_threads.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -88,51 +90,10 @@ void bm_rnn(benchmark::State& state, BenchConfig c, CellType cell, bool fused) {
       benchmark::Counter(gemm_flops(c, cell) * 1e-9 * iterations, benchmark::Counter::kIsRate);
 }
 
-// A thread count from the command line or the environment; throws std::invalid_argument unless an integer.
-int parse_threads(const char* text) {
-  char* end = nullptr;
-  const long n = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0')
-    throw std::invalid_argument(std::string("--threads / RECUR_THREADS expects an integer, got '") + text +
-                                "'");
-  return static_cast<int>(n);
-}
-
-// Removes "--threads N" / "--threads=N" from argv (before Google Benchmark sees it) and returns N.
-std::optional<int> take_threads_flag(int& argc, char** argv) {
-  std::optional<int> threads;
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      threads = parse_threads(argv[++i]);
-    } else if (std::strncmp(argv[i], "--threads=", 10) == 0) {
-      threads = parse_threads(argv[i] + 10);
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-  return threads;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::optional<int> threads;
-  try {
-    threads = take_threads_flag(argc, argv);
-    if (const char* env = std::getenv("RECUR_THREADS"); !threads && env && *env) threads = parse_threads(env);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "bench_rnn: %s\n", e.what());
-    return 2;
-  }
-  if (threads) recur::set_num_threads(*threads);  // <= 0: all cores
-
-  const std::string core = recur::blas_core_name();
-  const std::string thread_count = std::to_string(recur::num_threads());
-  std::printf("OpenBLAS core: %s, threads: %s\n", core.c_str(), thread_count.c_str());
-  benchmark::AddCustomContext("openblas_core", core);
-  benchmark::AddCustomContext("openblas_threads", thread_count);
+  if (!recur::bench::setup_threads(argc, argv, "bench_rnn")) return 2;
 
   const std::pair<CellType, const char*> cells[] = {
       {CellType::kRnnTanh, "rnn_tanh"}, {CellType::kGru, "gru"}, {CellType::kLstm, "lstm"}};

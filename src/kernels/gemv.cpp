@@ -17,7 +17,8 @@ void pack_gemv(int64_t M, int64_t N, const float* A, int64_t lda, PackedGemv& ou
   out.N = N;
   out.panel = M >= kGemvPanel ? kGemvPanel : kGemvSmallPanel;
   const int64_t P = out.panel;
-  out.panels.assign(static_cast<size_t>(out.num_panels() * N * P), 0.0f);
+  out.panels.resize(static_cast<size_t>(out.num_panels() * N * P));
+  std::fill(out.panels.data(), out.panels.data() + out.panels.size(), 0.0f);
   for (int64_t i = 0; i < M; ++i) {
     float* dst = out.panels.data() + (i / P) * N * P + i % P;
     for (int64_t k = 0; k < N; ++k) dst[k * P] = A[i * lda + k];

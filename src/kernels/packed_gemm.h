@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/gemm.h"
 #include "recur/tensor.h"
 
@@ -19,7 +20,7 @@ namespace recur::kernels {
 template <Scalar T>
 struct PackedMatrix {
   int64_t K = 0, N = 0;  // op(B) is [K, N]
-  std::vector<T> panels;  // float: [ceil(N/16), K, 16]; double: unused
+  AlignedFloats panels;  // float: [ceil(N/16), K, 16], 64-byte aligned; double: unused
   const T* source = nullptr;  // the unpacked B (double path and the reference)
   int64_t ld = 0;
   Trans trans = Trans::kNo;
