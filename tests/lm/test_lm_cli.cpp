@@ -36,7 +36,7 @@ TEST(LmCli, TrainGenerateEvalEndToEnd) {
   auto r = test::run_cli(small_args(data, dir / "run") + " --epochs 3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("validation perplexity"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("sample: time traveller "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sample (best model): time traveller "), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir / "run" / "metrics.csv"));
 
   auto g1 = test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the ' --length 30 --seed 3");

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -12,6 +13,7 @@
 #include "recur/dataset.h"
 #include "recur/error.h"
 #include "recur/io/atomic_file.h"
+#include "recur/lm/checkpoint.h"
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"
 #include "recur/text/text_file.h"
@@ -219,18 +221,26 @@ int run_training(RunSpec spec) {
   }
   if (summary.reason == StopReason::kTimeBudget) fmt::print("time budget of {} s reached\n", spec.train.time_budget_s);
   const EpochMetrics& last = summary.history.back();
-  fmt::print("validation perplexity: {:.3f} (best {:.3f}); train perplexity {:.3f}\n", last.valid_perplexity,
-             summary.best_valid_perplexity, last.train_perplexity);
+  const auto best = std::min_element(summary.history.begin(), summary.history.end(), [](const auto& a, const auto& b) {
+    return a.valid_perplexity < b.valid_perplexity;
+  });
+  fmt::print("validation perplexity: {:.3f} (last epoch), best {:.3f} at epoch {}; train perplexity {:.3f}\n",
+             last.valid_perplexity, summary.best_valid_perplexity, best->epoch, last.train_perplexity);
 
   if (spec.sample_length > 0 && !spec.prefix.empty()) {
     EncodedText prefix = encode_prompt(spec.prefix, encoding, TokenTable(text.vocab, text.unk));
     if (!prefix.ids.empty()) {
+      // Sample from the kept model with the lowest validation perplexity (best/), as a user would.
+      const fs::path best_dir = spec.train.out_dir / "best";
+      LoadedModel best_model;
+      if (fs::exists(best_dir / "config.json")) best_model = load_model(best_dir);
+      LanguageModel& sampled = best_model.model ? *best_model.model : model;
       Rng rng(spec.train.seed);
-      auto out = generate_tokens(model, prefix.ids, spec.sample_length, {.greedy = true}, rng);
+      auto out = generate_tokens(sampled, prefix.ids, spec.sample_length, {.greedy = true}, rng);
       const TokenTable table(text.vocab, text.unk);
       std::vector<int32_t> all = prefix.ids;
       all.insert(all.end(), out.begin(), out.end());
-      fmt::print("sample: {}\n", detokenize(all, table, spec.level));
+      fmt::print("sample ({} model): {}\n", best_model.model ? "best" : "last", detokenize(all, table, spec.level));
     }
   }
   fmt::print("model saved in {} (best: {})\n", (spec.train.out_dir / "checkpoint").string(),
