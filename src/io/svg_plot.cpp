@@ -4,14 +4,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <limits>
 #include <system_error>
 
 #include "recur/error.h"
+#include "recur/io/atomic_file.h"
 #include "recur/plot.h"
 
 namespace recur {
@@ -298,24 +296,7 @@ std::string render_svg_chart(const Chart& chart) {
 }
 
 void write_svg_chart(const Chart& chart, const std::filesystem::path& path) {
-  const std::string svg = render_svg_chart(chart);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  auto fail = [&](const std::string& reason) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw IoError(fmt::format("write_svg_chart: cannot write '{}': {}", path.string(), reason));
-  };
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(std::strerror(errno));
-    out.write(svg.data(), static_cast<std::streamsize>(svg.size()));
-    out.close();
-    if (!out) fail(std::strerror(errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail(ec.message());
+  write_file_atomically(path, render_svg_chart(chart));  // IoError names the path
 }
 
 }  // namespace recur
