@@ -30,6 +30,20 @@ struct Var {
   [[nodiscard]] bool valid() const { return id >= 0; }
 };
 
+// Whether make_node zero-fills the new value. kUninitialized is for ops that write every element
+// (a GEMM with beta 0, the recurrent stack's outputs): zero-filling megabytes that are overwritten
+// right after was 10% of a small-hidden training step.
+enum class NodeInit { kZero, kUninitialized };
+
+// A gradient buffer handed to an op for writing (Graph::grad_for_write). With accumulate false the
+// buffer's contents are unspecified and the op must write every element (e.g. a GEMM with beta 0);
+// with accumulate true earlier gradient is there and must be added to.
+template <Scalar T>
+struct GradSlot {
+  T* data = nullptr;
+  bool accumulate = true;
+};
+
 template <Scalar T>
 class Graph {
  public:
@@ -48,6 +62,9 @@ class Graph {
   Var parameter(TensorView<T> value, TensorView<T> grad);
   // A new constant leaf with v's value: gradients stop here (truncated BPTT detaches the state).
   Var detach(Var v);
+  // A node of `shape` (same element count) sharing v's value and gradient storage: reshape
+  // without copying. Gradient added through either handle reaches v's op.
+  Var alias(Var v, const Shape& shape);
 
   // --- Access -------------------------------------------------------------------------------
   [[nodiscard]] const Shape& shape(Var v) const { return node(v).shape; }
@@ -61,13 +78,16 @@ class Graph {
   [[nodiscard]] bool has_grad(Var v) const { return node(v).grad != nullptr; }
   // Gradient buffer of v, allocated and zeroed on first use.
   T* grad(Var v);
+  // Gradient buffer of v for an op that writes every element when nothing is there yet (see
+  // GradSlot): saves zero-filling a buffer that is about to be overwritten.
+  GradSlot<T> grad_for_write(Var v);
   [[nodiscard]] Tensor<T> grad_tensor(Var v) const;  // zeros when no gradient reached v
 
   // --- Recording (used by ops) ----------------------------------------------------------------
   // A new node of `shape` whose value the op fills in. It requires a gradient when grad mode is
   // on and any of `inputs` does.
-  Var make_node(const Shape& shape, std::initializer_list<Var> inputs);
-  Var make_node(const Shape& shape, const std::vector<Var>& inputs);
+  Var make_node(const Shape& shape, std::initializer_list<Var> inputs, NodeInit init = NodeInit::kZero);
+  Var make_node(const Shape& shape, const std::vector<Var>& inputs, NodeInit init = NodeInit::kZero);
   // Attaches the backward closure of an op whose outputs are the `num_outputs` consecutive nodes
   // starting at `first`; it runs once, after every consumer of those outputs, if any received a
   // gradient.
@@ -92,8 +112,9 @@ class Graph {
     T* value = nullptr;       // into own_value, or external for parameters
     T* grad = nullptr;        // into own_grad, or external for parameters; null until used
     T* external_grad = nullptr;
-    std::vector<T> own_value;  // [shape]
-    std::vector<T> own_grad;   // [shape], allocated lazily
+    std::vector<T> own_value;  // [shape]; capacity (and size) kept from earlier tapes
+    std::vector<T> own_grad;   // [shape], allocated lazily; likewise kept
+    int32_t alias_of = -1;     // the node whose value and gradient this one shares (alias)
     bool requires_grad = false;
     int num_outputs = 1;  // outputs sharing this node's backward closure
     BackwardFn backward;

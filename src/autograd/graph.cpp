@@ -31,7 +31,7 @@ typename Graph<T>::Node& Graph<T>::new_node() {
   // allocate); everything else starts fresh.
   n.shape = Shape{};
   n.value = n.grad = n.external_grad = nullptr;
-  n.own_grad.clear();
+  n.alias_of = -1;
   n.requires_grad = false;
   n.num_outputs = 1;
   n.backward = nullptr;
@@ -71,6 +71,22 @@ Var Graph<T>::detach(Var v) {
 }
 
 template <Scalar T>
+Var Graph<T>::alias(Var v, const Shape& shape) {
+  Node& src = node(v);
+  check<ShapeError>(shape.numel() == src.shape.numel(), "Graph::alias: cannot view " + src.shape.str() + " as " +
+                                                            shape.str() + " (different element counts)");
+  const T* value = src.value;
+  const bool requires_grad = src.requires_grad;
+  const int32_t root = src.alias_of >= 0 ? src.alias_of : v.id;
+  Node& n = new_node();  // may grow the deque: `src` is not used after this
+  n.shape = shape;
+  n.value = const_cast<T*>(value);
+  n.alias_of = root;
+  n.requires_grad = requires_grad;
+  return Var{static_cast<int32_t>(used_ - 1)};
+}
+
+template <Scalar T>
 Tensor<T> Graph<T>::to_tensor(Var v) const {
   const Node& n = node(v);
   return Tensor<T>(n.shape, std::vector<T>(n.value, n.value + n.shape.numel()));
@@ -85,16 +101,28 @@ T Graph<T>::item(Var v) const {
 
 template <Scalar T>
 T* Graph<T>::grad(Var v) {
+  GradSlot<T> slot = grad_for_write(v);
+  if (!slot.accumulate) std::fill_n(slot.data, node(v).shape.numel(), T(0));
+  return slot.data;
+}
+
+template <Scalar T>
+GradSlot<T> Graph<T>::grad_for_write(Var v) {
   Node& n = node(v);
-  if (n.grad == nullptr) {
-    if (n.external_grad != nullptr) {
-      n.grad = n.external_grad;
-    } else {
-      n.own_grad.assign(static_cast<size_t>(n.shape.numel()), T(0));
-      n.grad = n.own_grad.data();
-    }
+  if (n.grad != nullptr) return {n.grad, true};
+  if (n.alias_of >= 0) {
+    const GradSlot<T> slot = grad_for_write(Var{n.alias_of});
+    node(v).grad = slot.data;
+    return slot;
   }
-  return n.grad;
+  if (n.external_grad != nullptr) {
+    n.grad = n.external_grad;
+    return {n.grad, true};
+  }
+  // resize keeps the buffer from an earlier tape as it is (no fill) when the size matches.
+  n.own_grad.resize(static_cast<size_t>(n.shape.numel()));
+  n.grad = n.own_grad.data();
+  return {n.grad, false};
 }
 
 template <Scalar T>
@@ -105,24 +133,25 @@ Tensor<T> Graph<T>::grad_tensor(Var v) const {
 }
 
 template <Scalar T>
-Var Graph<T>::make_node(const Shape& shape, std::initializer_list<Var> inputs) {
+Var Graph<T>::make_node(const Shape& shape, std::initializer_list<Var> inputs, NodeInit init) {
   bool needs_grad = false;
   if (grad_enabled_)
     for (Var in : inputs) needs_grad = needs_grad || node(in).requires_grad;
   Node& n = new_node();
   n.shape = shape;
-  n.own_value.assign(static_cast<size_t>(shape.numel()), T(0));
+  n.own_value.resize(static_cast<size_t>(shape.numel()));
+  if (init == NodeInit::kZero) std::fill(n.own_value.begin(), n.own_value.end(), T(0));
   n.value = n.own_value.data();
   n.requires_grad = needs_grad;
   return Var{static_cast<int32_t>(used_ - 1)};
 }
 
 template <Scalar T>
-Var Graph<T>::make_node(const Shape& shape, const std::vector<Var>& inputs) {
+Var Graph<T>::make_node(const Shape& shape, const std::vector<Var>& inputs, NodeInit init) {
   bool needs_grad = false;
   if (grad_enabled_)
     for (Var in : inputs) needs_grad = needs_grad || node(in).requires_grad;
-  Var out = make_node(shape, {});
+  Var out = make_node(shape, {}, init);
   node(out).requires_grad = needs_grad;
   return out;
 }

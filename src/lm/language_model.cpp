@@ -61,20 +61,27 @@ Var LanguageModel::forward(Graph<float>& g, std::span<const int32_t> ids, int64_
   check<ShapeError>(state.h.shape() == state_shape, "LanguageModel::forward: state h has shape " +
                                                         state.h.shape().str() + ", expected " + state_shape.str());
   const bool use_dropout = training && config_.dropout > 0;
+  // One-hot input goes to the stack as ids (forward_one_hot), never as a [T*B, V] matrix.
+  const bool one_hot_input = embedding_ < 0;
   Var x;
-  if (embedding_ >= 0) {
+  if (!one_hot_input) {
     x = embedding(g, g.parameter(params_.value(embedding_), params_.grad(embedding_)), ids);
     if (use_dropout) x = dropout(g, x, static_cast<float>(config_.dropout), *dropout_rng, true);
     x = reshape(g, x, {steps, batch, config_.embedding_size});
-  } else {
-    x = reshape(g, one_hot<float>(g, ids, config_.vocab_size), {steps, batch, config_.vocab_size});
   }
+  // The stack over time steps [t0, t1) from state (h, c).
+  auto run_stack = [&](int64_t t0, int64_t t1, Var h, std::optional<Var> c) {
+    if (one_hot_input)
+      return rnn_.forward_one_hot(g, ids.subspan(static_cast<size_t>(t0 * batch), static_cast<size_t>((t1 - t0) * batch)),
+                                  t1 - t0, batch, h, c, dropout_rng, training);
+    return rnn_.forward(g, t0 == 0 && t1 == steps ? x : slice(g, x, 0, t0, t1), h, c, dropout_rng, training);
+  };
   Var h0 = g.input(state.h);
   std::optional<Var> c0;
   if (config_.cell == CellType::kLstm) c0 = g.input(state.c);
   RnnOutputs out;
   if (carry_scales.empty()) {
-    out = rnn_.forward(g, x, h0, c0, dropout_rng, training);
+    out = run_stack(0, steps, h0, c0);
   } else {
     check<ShapeError>(static_cast<int64_t>(carry_scales.size()) == steps,
                       "LanguageModel::forward: " + std::to_string(carry_scales.size()) + " carry scales for " +
@@ -89,7 +96,7 @@ Var LanguageModel::forward(Graph<float>& g, std::span<const int32_t> ids, int64_
         h = xi == 0 ? g.detach(h) : scale_gradient(g, h, xi);
         if (c) c = xi == 0 ? g.detach(*c) : scale_gradient(g, *c, xi);
       }
-      out = rnn_.forward(g, slice(g, x, 0, t, t + 1), h, c, dropout_rng, training);
+      out = run_stack(t, t + 1, h, c);
       outputs.push_back(out.output);
       h = out.h_n;
       if (c) c = out.c_n;

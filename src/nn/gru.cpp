@@ -34,6 +34,7 @@ void gru_sequence_forward(const SequenceArgs<T>& a, GruCache<T>& cache, bool kee
     const int64_t rows = b1 - b0;
     for (int64_t step = 0; step < a.steps; ++step) {
       const int64_t t = a.time_at(step);
+      gather_inputs(a, GH, gates, t, b0, b1);
       const int64_t ld_prev = a.ld_prev(t);
       const T* h_prev = a.h_prev(t) + b0 * ld_prev;
       T* hh = cache.hh.data() + b0 * GH;
@@ -59,6 +60,7 @@ void gru_sequence_backward(const SequenceArgs<T>& a, const GruCache<T>& cache, c
     const int64_t rows = b1 - b0;
     T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * (GH + H);
     T* dh = d.dh + b0 * H;
+    T* dw_ih_t = clear_input_grads(a, d, GH, part);
     for (int64_t step = a.steps - 1; step >= 0; --step) {
       const int64_t t = a.time_at(step);
       const int64_t row = t * B + b0;
@@ -67,10 +69,11 @@ void gru_sequence_backward(const SequenceArgs<T>& a, const GruCache<T>& cache, c
       kernels::gru_step_backward(rows, H, cache.gates.data() + row * GH, cache.hn.data() + row * H,
                                  a.h_prev(t) + b0 * a.ld_prev(t), a.ld_prev(t), dy_t, d.ld_dy, dh,
                                  d.dgates_ih + row * GH, dgh_t, db, db + GH);
+      scatter_input_grads(a, GH, d.dgates_ih, dw_ih_t, t, b0, b1);
       kernels::packed_gemm(rows, dgh_t, GH, *d.w_hh_packed, T(1), dh, H);
     }
   });
-  reduce_part_sums(d, parts, GH + H);
+  reduce_part_sums(a, d, parts, GH + H);
   accumulate_sequence_grads(a, d, GH, d.dgates_ih, d.dgates_hh);
 }
 

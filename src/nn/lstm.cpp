@@ -32,6 +32,7 @@ void lstm_sequence_forward(const SequenceArgs<T>& a, LstmCache<T>& cache, bool k
     const T* c_prev = a.c0 + b0 * H;
     for (int64_t step = 0; step < a.steps; ++step) {
       const int64_t t = a.time_at(step);
+      gather_inputs(a, GH, gates, t, b0, b1);
       T* gates_t = gates + (t * B + b0) * GH;
       kernels::packed_gemm(rows, a.h_prev(t) + b0 * a.ld_prev(t), a.ld_prev(t), cache.w_hh_t, T(1), gates_t, GH);
       // With keep, c_t goes to its time slot; else the two slots alternate by processing step.
@@ -62,6 +63,7 @@ void lstm_sequence_backward(const SequenceArgs<T>& a, const LstmCache<T>& cache,
     T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * (GH + H);
     T* dh = d.dh + b0 * H;
     T* dc = d.dc + b0 * H;
+    T* dw_ih_t = clear_input_grads(a, d, GH, part);
     for (int64_t step = a.steps - 1; step >= 0; --step) {
       const int64_t t = a.time_at(step);
       const int64_t row = t * B + b0;
@@ -70,10 +72,11 @@ void lstm_sequence_backward(const SequenceArgs<T>& a, const LstmCache<T>& cache,
       T* dgates_t = dgates + row * GH;
       kernels::lstm_step_backward(rows, H, cache.gates.data() + row * GH, c_prev, cache.tanh_c.data() + row * H,
                                   dy_t, d.ld_dy, dh, dc, dgates_t, db);
+      scatter_input_grads(a, GH, dgates, dw_ih_t, t, b0, b1);
       kernels::packed_gemm(rows, dgates_t, GH, *d.w_hh_packed, T(0), dh, H);
     }
   });
-  reduce_part_sums(d, parts, GH + H);
+  reduce_part_sums(a, d, parts, GH + H);
   accumulate_sequence_grads(a, d, GH, dgates, dgates);
 }
 

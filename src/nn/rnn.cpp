@@ -62,7 +62,7 @@ void check_config(const RnnConfig& c) {
 }
 
 // src [n0, n1, width] -> dst [n1, n0, width] (time-major <-> batch-major); adds into dst with `add`.
-template <Scalar T>
+template <typename T>
 void swap_leading_axes(int64_t n0, int64_t n1, int64_t width, const T* src, T* dst, bool add) {
   for (int64_t i = 0; i < n0; ++i) {
     for (int64_t k = 0; k < n1; ++k) {
@@ -147,6 +147,8 @@ struct RnnWorkspace {
   std::vector<std::vector<T>> dropped;  // [L] each [T*B, D*H]: input of layer l >= 1 after dropout
   std::vector<std::vector<T>> masks;    // [L] each [T*B, D*H]: its mask, 0 or 1 / (1 - p)
   std::vector<T> x_time_major;          // [T*B, I] the input, transposed (batch-major only)
+  std::vector<int32_t> ids;             // [T*B] one-hot input: the ids, time-major
+  std::vector<T> w_ih_t;                // [D, I, G*H] one-hot input: layer 0's W_ih transposed
   std::vector<T> zeros;                 // [B, H] the initial state when none is given
 };
 
@@ -163,6 +165,7 @@ struct RnnPool {
   std::vector<T> dbias;       // [G*H + H] bias-gradient sums of one sweep
   kernels::PackedMatrix<T> w_hh_packed;  // W_hh [G*H, H] of the sweep being run, packed
   std::vector<T> dbias_parts;            // [(threads - 1) * (G*H + H)] bias sums of extra row blocks
+  std::vector<T> dw_ih_t_parts;          // [threads, I, G*H] one-hot input: dW_ih^T of each row block
 };
 
 }  // namespace detail
@@ -191,6 +194,7 @@ struct Recorded {
   RnnConfig config;
   int64_t steps = 0, batch = 0;
   bool use_dropout = false;
+  bool one_hot = false;  // layer 0 reads workspace->ids instead of x
   Var x, output, h_n, c_n;
   std::optional<Var> h0, c0;
   std::vector<Var> params;  // [L*D*4] parameter leaves, in add_rnn_parameters order
@@ -212,7 +216,10 @@ struct Recorded {
   }
   // [T*B, in_l] what a layer reads: the (time-major) input, or the layer below after dropout.
   const T* layer_input(Graph<T>& g, int layer) const {
-    if (layer == 0) return batch_major() ? workspace->x_time_major.data() : g.value(x);
+    if (layer == 0) {
+      if (one_hot) return nullptr;
+      return batch_major() ? workspace->x_time_major.data() : g.value(x);
+    }
     if (use_dropout) return workspace->dropped[static_cast<size_t>(layer)].data();
     return layer_output(g, layer - 1);
   }
@@ -230,6 +237,11 @@ struct Recorded {
     a.H = H;
     a.reverse = direction == 1;
     a.x = layer_input(g, layer);
+    if (layer == 0 && one_hot) {
+      const int64_t GH = gate_count(config.cell) * H;
+      a.ids = workspace->ids.data();
+      a.w_ih_t = workspace->w_ih_t.data() + direction * config.input_size * GH;
+    }
     a.w_ih = g.value(p[0]);
     a.w_hh = g.value(p[1]);
     a.b_ih = g.value(p[2]);
@@ -272,7 +284,8 @@ void prepare_workspace(detail::RnnWorkspace<T>& ws, const Recorded<T>& r) {
       ws.masks[l].resize(n_out);
     }
   }
-  if (r.batch_major()) ws.x_time_major.resize(static_cast<size_t>(r.steps * r.batch * r.config.input_size));
+  if (r.batch_major() && !r.one_hot)
+    ws.x_time_major.resize(static_cast<size_t>(r.steps * r.batch * r.config.input_size));
   ws.zeros.resize(static_cast<size_t>(r.batch * r.config.hidden_size));  // never written: stays zero
 }
 
@@ -300,6 +313,9 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
   pool.dc.resize(static_cast<size_t>(BH));
   pool.dbias.resize(static_cast<size_t>(GH + H));
   pool.dbias_parts.resize(static_cast<size_t>(std::max(num_threads() - 1, 0)) * static_cast<size_t>(GH + H));
+  if (r.one_hot)
+    pool.dw_ih_t_parts.resize(static_cast<size_t>(std::max(num_threads(), 1)) *
+                              static_cast<size_t>(r.config.input_size * GH));
 
   // Gradient on the top layer's output, time-major, or null when none arrived.
   const T* dy = nullptr;
@@ -320,7 +336,7 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
     bool dx_accumulates = false;  // whether dx already holds gradient that must be kept
     if (l > 0) {
       dx = dy == pool.dy_a.data() ? pool.dy_b.data() : pool.dy_a.data();
-    } else if (g.requires_grad(r.x)) {
+    } else if (!r.one_hot && g.requires_grad(r.x)) {
       if (r.batch_major()) {
         pool.dx.resize(rows * static_cast<size_t>(r.config.input_size));
         dx = pool.dx.data();
@@ -359,6 +375,7 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
       s.dbias = pool.dbias.data();
       s.w_hh_packed = &pool.w_hh_packed;
       s.dbias_parts = pool.dbias_parts.empty() ? nullptr : pool.dbias_parts.data();
+      s.dw_ih_t_parts = l == 0 && r.one_hot ? pool.dw_ih_t_parts.data() : nullptr;
       switch (r.config.cell) {
         case CellType::kRnnTanh:
         case CellType::kRnnRelu:
@@ -422,12 +439,36 @@ int Rnn<T>::num_workspaces() const {
 template <Scalar T>
 RnnOutputs Rnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng,
                            bool training) {
+  return forward_impl(g, x, {}, g.shape(x), h0, c0, dropout_rng, training);
+}
+
+template <Scalar T>
+RnnOutputs Rnn<T>::forward_one_hot(Graph<T>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
+                                   std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng, bool training) {
+  const bool batch_major = config_.layout == Layout::kBatchMajor;
+  check<ShapeError>(steps >= 1 && batch >= 1 && static_cast<int64_t>(ids.size()) == steps * batch,
+                    fmt::format("Rnn::forward_one_hot: {} ids for {} steps x batch {}", ids.size(), steps, batch));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= config_.input_size) [[unlikely]] {
+      check(false, fmt::format("Rnn::forward_one_hot: id {} at position {} is outside [0, {}) (input_size)", ids[i],
+                               i, config_.input_size));
+    }
+  }
+  const Shape x_shape = batch_major ? Shape{batch, steps, config_.input_size} : Shape{steps, batch, config_.input_size};
+  return forward_impl(g, Var{}, ids, x_shape, h0, c0, dropout_rng, training);
+}
+
+template <Scalar T>
+RnnOutputs Rnn<T>::forward_impl(Graph<T>& g, Var x, std::span<const int32_t> ids, const Shape& x_shape,
+                                std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng, bool training) {
   const RnnConfig& c = config_;
+  const bool one_hot = !x.valid();
   const bool batch_major = c.layout == Layout::kBatchMajor;
   const bool use_dropout = training && c.dropout > 0 && c.num_layers > 1;
   const fused::SequenceSize size =
-      fused::check_rnn_inputs("Rnn::forward", c, g.shape(x), h0 ? &g.shape(*h0) : nullptr,
-                              c0 ? &g.shape(*c0) : nullptr, use_dropout, dropout_rng != nullptr);
+      fused::check_rnn_inputs(one_hot ? "Rnn::forward_one_hot" : "Rnn::forward", c, x_shape,
+                              h0 ? &g.shape(*h0) : nullptr, c0 ? &g.shape(*c0) : nullptr, use_dropout,
+                              dropout_rng != nullptr);
   const int64_t steps = size.steps, batch = size.batch;
   const int D = num_directions();
   const int64_t H = c.hidden_size;
@@ -438,10 +479,12 @@ RnnOutputs Rnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std::optio
   r.steps = steps;
   r.batch = batch;
   r.use_dropout = use_dropout;
+  r.one_hot = one_hot;
   r.x = x;
   r.h0 = h0;
   r.c0 = c0;
-  std::vector<Var> inputs{x};
+  std::vector<Var> inputs;
+  if (!one_hot) inputs.push_back(x);
   if (h0) inputs.push_back(*h0);
   if (c0) inputs.push_back(*c0);
   for (int index : parameter_indices_) {
@@ -450,16 +493,35 @@ RnnOutputs Rnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std::optio
   }
   // The op's outputs, consecutive nodes sharing one backward closure.
   const Shape out_shape = batch_major ? Shape{batch, steps, D * H} : Shape{steps, batch, D * H};
-  r.output = g.make_node(out_shape, inputs);
-  r.h_n = g.make_node(state_shape, inputs);
-  if (c.cell == CellType::kLstm) r.c_n = g.make_node(state_shape, inputs);
+  // Every element of the outputs is written below.
+  r.output = g.make_node(out_shape, inputs, NodeInit::kUninitialized);
+  r.h_n = g.make_node(state_shape, inputs, NodeInit::kUninitialized);
+  if (c.cell == CellType::kLstm) r.c_n = g.make_node(state_shape, inputs, NodeInit::kUninitialized);
   const bool keep = g.requires_grad(r.output);  // false in no-grad mode: nothing per step is kept
 
   r.workspace = acquire_workspace(pool_);
   r.pool = pool_;
   detail::RnnWorkspace<T>& ws = *r.workspace;
   prepare_workspace(ws, r);
-  if (batch_major) swap_leading_axes(batch, steps, c.input_size, g.value(x), ws.x_time_major.data(), false);
+  if (one_hot) {
+    ws.ids.resize(ids.size());
+    if (batch_major) {
+      swap_leading_axes<int32_t>(batch, steps, 1, ids.data(), ws.ids.data(), false);
+    } else {
+      std::copy(ids.begin(), ids.end(), ws.ids.begin());
+    }
+    // W_ih^T of layer 0 per direction, so each row's projection is one contiguous row.
+    const int64_t I = c.input_size, GH = gate_count(c.cell) * H;
+    ws.w_ih_t.resize(static_cast<size_t>(D * I * GH));
+    for (int d = 0; d < D; ++d) {
+      const T* w = g.value(r.params[static_cast<size_t>(4 * d)]);  // [GH, I]
+      T* wt = ws.w_ih_t.data() + d * I * GH;
+      for (int64_t j = 0; j < GH; ++j)
+        for (int64_t i = 0; i < I; ++i) wt[i * GH + j] = w[j * I + i];
+    }
+  } else if (batch_major) {
+    swap_leading_axes(batch, steps, c.input_size, g.value(x), ws.x_time_major.data(), false);
+  }
 
   for (int l = 0; l < c.num_layers; ++l) {
     if (use_dropout && l > 0) {

@@ -25,6 +25,7 @@ void rnn_sequence_forward(kernels::RnnActivation act, const SequenceArgs<T>& a, 
     const int64_t rows = b1 - b0;
     for (int64_t step = 0; step < a.steps; ++step) {
       const int64_t t = a.time_at(step);
+      gather_inputs(a, H, pre, t, b0, b1);
       T* pre_t = pre + (t * B + b0) * H;
       kernels::packed_gemm(rows, a.h_prev(t) + b0 * a.ld_prev(t), a.ld_prev(t), cache.w_hh_t, T(1), pre_t, H);
       kernels::rnn_step_forward(act, rows, H, pre_t, cache.bias.data(), a.out + (t * B + b0) * a.ld_out, a.ld_out);
@@ -48,16 +49,18 @@ void rnn_sequence_backward(kernels::RnnActivation act, const SequenceArgs<T>& a,
     const int64_t rows = b1 - b0;
     T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * 2 * H;
     T* dh = d.dh + b0 * H;
+    T* dw_ih_t = clear_input_grads(a, d, H, part);
     for (int64_t step = a.steps - 1; step >= 0; --step) {
       const int64_t t = a.time_at(step);
       const int64_t row = t * B + b0;
       const T* dy_t = d.dy != nullptr ? d.dy + row * d.ld_dy : nullptr;
       T* da_t = da + row * H;
       kernels::rnn_step_backward(act, rows, H, a.out + row * a.ld_out, a.ld_out, dy_t, d.ld_dy, dh, da_t, db);
+      scatter_input_grads(a, H, da, dw_ih_t, t, b0, b1);
       kernels::packed_gemm(rows, da_t, H, *d.w_hh_packed, T(0), dh, H);
     }
   });
-  reduce_part_sums(d, parts, 2 * H);
+  reduce_part_sums(a, d, parts, 2 * H);
   accumulate_sequence_grads(a, d, H, da, da);
 }
 

@@ -22,7 +22,12 @@ template <Scalar T>
 struct SequenceArgs {
   int64_t steps = 0, B = 0, I = 0, H = 0;  // T (named steps: T is the scalar type), B, I, H
   bool reverse = false;     // run t = T-1 .. 0 (the reverse direction of a bidirectional layer)
-  const T* x = nullptr;     // [T*B, I] layer input (after dropout)
+  const T* x = nullptr;     // [T*B, I] layer input (after dropout); null for one-hot input (ids)
+  // One-hot input (char-level models): row r of x would be one_hot(ids[r], I). The input
+  // projection is then a row of W_ih^T per row and dW_ih a scatter-add, instead of two GEMMs
+  // over a [T*B, I] matrix of zeros.
+  const int32_t* ids = nullptr;  // [T*B] time-major, each in [0, I)
+  const T* w_ih_t = nullptr;     // [I, G*H] W_ih transposed (one-hot input only)
   const T* w_ih = nullptr;  // [G*H, I]
   const T* w_hh = nullptr;  // [G*H, H]
   const T* b_ih = nullptr;  // [G*H]
@@ -69,6 +74,9 @@ struct SequenceGrads {
   // Workspace [(parts - 1) * (G*H + H)]: bias sums of the row blocks after the first (see
   // for_row_blocks), added into dbias after the sweep. Null when there is one block.
   T* dbias_parts = nullptr;
+  // Workspace [parts, I, G*H] for one-hot input: each row block scatter-adds its dgates_ih rows
+  // into its own dW_ih^T, summed into dw_ih after the sweep.
+  T* dw_ih_t_parts = nullptr;
 };
 
 // Batch rows never interact inside a recurrence (row b of h_t depends only on row b of h_{t-1}),
@@ -104,12 +112,20 @@ void clear_part_sums(const SequenceGrads<T>& d, int parts, int64_t width) {
   if (parts > 1) std::fill(d.dbias_parts, d.dbias_parts + (parts - 1) * width, T(0));
 }
 
-// Adds the extra blocks' bias sums into dbias.
+// Adds the extra blocks' bias sums into dbias, and for one-hot input every block's dW_ih^T into
+// dW_ih.
 template <Scalar T>
-void reduce_part_sums(const SequenceGrads<T>& d, int parts, int64_t width) {
+void reduce_part_sums(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int parts, int64_t width) {
   for (int p = 1; p < parts; ++p) {
     const T* s = d.dbias_parts + (p - 1) * width;
     for (int64_t j = 0; j < width; ++j) d.dbias[j] += s[j];
+  }
+  if (a.ids == nullptr || d.dw_ih == nullptr) return;
+  const int64_t GH = width - a.H;  // width is G*H + H
+  for (int p = 0; p < parts; ++p) {
+    const T* dw_t = d.dw_ih_t_parts + p * a.I * GH;  // [I, GH]
+    for (int64_t j = 0; j < GH; ++j)
+      for (int64_t i = 0; i < a.I; ++i) d.dw_ih[j * a.I + i] += dw_t[i * GH + j];
   }
 }
 
@@ -119,11 +135,47 @@ void clear_bias_sums(const SequenceGrads<T>& d, int64_t GH, int64_t H) {
   std::fill(d.dbias, d.dbias + GH + H, T(0));
 }
 
-// gates [T*B, GH] = x W_ih^T: the input projection of every step in one GEMM.
+// gates [T*B, GH] = x W_ih^T: the input projection of every step in one GEMM. Nothing for one-hot
+// input, which gather_inputs projects per row block.
 template <Scalar T>
 void project_inputs(const SequenceArgs<T>& a, int64_t GH, T* gates) {
+  if (a.ids != nullptr) return;
   kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, a.steps * a.B, GH, a.I, T(1), a.x, a.I, a.w_ih,
                 a.I, T(0), gates, GH);
+}
+
+// One-hot input: the gates rows of step t, batch rows [b0, b1), = the W_ih^T rows of their ids.
+// Called inside the time loop, just before the step reads them, so they are still in cache (a
+// gather of all steps up front went through L3 and back).
+template <Scalar T>
+void gather_inputs(const SequenceArgs<T>& a, int64_t GH, T* gates, int64_t t, int64_t b0, int64_t b1) {
+  if (a.ids == nullptr) return;
+  for (int64_t row = t * a.B + b0; row < t * a.B + b1; ++row) {
+    const T* src = a.w_ih_t + static_cast<int64_t>(a.ids[row]) * GH;
+    std::copy(src, src + GH, gates + row * GH);
+  }
+}
+
+// One-hot input: the row block's dW_ih^T, where scatter_input_grads adds; zeroed before its sweep.
+template <Scalar T>
+T* clear_input_grads(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int64_t GH, int part) {
+  if (a.ids == nullptr || d.dw_ih == nullptr) return nullptr;
+  T* dw_t = d.dw_ih_t_parts + part * a.I * GH;
+  std::fill(dw_t, dw_t + a.I * GH, T(0));
+  return dw_t;
+}
+
+// One-hot input, right after a step's backward kernel: the dgates_ih rows of step t, batch rows
+// [b0, b1), scatter-added into the block's dW_ih^T (dw_t from clear_input_grads; null = skip).
+template <Scalar T>
+void scatter_input_grads(const SequenceArgs<T>& a, int64_t GH, const T* dgates_ih, T* dw_t, int64_t t, int64_t b0,
+                         int64_t b1) {
+  if (dw_t == nullptr) return;
+  for (int64_t row = t * a.B + b0; row < t * a.B + b1; ++row) {
+    T* __restrict__ dst = dw_t + static_cast<int64_t>(a.ids[row]) * GH;
+    const T* __restrict__ src = dgates_ih + row * GH;
+    for (int64_t j = 0; j < GH; ++j) dst[j] += src[j];
+  }
 }
 
 // After the backward sweep, with the pre-activation gradients of all steps:
@@ -137,7 +189,7 @@ void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>&
                                const T* dgates_ih, const T* dgates_hh) {
   using kernels::Trans;
   const int64_t rows = a.steps * a.B;
-  if (d.dw_ih != nullptr)
+  if (d.dw_ih != nullptr && a.ids == nullptr)
     kernels::gemm(Trans::kYes, Trans::kNo, GH, a.I, rows, T(1), dgates_ih, GH, a.x, a.I, T(1), d.dw_ih, a.I);
   if (d.dw_hh != nullptr) {
     if (a.steps > 1) {
@@ -160,7 +212,7 @@ void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>&
     const bool same = dgates_hh == dgates_ih;
     for (int64_t j = 0; j < GH; ++j) d.db_hh[j] += !same && j >= GH - a.H ? sums[j + a.H] : sums[j];
   }
-  if (d.dx != nullptr)
+  if (d.dx != nullptr && a.ids == nullptr)
     kernels::gemm(Trans::kNo, Trans::kNo, rows, a.I, GH, T(1), dgates_ih, GH, a.w_ih, a.I, d.dx_beta, d.dx,
                   a.I);
 }

@@ -61,6 +61,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,15 @@ class Rnn {
   RnnOutputs forward(Graph<T>& g, Var x, std::optional<Var> h0 = std::nullopt,
                      std::optional<Var> c0 = std::nullopt, Rng* dropout_rng = nullptr, bool training = false);
 
+  // The same as forward(g, x) with x the one-hot encoding of `ids` over input_size (x[..., i] = 1
+  // where i = id), the d2l way of feeding characters, without building x: the input projection is
+  // a row lookup in W_ih^T and its weight gradient a scatter-add. ids has steps * batch entries in
+  // the config's layout (time-major: ids[t * batch + b]), each in [0, input_size). Throws
+  // ValueError naming the position of an id out of range; otherwise as forward.
+  RnnOutputs forward_one_hot(Graph<T>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
+                             std::optional<Var> h0 = std::nullopt, std::optional<Var> c0 = std::nullopt,
+                             Rng* dropout_rng = nullptr, bool training = false);
+
   // Workspaces allocated so far (reserved by live graphs or free for reuse), for tests of reuse.
   [[nodiscard]] int num_workspaces() const;
 
@@ -152,6 +162,10 @@ class Rnn {
   std::string prefix_;
   std::vector<int> parameter_indices_;        // [L*D*4]
   std::shared_ptr<detail::RnnPool<T>> pool_;  // workspaces; shared with the leases backward closures hold
+
+  // forward and forward_one_hot: x is invalid exactly when ids is the input.
+  RnnOutputs forward_impl(Graph<T>& g, Var x, std::span<const int32_t> ids, const Shape& x_shape,
+                          std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng, bool training);
 };
 
 }  // namespace recur

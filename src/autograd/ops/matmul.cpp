@@ -70,7 +70,7 @@ Var matmul(Graph<T>& g, Var a, Var b, bool transpose_a, bool transpose_b) {
   check<ShapeError>(K == Kb, described + ": inner dimensions " + std::to_string(K) + " and " +
                                  std::to_string(Kb) + " differ");
 
-  Var out = g.make_node(Shape{M, N}, {a, b});
+  Var out = g.make_node(Shape{M, N}, {a, b}, NodeInit::kUninitialized);  // beta 0 below writes it all
   gemm_dense<T>(transpose_a, transpose_b, M, N, K, g.value(a), g.value(b), T(0), g.value(out));
   g.set_backward(out,
                  [=](Graph<T>& gr) { matmul_backward(gr, a, b, out, transpose_a, transpose_b, M, N, K); });
@@ -96,14 +96,18 @@ Var linear(Graph<T>& g, Var x, Var weight, std::optional<Var> bias) {
   Shape out_shape;
   for (int axis = 0; axis + 1 < sx.rank(); ++axis) out_shape.push_back(sx[axis]);
   out_shape.push_back(O);
-  Var out = bias ? g.make_node(out_shape, {x, weight, *bias}) : g.make_node(out_shape, {x, weight});
+  constexpr NodeInit kInit = NodeInit::kUninitialized;  // beta 0 below writes it all
+  Var out = bias ? g.make_node(out_shape, {x, weight, *bias}, kInit) : g.make_node(out_shape, {x, weight}, kInit);
   T* y = g.value(out);  // [M, O]
   gemm_dense<T>(false, true, M, O, I, g.value(x), g.value(weight), T(0), y);
   if (bias) kernels::add_rows_into<T>(M, O, g.value(*bias), y);
 
   g.set_backward(out, [=](Graph<T>& gr) {
     const T* dy = gr.grad(out);  // [M, O]
-    if (gr.requires_grad(x)) gemm_dense<T>(false, false, M, I, O, dy, gr.value(weight), T(1), gr.grad(x));
+    if (gr.requires_grad(x)) {
+      const GradSlot<T> dx = gr.grad_for_write(x);
+      gemm_dense<T>(false, false, M, I, O, dy, gr.value(weight), dx.accumulate ? T(1) : T(0), dx.data);
+    }
     if (gr.requires_grad(weight)) gemm_dense<T>(true, false, O, I, M, dy, gr.value(x), T(1), gr.grad(weight));
     if (bias && gr.requires_grad(*bias)) kernels::sum_rows_into<T>(M, O, T(1), dy, gr.grad(*bias));
   });
