@@ -1,10 +1,9 @@
 // Throughput of kernels::gemm<float> (OpenBLAS sgemm) in GFLOP/s (2*M*N*K per call) for the shapes the
 // recurrent layers use, plus a large square sgemm as the machine's ceiling. Prints which OpenBLAS kernels
-// ran. Threads: --threads N, else RECUR_THREADS, else OpenBLAS's default.
+// ran. Threads: --threads N, else RECUR_THREADS, else all cores.
 //   bench_gemm --threads 1 --benchmark_min_time=0.1
 #include <benchmark/benchmark.h>
-
-#include "bench_threads.h"
+#include <cblas.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_threads.h"
 #include "kernels/gemm.h"
 #include "recur/rng.h"
 #include "recur/threads.h"
@@ -44,7 +44,15 @@ void bm_sgemm(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 
-// Wall-clock time: OpenBLAS's worker threads do not show in the calling thread's CPU time.
+// The same product through OpenBLAS's own thread pool (openblas_set_num_threads = --threads),
+// which recur does not use (recur/threads.h): the ceiling both ways, for comparison.
+void bm_sgemm_openblas_threads(benchmark::State& state) {
+  openblas_set_num_threads(recur::num_threads());
+  bm_sgemm(state);
+  openblas_set_num_threads(1);
+}
+
+// Wall-clock time: worker threads do not show in the calling thread's CPU time.
 // Shapes as {M, K, N}:
 //   32x256 . 256x1024    recurrent step, LSTM B=32 H=256: h[B, H] . W_hh^T[H, 4H]
 //   1024x32 . 32x128     input projection over the sequence, T*B=1024 rows, I=32, LSTM H=32 (4H=128)
@@ -60,15 +68,12 @@ BENCHMARK(bm_sgemm)
     ->Args({2048, 2048, 2048})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_sgemm_openblas_threads)
+    ->ArgNames({"M", "K", "N"})
+    ->Args({2048, 2048, 2048})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (!recur::bench::setup_threads(argc, argv, "bench_gemm")) return 2;
-
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return recur::bench::run_benchmarks(argc, argv, "bench_gemm"); }

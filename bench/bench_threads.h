@@ -64,4 +64,14 @@ inline bool setup_threads(int& argc, char** argv, const char* program) {
   return true;
 }
 
+// The whole main() of a benchmark program: thread flag, Google Benchmark's flags, run.
+inline int run_benchmarks(int argc, char** argv, const char* program) {
+  if (!setup_threads(argc, argv, program)) return 2;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
 }  // namespace recur::bench

@@ -74,6 +74,12 @@ template <Scalar T> Var one_hot(Graph<T>& g, std::span<const int32_t> ids, int64
 template <Scalar T>
 Var softmax_cross_entropy(Graph<T>& g, Var logits, std::span<const int32_t> targets,
                           std::span<const std::type_identity_t<T>> mask = {});
+// softmax_cross_entropy(linear(x, weight, bias), targets, mask) in one op, same value and
+// gradients, without the logits in the graph: x [N, I] (or [..., I], rows flattened), weight [V, I],
+// bias [V] (optional), targets N ids in [0, V). The output head of a language model.
+template <Scalar T>
+Var linear_cross_entropy(Graph<T>& g, Var x, Var weight, std::optional<Var> bias, std::span<const int32_t> targets,
+                         std::span<const std::type_identity_t<T>> mask = {});
 
 // --- Regularization ------------------------------------------------------------------------------
 // Inverted dropout: in training, zeroes each element with probability p and scales the rest by

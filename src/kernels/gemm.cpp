@@ -3,28 +3,84 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "recur/threads.h"
+
 namespace recur::kernels {
 
 namespace {
+
 CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::kYes ? CblasTrans : CblasNoTrans; }
+
+void blas_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, to_cblas(ta), to_cblas(tb), static_cast<int>(M), static_cast<int>(N),
+              static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta, C,
+              static_cast<int>(ldc));
+}
+
+void blas_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+               const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, to_cblas(ta), to_cblas(tb), static_cast<int>(M), static_cast<int>(N),
+              static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta, C,
+              static_cast<int>(ldc));
+}
+
+// Below this many multiply-adds a second thread (started per call, about 20-40 us) does not pay.
+constexpr double kSplitMacs = 8.0e6;
+
+// OpenBLAS runs single-threaded (threads.h); a large product is split into contiguous blocks of
+// C's rows (or columns, when C is wider than tall), one single-threaded BLAS call per block, each
+// on its own thread. Blocks are disjoint, so results do not depend on the thread count beyond the
+// blocking BLAS itself does.
+template <typename T>
+void split_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+                int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  const int threads = num_threads();
+  const bool by_rows = M >= N;
+  const int64_t extent = by_rows ? M : N;
+  const double macs = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const int parts = static_cast<int>(std::min<int64_t>(threads, extent / 16));
+  if (parts <= 1 || macs < kSplitMacs) {
+    blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  auto run_part = [&](int p) {
+    // Block edges on multiples of 16 keep every block but the last a whole number of SIMD widths.
+    const int64_t begin = extent * p / parts / 16 * 16;
+    const int64_t end = p + 1 == parts ? extent : extent * (p + 1) / parts / 16 * 16;
+    if (end <= begin) return;
+    if (by_rows) {
+      const T* a = ta == Trans::kNo ? A + begin * lda : A + begin;
+      blas_gemm(ta, tb, end - begin, N, K, alpha, a, lda, B, ldb, beta, C + begin * ldc, ldc);
+    } else {
+      const T* b = tb == Trans::kNo ? B + begin : B + begin * ldb;
+      blas_gemm(ta, tb, M, end - begin, K, alpha, A, lda, b, ldb, beta, C + begin, ldc);
+    }
+  };
+  std::vector<std::thread> helpers;
+  helpers.reserve(static_cast<size_t>(parts - 1));
+  for (int p = 1; p < parts; ++p) helpers.emplace_back(run_part, p);
+  run_part(0);
+  for (auto& t : helpers) t.join();
+}
+
 }  // namespace
 
 template <>
 void gemm<float>(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, to_cblas(trans_a), to_cblas(trans_b), static_cast<int>(M), static_cast<int>(N),
-              static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta, C,
-              static_cast<int>(ldc));
+  split_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <>
 void gemm<double>(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
                   int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_dgemm(CblasRowMajor, to_cblas(trans_a), to_cblas(trans_b), static_cast<int>(M), static_cast<int>(N),
-              static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta, C,
-              static_cast<int>(ldc));
+  split_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <Scalar T>

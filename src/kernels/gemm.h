@@ -1,6 +1,9 @@
 // General matrix multiply C = alpha * op(A) * op(B) + beta * C on row-major data, through CBLAS
 // (OpenBLAS), with a plain-loop reference twin that tests compare against.
 // Glossary: M rows of op(A) and C, N columns of op(B) and C, K the shared dimension.
+// OpenBLAS itself runs on one thread (recur/threads.h); gemm splits a large product into blocks of
+// C on recur::num_threads() threads it starts, so call it from the caller's thread, not from inside
+// recur's own worker threads (for_row_blocks), where it would start threads of its own.
 #pragma once
 
 #include <cstdint>

@@ -54,6 +54,24 @@ RecurrentState LanguageModel::zero_state(int64_t batch) const {
 
 Var LanguageModel::forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
                            RecurrentState& state, Rng* dropout_rng, bool training, std::span<const float> carry_scales) {
+  Var top = top_hidden(g, ids, steps, batch, state, dropout_rng, training, carry_scales);
+  return linear(g, top, g.parameter(params_.value(head_weight_), params_.grad(head_weight_)),
+                g.parameter(params_.value(head_bias_), params_.grad(head_bias_)));
+}
+
+Var LanguageModel::loss(Graph<float>& g, std::span<const int32_t> ids, std::span<const int32_t> targets,
+                        int64_t steps, int64_t batch, RecurrentState& state, Rng* dropout_rng, bool training,
+                        std::span<const float> carry_scales) {
+  check<ShapeError>(targets.size() == ids.size(), "LanguageModel::loss: " + std::to_string(targets.size()) +
+                                                      " targets for " + std::to_string(ids.size()) + " ids");
+  Var top = top_hidden(g, ids, steps, batch, state, dropout_rng, training, carry_scales);
+  return linear_cross_entropy(g, top, g.parameter(params_.value(head_weight_), params_.grad(head_weight_)),
+                              g.parameter(params_.value(head_bias_), params_.grad(head_bias_)), targets);
+}
+
+Var LanguageModel::top_hidden(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
+                              RecurrentState& state, Rng* dropout_rng, bool training,
+                              std::span<const float> carry_scales) {
   check<ShapeError>(static_cast<int64_t>(ids.size()) == steps * batch,
                     "LanguageModel::forward: " + std::to_string(ids.size()) + " ids for steps " +
                         std::to_string(steps) + " x batch " + std::to_string(batch));
@@ -114,8 +132,7 @@ Var LanguageModel::forward(Graph<float>& g, std::span<const int32_t> ids, int64_
 
   Var top = reshape(g, out.output, {steps * batch, config_.hidden_size});
   if (use_dropout) top = dropout(g, top, static_cast<float>(config_.dropout), *dropout_rng, true);
-  return linear(g, top, g.parameter(params_.value(head_weight_), params_.grad(head_weight_)),
-                g.parameter(params_.value(head_bias_), params_.grad(head_bias_)));
+  return top;
 }
 
 }  // namespace recur

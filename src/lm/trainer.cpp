@@ -264,8 +264,7 @@ TrainSummary Trainer::run(const std::atomic<bool>* stop, const TrainCallbacks& c
           carry_scales[static_cast<size_t>(t)] =
               dropout_rng_.uniform() < options_.truncation_keep ? static_cast<float>(1 / options_.truncation_keep) : 0.0f;
       }
-      Var logits = model_.forward(g, x, T, B, carried_, &dropout_rng_, true, carry_scales);
-      Var loss = softmax_cross_entropy(g, logits, std::span<const int32_t>(y));
+      Var loss = model_.loss(g, x, y, T, B, carried_, &dropout_rng_, true, carry_scales);
       const double loss_value = g.item(loss);
       const std::string where = fmt::format("epoch {}, step {}", epoch_ + 1, step_ + 1);
       check_finite(loss_value, "training loss", where + "; the last good checkpoint is kept in " +

@@ -64,6 +64,7 @@ void lstm_sequence_backward(const SequenceArgs<T>& a, const LstmCache<T>& cache,
     T* dh = d.dh + b0 * H;
     T* dc = d.dc + b0 * H;
     T* dw_ih_t = clear_input_grads(a, d, GH, part);
+    T* dw_hh = clear_recurrent_grads(a, d, GH, part);
     for (int64_t step = a.steps - 1; step >= 0; --step) {
       const int64_t t = a.time_at(step);
       const int64_t row = t * B + b0;
@@ -73,6 +74,7 @@ void lstm_sequence_backward(const SequenceArgs<T>& a, const LstmCache<T>& cache,
       kernels::lstm_step_backward(rows, H, cache.gates.data() + row * GH, c_prev, cache.tanh_c.data() + row * H,
                                   dy_t, d.ld_dy, dh, dc, dgates_t, db);
       scatter_input_grads(a, GH, dgates, dw_ih_t, t, b0, b1);
+      add_recurrent_grads(a, GH, dgates, dw_hh, t, b0, b1);
       kernels::packed_gemm(rows, dgates_t, GH, *d.w_hh_packed, T(0), dh, H);
     }
   });

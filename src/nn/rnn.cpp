@@ -166,6 +166,7 @@ struct RnnPool {
   kernels::PackedMatrix<T> w_hh_packed;  // W_hh [G*H, H] of the sweep being run, packed
   std::vector<T> dbias_parts;            // [(threads - 1) * (G*H + H)] bias sums of extra row blocks
   std::vector<T> dw_ih_t_parts;          // [threads, I, G*H] one-hot input: dW_ih^T of each row block
+  std::vector<T> dw_hh_parts;            // [threads, G*H, H] small layers: dW_hh of each row block
 };
 
 }  // namespace detail
@@ -313,6 +314,9 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
   pool.dc.resize(static_cast<size_t>(BH));
   pool.dbias.resize(static_cast<size_t>(GH + H));
   pool.dbias_parts.resize(static_cast<size_t>(std::max(num_threads() - 1, 0)) * static_cast<size_t>(GH + H));
+  const bool step_weight_grads = fused::use_step_weight_grads<T>(GH, H);
+  if (step_weight_grads)
+    pool.dw_hh_parts.resize(static_cast<size_t>(std::max(num_threads(), 1)) * static_cast<size_t>(GH * H));
   if (r.one_hot)
     pool.dw_ih_t_parts.resize(static_cast<size_t>(std::max(num_threads(), 1)) *
                               static_cast<size_t>(r.config.input_size * GH));
@@ -376,6 +380,7 @@ void backward_stack(Graph<T>& g, const Recorded<T>& r) {
       s.w_hh_packed = &pool.w_hh_packed;
       s.dbias_parts = pool.dbias_parts.empty() ? nullptr : pool.dbias_parts.data();
       s.dw_ih_t_parts = l == 0 && r.one_hot ? pool.dw_ih_t_parts.data() : nullptr;
+      s.dw_hh_parts = step_weight_grads ? pool.dw_hh_parts.data() : nullptr;
       switch (r.config.cell) {
         case CellType::kRnnTanh:
         case CellType::kRnnRelu:

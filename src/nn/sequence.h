@@ -8,10 +8,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <thread>
 #include <vector>
 
+#include "kernels/add_at_b.h"
 #include "kernels/gemm.h"
+#include "core/parallel.h"
 #include "kernels/packed_gemm.h"
 #include "recur/tensor.h"
 #include "recur/threads.h"
@@ -77,7 +78,19 @@ struct SequenceGrads {
   // Workspace [parts, I, G*H] for one-hot input: each row block scatter-adds its dgates_ih rows
   // into its own dW_ih^T, summed into dw_ih after the sweep.
   T* dw_ih_t_parts = nullptr;
+  // Workspace [parts, G*H, H] for small layers (use_step_weight_grads): each row block's dW_hh,
+  // accumulated step by step, summed into dw_hh after the sweep. Null = one GEMM after the sweep.
+  T* dw_hh_parts = nullptr;
 };
+
+// Whether dW_hh is accumulated inside the time loop, one small product per step while dgates and
+// h_{t-1} are in cache (kernels::add_at_b, on the row-block threads), rather than by one OpenBLAS
+// GEMM over all T*B rows after the sweep. Pays when the block's dW_hh stays in L2 across steps:
+// for hidden 32 the GEMM's packing of the [T*B, G*H] operands took more time than its arithmetic.
+template <Scalar T>
+bool use_step_weight_grads(int64_t GH, int64_t H) {
+  return GH * H * static_cast<int64_t>(sizeof(T)) <= (int64_t{256} << 10);
+}
 
 // Batch rows never interact inside a recurrence (row b of h_t depends only on row b of h_{t-1}),
 // so a layer's whole time loop, forward or backward, can run as independent row blocks, one per
@@ -88,22 +101,6 @@ inline int row_block_count(int64_t steps, int64_t B, int64_t GH, int64_t H) {
   const int threads = num_threads();
   if (threads <= 1 || steps * B * GH * H < (int64_t{1} << 22)) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, B / 8)));
-}
-
-// Runs fn(part, b0, b1) for `parts` contiguous blocks [b0, b1) of [0, B), the first on the calling
-// thread and the others on threads started here and joined before returning.
-template <typename Fn>
-void for_row_blocks(int64_t B, int parts, Fn&& fn) {
-  if (parts <= 1) {
-    fn(0, int64_t{0}, B);
-    return;
-  }
-  std::vector<std::thread> helpers;
-  helpers.reserve(static_cast<size_t>(parts - 1));
-  for (int p = 1; p < parts; ++p)
-    helpers.emplace_back([&fn, p, parts, B] { fn(p, B * p / parts, B * (p + 1) / parts); });
-  fn(0, int64_t{0}, B / parts);
-  for (auto& t : helpers) t.join();
 }
 
 // Zeroes the extra bias sums of blocks 1 .. parts-1 (width = G*H + H each).
@@ -120,8 +117,14 @@ void reduce_part_sums(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int p
     const T* s = d.dbias_parts + (p - 1) * width;
     for (int64_t j = 0; j < width; ++j) d.dbias[j] += s[j];
   }
-  if (a.ids == nullptr || d.dw_ih == nullptr) return;
   const int64_t GH = width - a.H;  // width is G*H + H
+  if (d.dw_hh_parts != nullptr && d.dw_hh != nullptr) {
+    for (int p = 0; p < parts; ++p) {
+      const T* dw = d.dw_hh_parts + p * GH * a.H;
+      for (int64_t j = 0; j < GH * a.H; ++j) d.dw_hh[j] += dw[j];
+    }
+  }
+  if (a.ids == nullptr || d.dw_ih == nullptr) return;
   for (int p = 0; p < parts; ++p) {
     const T* dw_t = d.dw_ih_t_parts + p * a.I * GH;  // [I, GH]
     for (int64_t j = 0; j < GH; ++j)
@@ -151,8 +154,9 @@ template <Scalar T>
 void gather_inputs(const SequenceArgs<T>& a, int64_t GH, T* gates, int64_t t, int64_t b0, int64_t b1) {
   if (a.ids == nullptr) return;
   for (int64_t row = t * a.B + b0; row < t * a.B + b1; ++row) {
-    const T* src = a.w_ih_t + static_cast<int64_t>(a.ids[row]) * GH;
-    std::copy(src, src + GH, gates + row * GH);
+    const T* __restrict__ src = a.w_ih_t + static_cast<int64_t>(a.ids[row]) * GH;
+    T* __restrict__ dst = gates + row * GH;
+    for (int64_t j = 0; j < GH; ++j) dst[j] = src[j];  // inline: a memmove call per short row cost more
   }
 }
 
@@ -163,6 +167,27 @@ T* clear_input_grads(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int64_
   T* dw_t = d.dw_ih_t_parts + part * a.I * GH;
   std::fill(dw_t, dw_t + a.I * GH, T(0));
   return dw_t;
+}
+
+// Small layers (dw_hh_parts set): the row block's dW_hh, where add_recurrent_grads adds; zeroed
+// before its sweep.
+template <Scalar T>
+T* clear_recurrent_grads(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int64_t GH, int part) {
+  if (d.dw_hh_parts == nullptr || d.dw_hh == nullptr) return nullptr;
+  T* dw = d.dw_hh_parts + part * GH * a.H;
+  std::fill(dw, dw + GH * a.H, T(0));
+  return dw;
+}
+
+// dW_hh += dgates_hh[t]^T h_{t-1} for batch rows [b0, b1) of step t (dw from clear_recurrent_grads;
+// null = skip, the GEMM after the sweep does it).
+template <Scalar T>
+void add_recurrent_grads(const SequenceArgs<T>& a, int64_t GH, const T* dgates_hh, T* dw, int64_t t, int64_t b0,
+                         int64_t b1) {
+  if (dw == nullptr) return;
+  const int64_t ld_prev = a.ld_prev(t);
+  kernels::add_at_b(GH, a.H, b1 - b0, dgates_hh + (t * a.B + b0) * GH, GH, a.h_prev(t) + b0 * ld_prev, ld_prev,
+                    dw, a.H);
 }
 
 // One-hot input, right after a step's backward kernel: the dgates_ih rows of step t, batch rows
@@ -191,7 +216,7 @@ void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>&
   const int64_t rows = a.steps * a.B;
   if (d.dw_ih != nullptr && a.ids == nullptr)
     kernels::gemm(Trans::kYes, Trans::kNo, GH, a.I, rows, T(1), dgates_ih, GH, a.x, a.I, T(1), d.dw_ih, a.I);
-  if (d.dw_hh != nullptr) {
+  if (d.dw_hh != nullptr && d.dw_hh_parts == nullptr) {
     if (a.steps > 1) {
       // Forward: steps 1..T-1 started from out[0..T-2]; reverse: steps 0..T-2 from out[1..T-1].
       const T* dg = a.reverse ? dgates_hh : dgates_hh + a.B * GH;

@@ -97,5 +97,17 @@ TEST(Graph, ReusedBuffersGiveTheSameResultsAsAFreshGraph) {
   for (int64_t i = 0; i < w.numel(); ++i) EXPECT_EQ(dw_reused.data()[i], dw_fresh.data()[i]) << i;
 }
 
+TEST(Graph, EmptyInnerDimensionIsZeroOnAReusedTape) {
+  // matmul's output is not zero-filled in advance: a sum over nothing must still write zeros.
+  Graph<float> g;
+  (void)g.input(iota({1}));
+  (void)g.input(iota({1}));
+  Var big = g.input(iota({2, 3}));  // the slot matmul's output takes on the next tape
+  std::fill_n(g.value(big), 6, std::numeric_limits<float>::quiet_NaN());
+  g.clear();
+  Var c = matmul(g, g.input(Tensor<float>({2, 0})), g.input(Tensor<float>({0, 3})));
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(g.value(c)[i], 0.0f);
+}
+
 }  // namespace
 }  // namespace recur

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "recur/threads.h"
 #include "recur/rng.h"
 
 using namespace recur;
@@ -82,6 +83,23 @@ void check_all_shapes() {
 }  // namespace
 
 TEST(Gemm, MatchesReferenceFloat) { check_all_shapes<float>(); }
+
+TEST(Gemm, LargeProductsSplitOverThreadsMatchTheReference) {
+  // Above the split threshold gemm runs blocks of C's rows (tall C) or columns (wide C) on
+  // several threads; uneven extents leave a short last block.
+  const int before = num_threads();
+  uint64_t seed = 1000;
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    for (const GemmShape& s : {GemmShape{301, 77, 500}, GemmShape{77, 301, 500}, GemmShape{1000, 40, 260}})
+      for (Trans ta : {Trans::kNo, Trans::kYes})
+        for (Trans tb : {Trans::kNo, Trans::kYes}) {
+          expect_gemm_matches_reference<float>(s, ta, tb, 1.0f, 0.0f, seed++);
+          expect_gemm_matches_reference<float>(s, ta, tb, 0.5f, 1.0f, seed++);
+        }
+  }
+  set_num_threads(before);
+}
 
 TEST(Gemm, MatchesReferenceDouble) { check_all_shapes<double>(); }
 

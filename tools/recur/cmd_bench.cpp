@@ -95,8 +95,7 @@ void bench_train(const BenchOptions& o) {
     std::span<const int32_t> y(tokens.data() + offset + 1, static_cast<size_t>(B * T));
     g.clear();
     params.zero_grads();
-    Var logits = model->forward(g, x, T, B, state, nullptr, true);
-    Var loss = softmax_cross_entropy(g, logits, y);
+    Var loss = model->loss(g, x, y, T, B, state, nullptr, true);
     const double loss_value = g.item(loss);
     check_finite(loss_value, "training loss", fmt::format("bench step {}", step));
     g.backward(loss);

@@ -70,7 +70,18 @@ class LanguageModel {
   Var forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch, RecurrentState& state,
               Rng* dropout_rng, bool training, std::span<const float> carry_scales = {});
 
+  // The mean cross-entropy of forward's logits against `targets` ([T*B], time-major like ids), as
+  // softmax_cross_entropy(forward(...), targets) but through the fused head (linear_cross_entropy),
+  // which never stores the logits: what training calls. Arguments and state as forward.
+  Var loss(Graph<float>& g, std::span<const int32_t> ids, std::span<const int32_t> targets, int64_t steps,
+           int64_t batch, RecurrentState& state, Rng* dropout_rng, bool training,
+           std::span<const float> carry_scales = {});
+
  private:
+  // The top layer's hidden states [T*B, H] (after dropout in training): the head's input.
+  Var top_hidden(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch, RecurrentState& state,
+                 Rng* dropout_rng, bool training, std::span<const float> carry_scales);
+
   LanguageModelConfig config_;
   ParameterStore<float> params_;
   Rnn<float> rnn_;

@@ -6,6 +6,7 @@
 // without copies (see the four cases in matmul_backward).
 // linear (PyTorch nn.Linear): y = x W^T + b, so dx = dy W, dW = dy^T x, db = sum over rows of dy.
 // Glossary: M rows of C, N columns of C, K the shared dimension; I inputs, O outputs.
+#include <algorithm>
 #include <string>
 
 #include "kernels/elementwise.h"
@@ -22,10 +23,14 @@ using kernels::Trans;
 Trans trans_of(bool transposed) { return transposed ? Trans::kYes : Trans::kNo; }
 
 // C [M, N] = alpha op(A) op(B) + beta C with leading dimensions taken from the stored layouts.
-// K == 0 is skipped (the sum is empty), since BLAS rejects a leading dimension of 0.
+// K == 0 is an empty sum, done here since BLAS rejects a leading dimension of 0: beta 0 zeroes C
+// (outputs are not zero-filled in advance, see NodeInit), beta 1 leaves it.
 template <Scalar T>
 void gemm_dense(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T beta, T* C) {
-  if (K == 0) return;  // C is already beta C for the callers: beta == 0 only on a fresh zero buffer
+  if (K == 0) {
+    if (beta == T(0)) std::fill_n(C, M * N, T(0));
+    return;
+  }
   const int64_t lda = ta ? M : K;  // A is [M, K], or [K, M] when transposed
   const int64_t ldb = tb ? K : N;  // B is [K, N], or [N, K] when transposed
   kernels::gemm<T>(trans_of(ta), trans_of(tb), M, N, K, T(1), A, lda, B, ldb, beta, C, N);
