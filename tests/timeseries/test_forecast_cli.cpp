@@ -118,6 +118,16 @@ TEST(ForecastCli, BadInput) {
   expect_failure("forecast --synthetic --horizon 3", {"excludes"});  // --csv options do not apply
 }
 
+TEST(ForecastCli, CommandLineErrorsExitWithTwoAndBadDataWithOne) {
+  // The documented codes (tools/recur/main.cpp): 2 for the command line, whatever CLI11's own
+  // code for the kind of mistake; 1 for input that cannot be used; 0 for --help.
+  EXPECT_EQ(test::run_cli("forecast --synthetic --csv x.csv").exit_code, 2);
+  EXPECT_EQ(test::run_cli("forecast --no-such-flag").exit_code, 2);
+  EXPECT_EQ(test::run_cli("forecast --synthetic --epochs notanumber").exit_code, 2);
+  EXPECT_EQ(test::run_cli("forecast --csv '" + fixture("empty.csv") + "' --column value").exit_code, 1);
+  EXPECT_EQ(test::run_cli("forecast --help").exit_code, 0);
+}
+
 TEST(ForecastCli, LogNeedsPositiveValuesAndNamesTheLine) {
   expect_failure("forecast --csv '" + fixture("crlf_quoted.csv") + "' --column Value --lags 1 --horizon 1 --log --plot ''",
                  {"data row 3 (line 4)", "--log needs positive values"});

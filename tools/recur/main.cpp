@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (or the help); its own codes (105, 108, ...) become the documented 2.
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const recur::Error& e) {
     fmt::print(stderr, "recur: error: {}\n", e.what());
     return 1;
