@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 export RECUR_DATA ?= $(abspath ../shared/data)
 export RECUR_VECTORS ?= $(abspath ../shared/vectors)
 
-.PHONY: all deps build test demo bench asan-test clean
+.PHONY: all deps build test demo bench asan-test tsan-test clean
 
 all: build
 
@@ -34,5 +34,14 @@ asan-test: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+# The tests that run recur's own threads (row blocks, split GEMMs, the fused head, generation's
+# helper thread) under ThreadSanitizer.
+TSAN_TESTS = test_rnn_row_blocks test_rnn_one_hot test_linear_cross_entropy test_add_at_b test_gemm \
+             test_language_model test_inference
+tsan-test: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_TSAN=ON
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	set -e; for t in $(TSAN_TESTS); do TSAN_OPTIONS=halt_on_error=1 ./build-tsan/tests/$$t; done
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-tsan
