@@ -15,7 +15,9 @@ void check_clip_grad_norm(const nlohmann::json& j, const std::string& file) {
     std::vector<int> slots;
     for (const auto& t : c.at("grads_before")) {
       auto tensor = read_tensor(t);
-      slots.push_back(store.add("p" + std::to_string(slots.size()), tensor.shape()));
+      std::string name = "p";  // not "p" + to_string(...): GCC 12 warns falsely there (-Wrestrict)
+      name += std::to_string(slots.size());
+      slots.push_back(store.add(name, tensor.shape()));
       std::copy(tensor.span().begin(), tensor.span().end(), store.grad(slots.back()).data);
     }
     const double total = clip_grad_norm(store.grads(), c.at("max_norm").get<double>());
