@@ -36,6 +36,7 @@ void validate(const TrainOptions& o) {
   check(o.epochs >= 1, "train: --epochs must be >= 1, got " + std::to_string(o.epochs));
   check(std::isfinite(o.time_budget_s) && o.time_budget_s >= 0,
         "train: --time-budget must be >= 0, got " + std::to_string(o.time_budget_s));
+  check(o.patience >= 0, "train: --patience must be >= 0, got " + std::to_string(o.patience));
   check(!o.out_dir.empty(), "train: an output folder (--out) is required");
 }
 
@@ -103,6 +104,8 @@ Trainer::Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, Tra
   check(static_cast<int64_t>(data_.train.size()) >= needed,
         fmt::format("train: the training text has {} tokens; --batch {} x --steps {} needs at least {}",
                     data_.train.size(), options_.batch, options_.steps, needed));
+  check(options_.patience == 0 || !data_.valid.empty(),
+        "train: --patience needs validation data (--valid, or a validation fraction above 0)");
   data_rng_.seed_with(options_.seed);
   dropout_rng_.seed_with(options_.seed ^ 0x5eedd20f0a7ULL);
   carried_ = model_.zero_state(options_.batch);
@@ -115,6 +118,20 @@ double Trainer::current_lr() const {
   if (options_.lr_schedule == "cosine")
     return options_.lr * 0.5 * (1 + std::cos(M_PI * e / static_cast<double>(options_.epochs)));
   return options_.lr;
+}
+
+int64_t Trainer::epochs_since_best() const {
+  // From the history (kept in the checkpoint), so a resumed run counts the epochs before it too.
+  double best = std::numeric_limits<double>::infinity();
+  int64_t best_index = -1;
+  for (size_t i = 0; i < history_.size(); ++i) {
+    if (history_[i].valid_perplexity < best) {
+      best = history_[i].valid_perplexity;
+      best_index = static_cast<int64_t>(i);
+    }
+  }
+  if (best_index < 0) return 0;  // no validation perplexity yet: nothing to be patient about
+  return static_cast<int64_t>(history_.size()) - 1 - best_index;
 }
 
 void Trainer::save_checkpoint() {
@@ -325,6 +342,9 @@ TrainSummary Trainer::run(const std::atomic<bool>* stop, const TrainCallbacks& c
     save_checkpoint();
     write_metrics(options_.out_dir, history_);
     if (callbacks.on_epoch) callbacks.on_epoch(m);
+    if (stopped == StopReason::kFinished && options_.patience > 0 && epochs_since_best() >= options_.patience &&
+        epoch_ < options_.epochs)
+      stopped = StopReason::kNoImprovement;
     if (stopped != StopReason::kFinished) {
       summary.reason = stopped;
       break;

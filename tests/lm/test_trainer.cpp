@@ -264,3 +264,39 @@ TEST(LmCorpus, WordPromptsStayOpenCorporaCloseEveryLine) {
   EXPECT_EQ(unk.unknown_count, 1);
   EXPECT_EQ(unk.ids[1], 0);
 }
+
+TEST(Trainer, PatienceStopsWhenValidationStopsImproving) {
+  // Validation text unlike the training text: after a few epochs the model only gets worse on it.
+  auto out = test::make_temp_dir("trainer-patience");
+  const int V = 9;
+  LanguageModel model(toy_config(CellType::kGru, V));
+  Rng rng(2);
+  model.reset_parameters(rng);
+  auto o = toy_options(out);
+  o.epochs = 60;
+  o.lr = 0.05;
+  o.patience = 3;
+  std::vector<int32_t> valid;
+  for (int i = 0; i < 120; ++i) valid.push_back(static_cast<int32_t>((i * i + 5 * i) % V));
+  Trainer trainer(model, toy_text(V), {toy_ids(600, V), valid}, o);
+  const TrainSummary s = trainer.run();
+  ASSERT_EQ(s.reason, StopReason::kNoImprovement) << "ran all " << s.history.size() << " epochs";
+  ASSERT_GT(s.history.size(), 3u);
+  EXPECT_LT(s.history.size(), 60u);
+  // The best epoch is exactly `patience` epochs before the last, and none after it beat it.
+  const size_t best = static_cast<size_t>(std::min_element(s.history.begin(), s.history.end(), [](auto& a, auto& b) {
+                                            return a.valid_perplexity < b.valid_perplexity;
+                                          }) - s.history.begin());
+  EXPECT_EQ(best, s.history.size() - 1 - 3);
+  EXPECT_EQ(s.best_valid_perplexity, s.history[best].valid_perplexity);
+}
+
+TEST(Trainer, PatienceNeedsValidationData) {
+  auto out = test::make_temp_dir("trainer-patience-novalid");
+  LanguageModel model(toy_config(CellType::kGru, 9));
+  auto o = toy_options(out);
+  o.patience = 2;
+  EXPECT_THROW(Trainer(model, toy_text(9), {toy_ids(600, 9), {}}, o), ValueError);
+  o.patience = -1;
+  EXPECT_THROW(validate(o), ValueError);
+}

@@ -18,6 +18,7 @@ void add_demo_command(CLI::App& app, const CommonOptions& common) {
     spec.data = "timemachine";
     spec.train.epochs = 1000;
     spec.train.time_budget_s = *seconds;
+    spec.train.patience = 10;  // it overfits after about 40 epochs (best/ keeps the best model)
     spec.train.out_dir = *out;
     spec.sample_length = 150;
     if (int code = run_training(spec); code != 0) std::exit(code);

@@ -19,6 +19,7 @@ void add_train_command(CLI::App& app, const CommonOptions& common) {
     apply_common(common);
     spec->epochs_given = cmd->count("--epochs") > 0;
     spec->time_budget_given = cmd->count("--time-budget") > 0;
+    spec->patience_given = cmd->count("--patience") > 0;
     if (int code = run_training(*spec); code != 0) std::exit(code);
   });
 }

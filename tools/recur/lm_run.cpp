@@ -37,7 +37,7 @@ nlohmann::json spec_json(const RunSpec& s) {
           {"lr", t.lr}, {"momentum", t.momentum}, {"weight_decay", t.weight_decay}, {"clip", t.clip},
           {"random_truncation", t.truncation_keep},
           {"lr_schedule", t.lr_schedule}, {"lr_gamma", t.lr_gamma}, {"epochs", t.epochs},
-          {"time_budget", t.time_budget_s}, {"seed", t.seed}};
+          {"time_budget", t.time_budget_s}, {"patience", t.patience}, {"seed", t.seed}};
 }
 
 void spec_from_json(const nlohmann::json& j, RunSpec& s) {
@@ -51,6 +51,7 @@ void spec_from_json(const nlohmann::json& j, RunSpec& s) {
   t.truncation_keep = j.at("random_truncation");
   t.lr_schedule = j.at("lr_schedule"); t.lr_gamma = j.at("lr_gamma"); t.epochs = j.at("epochs");
   t.time_budget_s = j.at("time_budget"); t.seed = j.at("seed");
+  t.patience = j.value("patience", int64_t{0});  // absent in runs written before --patience existed
 }
 
 std::string format_duration(double seconds) {
@@ -125,6 +126,9 @@ void add_train_options(CLI::App& cmd, RunSpec& s) {
   cmd.add_option("--lr-gamma", t.lr_gamma, "Factor per epoch of the step schedule")->capture_default_str();
   cmd.add_option("--epochs", t.epochs, "Epochs to train")->capture_default_str();
   cmd.add_option("--time-budget", t.time_budget_s, "Stop after this many seconds (0 = no limit)")->capture_default_str();
+  cmd.add_option("--patience", t.patience,
+                 "Early stopping: stop after this many epochs without a new best validation perplexity (0 = off)")
+      ->capture_default_str();
   cmd.add_option("--seed", t.seed, "Random seed (same seed, machine and threads: same bits)")->capture_default_str();
   cmd.add_option("--out", t.out_dir, "Output folder (checkpoints, metrics.csv, perplexity.svg)")->capture_default_str();
   cmd.add_option("--resume", s.resume, "Continue the run in this folder (its run.json gives the settings)");
@@ -140,6 +144,7 @@ int run_training(RunSpec spec) {
     if (!fs::exists(run_file)) throw IoError("cannot resume: '" + run_file.string() + "' is missing");
     const auto epochs = spec.train.epochs;
     const auto budget = spec.train.time_budget_s;
+    const auto patience = spec.train.patience;
     try {
       spec_from_json(nlohmann::json::parse(read_file(run_file)), spec);
     } catch (const nlohmann::json::exception& e) {
@@ -147,6 +152,7 @@ int run_training(RunSpec spec) {
     }
     if (spec.epochs_given) spec.train.epochs = epochs;
     spec.train.time_budget_s = spec.time_budget_given ? budget : 0;
+    if (spec.patience_given) spec.train.patience = patience;
     spec.train.out_dir = spec.resume;
   }
   validate(spec.train);
@@ -220,6 +226,8 @@ int run_training(RunSpec spec) {
     return 130;
   }
   if (summary.reason == StopReason::kTimeBudget) fmt::print("time budget of {} s reached\n", spec.train.time_budget_s);
+  if (summary.reason == StopReason::kNoImprovement)
+    fmt::print("stopped early: no new best validation perplexity in {} epochs (--patience)\n", spec.train.patience);
   const EpochMetrics& last = summary.history.back();
   const auto best = std::min_element(summary.history.begin(), summary.history.end(), [](const auto& a, const auto& b) {
     return a.valid_perplexity < b.valid_perplexity;

@@ -29,6 +29,7 @@ struct RunSpec {
   std::string resume;  // a run folder to continue
   bool epochs_given = false;       // on resume: --epochs replaces the run's count
   bool time_budget_given = false;  // on resume: --time-budget replaces the run's budget
+  bool patience_given = false;     // on resume: --patience replaces the run's patience
   std::string prefix = "time traveller ";  // sampled after training
   int64_t sample_length = 100;
 };

@@ -44,6 +44,9 @@ struct TrainOptions {
   double lr_gamma = 0.5;                  // step schedule factor
   int64_t epochs = 10;
   double time_budget_s = 0;               // > 0: stop after this many seconds (checkpoint kept)
+  // > 0: early stopping: stop after this many epochs in a row without a new best validation
+  // perplexity (best/ holds the model of the best epoch). Needs validation data.
+  int64_t patience = 0;
   uint64_t seed = 42;
   std::filesystem::path out_dir;
 };
@@ -83,7 +86,7 @@ struct TrainCallbacks {
   std::function<void(const EpochMetrics&)> on_epoch;   // after validation of an epoch
 };
 
-enum class StopReason { kFinished, kTimeBudget, kInterrupted };
+enum class StopReason { kFinished, kTimeBudget, kInterrupted, kNoImprovement };
 
 struct TrainSummary {
   StopReason reason = StopReason::kFinished;
@@ -129,6 +132,7 @@ class Trainer {
   std::unique_ptr<Optimizer<float>> optimizer_;
 
   void save_checkpoint();
+  [[nodiscard]] int64_t epochs_since_best() const;  // epochs after the best validation perplexity so far
   [[nodiscard]] double current_lr() const;
 };
 
