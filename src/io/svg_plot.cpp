@@ -264,7 +264,8 @@ std::string render_svg_chart(const Chart& chart) {
     }
   }
 
-  // Legend, top right inside the plot; the width is estimated from the longest name.
+  // Legend inside the plot, in the corner that hides the fewest data points (top right on a tie,
+  // then top left, bottom right, bottom left); the width is estimated from the longest name.
   const bool has_legend =
       std::any_of(chart.series.begin(), chart.series.end(), [](const Series& s) { return !s.name.empty(); });
   if (has_legend) {
@@ -273,7 +274,29 @@ std::string render_svg_chart(const Chart& chart) {
     const double row = 16;
     const double box_width = 36 + 6.5 * static_cast<double>(std::min<size_t>(longest, 40));
     const double box_height = 8 + row * static_cast<double>(chart.series.size());
-    const double x0 = right - box_width - 8, y0 = top + 8;
+    const double corners[4][2] = {{right - box_width - 8, top + 8},
+                                  {left + 8, top + 8},
+                                  {right - box_width - 8, bottom - box_height - 8},
+                                  {left + 8, bottom - box_height - 8}};
+    auto hidden_points = [&](double bx, double by) {
+      size_t n = 0;
+      for (const Series& s : chart.series)
+        for (size_t i = 0; i < s.x.size(); ++i) {
+          if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+          const double x = px(s.x[i]), y = py(s.y[i]);
+          n += x >= bx - 4 && x <= bx + box_width + 4 && y >= by - 4 && y <= by + box_height + 4 ? 1 : 0;
+        }
+      return n;
+    };
+    size_t best_corner = 0, fewest = hidden_points(corners[0][0], corners[0][1]);
+    for (size_t c = 1; c < 4 && fewest > 0; ++c) {
+      const size_t n = hidden_points(corners[c][0], corners[c][1]);
+      if (n < fewest) {
+        fewest = n;
+        best_corner = c;
+      }
+    }
+    const double x0 = corners[best_corner][0], y0 = corners[best_corner][1];
     svg += "<g class=\"legend\">\n";
     svg += fmt::format(
         "<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"white\" "

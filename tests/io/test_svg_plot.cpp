@@ -142,6 +142,38 @@ TEST(SvgPlot, WritesAWellFormedFileWithOnePathPerSeries) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
 }
 
+TEST(SvgPlot, LegendGoesToTheCornerWithoutData) {
+  // Where the legend box starts, as (x, y) relative to the chart's middle: -1 left/top, +1 right/bottom.
+  auto legend_corner = [](const Chart& chart) {
+    const std::string svg = render_svg_chart(chart);
+    const std::string legend = svg.substr(svg.find("<g class=\"legend\">"));
+    const double x = std::stod(attribute(legend, "<rect", "x")), y = std::stod(attribute(legend, "<rect", "y"));
+    return std::pair<int, int>{x < chart.width / 2.0 ? -1 : 1, y < chart.height / 2.0 ? -1 : 1};
+  };
+  auto line = [](double y_start, double y_end) {
+    Series s{.name = "series"};
+    for (int i = 0; i <= 100; ++i) {
+      s.x.push_back(i);
+      s.y.push_back(y_start + (y_end - y_start) * i / 100.0);
+    }
+    return s;
+  };
+  Chart falling{.title = "falling"};  // a perplexity curve: top right is empty
+  falling.series.push_back(line(10, 0));
+  EXPECT_EQ(legend_corner(falling), (std::pair<int, int>{1, -1}));
+  Chart rising{.title = "rising"};  // growth (the airline series): top left is empty
+  rising.series.push_back(line(0, 10));
+  EXPECT_EQ(legend_corner(rising), (std::pair<int, int>{-1, -1}));
+  Chart valley{.title = "valley"};  // high at both ends, low in the middle: bottom right is first free
+  Series v{.name = "valley"};
+  for (int i = 0; i <= 100; ++i) {
+    v.x.push_back(i);
+    v.y.push_back(std::abs(i - 50));
+  }
+  valley.series.push_back(v);
+  EXPECT_EQ(legend_corner(valley), (std::pair<int, int>{1, 1}));
+}
+
 TEST(SvgPlot, LinearAxesGetNiceTicks) {
   Chart chart{.title = "t"};
   chart.series.push_back({.name = "", .x = {0, 10}, .y = {0.13, 0.87}});
