@@ -105,3 +105,21 @@ TEST(LmCli, BrokenCheckpointIsReportedAndNotDestroyed) {
   EXPECT_EQ(read_file(dir / "run" / "checkpoint" / "model.safetensors"), before);
   expect_failure("generate --model '" + (dir / "nowhere").string() + "'", {"no model"});
 }
+
+TEST(BenchCli, PrintsThroughputAsItsLastLine) {
+  auto last_line = [](const std::string& out) {
+    const size_t end = out.find_last_not_of('\n');
+    const size_t start = out.rfind('\n', end);
+    return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  };
+  for (const std::string input : {"", " --embed 4"}) {
+    const auto r = test::run_cli("bench train --cell lstm --layers 2 --hidden 8 --batch 3 --steps 4 --vocab 7 --seconds 0.05"
+                                 " --warmup 1 --threads 1" + input);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(last_line(r.output).rfind("tokens_per_s=", 0), 0u) << r.output;
+    const auto g = test::run_cli("bench generate --cell gru --hidden 8 --vocab 7 --length 20 --seconds 0.05" + input);
+    ASSERT_EQ(g.exit_code, 0) << g.output;
+    EXPECT_EQ(last_line(g.output).rfind("chars_per_s=", 0), 0u) << g.output;
+  }
+  EXPECT_EQ(test::run_cli("bench train --embed -1").exit_code, 1);
+}

@@ -29,6 +29,7 @@ struct BenchOptions {
   int64_t batch = 32;
   int64_t steps = 35;
   int64_t vocab = 28;
+  int64_t embed = 0;      // embedding size; 0 = one-hot input
   std::string data;       // a text file; empty = random tokens
   double seconds = 3.0;   // timed part (after warm-up)
   int64_t warmup = 3;     // untimed training steps first
@@ -68,7 +69,8 @@ std::vector<int32_t> bench_tokens(const BenchOptions& o, int64_t count, Rng& rng
 
 std::unique_ptr<LanguageModel> random_model(const BenchOptions& o, Rng& rng) {
   auto model = std::make_unique<LanguageModel>(LanguageModelConfig{
-      .cell = parse_cell_type(o.cell), .num_layers = o.layers, .hidden_size = o.hidden, .vocab_size = o.vocab});
+      .cell = parse_cell_type(o.cell), .num_layers = o.layers, .hidden_size = o.hidden, .embedding_size = o.embed,
+      .vocab_size = o.vocab});
   model->reset_parameters(rng);
   return model;
 }
@@ -78,6 +80,7 @@ std::unique_ptr<LanguageModel> random_model(const BenchOptions& o, Rng& rng) {
 void bench_train(const BenchOptions& o) {
   check(o.batch >= 1 && o.steps >= 1 && o.vocab >= 1 && o.hidden >= 1 && o.layers >= 1,
         "bench train: --batch, --steps, --vocab, --hidden and --layers must be >= 1");
+  check(o.embed >= 0, "bench train: --embed must be >= 0, got " + std::to_string(o.embed));
   Rng rng(o.seed);
   auto model = random_model(o, rng);
   const int64_t B = o.batch, T = o.steps;
@@ -111,8 +114,8 @@ void bench_train(const BenchOptions& o) {
     ++timed;
   } while (seconds_since(t0) < o.seconds);
   const double dt = seconds_since(t0);
-  fmt::print("cell={} layers={} hidden={} batch={} steps={} vocab={} threads={} timed_steps={} seconds={:.3f}\n",
-             o.cell, o.layers, o.hidden, B, T, o.vocab, num_threads(), timed, dt);
+  fmt::print("cell={} layers={} hidden={} embed={} batch={} steps={} vocab={} threads={} timed_steps={} seconds={:.3f}\n",
+             o.cell, o.layers, o.hidden, o.embed, B, T, o.vocab, num_threads(), timed, dt);
   fmt::print("tokens_per_s={:.1f}\n", static_cast<double>(timed * B * T) / dt);
 }
 
@@ -152,7 +155,8 @@ void add_model_options(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--cell", o.cell, "rnn_tanh, rnn_relu, gru or lstm")->capture_default_str();
   cmd.add_option("--layers", o.layers, "Recurrent layers")->capture_default_str();
   cmd.add_option("--hidden", o.hidden, "Hidden size")->capture_default_str();
-  cmd.add_option("--vocab", o.vocab, "Vocabulary size (one-hot input)")->capture_default_str();
+  cmd.add_option("--vocab", o.vocab, "Vocabulary size")->capture_default_str();
+  cmd.add_option("--embed", o.embed, "Embedding size (0 = one-hot input, as char-rnn and d2l)")->capture_default_str();
   cmd.add_option("--seconds", o.seconds, "Timed seconds (after warm-up)")->capture_default_str();
   cmd.add_option("--data", o.data, "Text file for token ids (default: random tokens)");
   cmd.add_option("--seed", o.seed, "Random seed for weights and tokens")->capture_default_str();
