@@ -60,8 +60,7 @@ void gru_sequence_backward(const SequenceArgs<T>& a, const GruCache<T>& cache, c
     const int64_t rows = b1 - b0;
     T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * (GH + H);
     T* dh = d.dh + b0 * H;
-    T* dw_ih_t = clear_input_grads(a, d, GH, part);
-    T* dw_hh = clear_recurrent_grads(a, d, GH, part);
+    const BlockWeightGrads<T> weight_grads(a, d, GH, part, b0, b1);
     for (int64_t step = a.steps - 1; step >= 0; --step) {
       const int64_t t = a.time_at(step);
       const int64_t row = t * B + b0;
@@ -70,8 +69,7 @@ void gru_sequence_backward(const SequenceArgs<T>& a, const GruCache<T>& cache, c
       kernels::gru_step_backward(rows, H, cache.gates.data() + row * GH, cache.hn.data() + row * H,
                                  a.h_prev(t) + b0 * a.ld_prev(t), a.ld_prev(t), dy_t, d.ld_dy, dh,
                                  d.dgates_ih + row * GH, dgh_t, db, db + GH);
-      scatter_input_grads(a, GH, d.dgates_ih, dw_ih_t, t, b0, b1);
-      add_recurrent_grads(a, GH, d.dgates_hh, dw_hh, t, b0, b1);
+      weight_grads.add_step(t, d.dgates_ih, d.dgates_hh);
       kernels::packed_gemm(rows, dgh_t, GH, *d.w_hh_packed, T(1), dh, H);
     }
   });

@@ -63,8 +63,7 @@ void lstm_sequence_backward(const SequenceArgs<T>& a, const LstmCache<T>& cache,
     T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * (GH + H);
     T* dh = d.dh + b0 * H;
     T* dc = d.dc + b0 * H;
-    T* dw_ih_t = clear_input_grads(a, d, GH, part);
-    T* dw_hh = clear_recurrent_grads(a, d, GH, part);
+    const BlockWeightGrads<T> weight_grads(a, d, GH, part, b0, b1);
     for (int64_t step = a.steps - 1; step >= 0; --step) {
       const int64_t t = a.time_at(step);
       const int64_t row = t * B + b0;
@@ -73,8 +72,7 @@ void lstm_sequence_backward(const SequenceArgs<T>& a, const LstmCache<T>& cache,
       T* dgates_t = dgates + row * GH;
       kernels::lstm_step_backward(rows, H, cache.gates.data() + row * GH, c_prev, cache.tanh_c.data() + row * H,
                                   dy_t, d.ld_dy, dh, dc, dgates_t, db);
-      scatter_input_grads(a, GH, dgates, dw_ih_t, t, b0, b1);
-      add_recurrent_grads(a, GH, dgates, dw_hh, t, b0, b1);
+      weight_grads.add_step(t, dgates, dgates);
       kernels::packed_gemm(rows, dgates_t, GH, *d.w_hh_packed, T(0), dh, H);
     }
   });

@@ -49,16 +49,14 @@ void rnn_sequence_backward(kernels::RnnActivation act, const SequenceArgs<T>& a,
     const int64_t rows = b1 - b0;
     T* db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * 2 * H;
     T* dh = d.dh + b0 * H;
-    T* dw_ih_t = clear_input_grads(a, d, H, part);
-    T* dw_hh = clear_recurrent_grads(a, d, H, part);
+    const BlockWeightGrads<T> weight_grads(a, d, H, part, b0, b1);
     for (int64_t step = a.steps - 1; step >= 0; --step) {
       const int64_t t = a.time_at(step);
       const int64_t row = t * B + b0;
       const T* dy_t = d.dy != nullptr ? d.dy + row * d.ld_dy : nullptr;
       T* da_t = da + row * H;
       kernels::rnn_step_backward(act, rows, H, a.out + row * a.ld_out, a.ld_out, dy_t, d.ld_dy, dh, da_t, db);
-      scatter_input_grads(a, H, da, dw_ih_t, t, b0, b1);
-      add_recurrent_grads(a, H, da, dw_hh, t, b0, b1);
+      weight_grads.add_step(t, da, da);
       kernels::packed_gemm(rows, da_t, H, *d.w_hh_packed, T(0), dh, H);
     }
   });

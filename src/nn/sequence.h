@@ -160,48 +160,47 @@ void gather_inputs(const SequenceArgs<T>& a, int64_t GH, T* gates, int64_t t, in
   }
 }
 
-// One-hot input: the row block's dW_ih^T, where scatter_input_grads adds; zeroed before its sweep.
+// The weight gradients a row block accumulates step by step during its backward sweep, right after
+// each step's kernel while that step's dgates rows are in cache: for one-hot input dW_ih^T (a
+// scatter-add of dgates_ih rows), for small layers dW_hh (use_step_weight_grads). Each block has
+// its own buffers (zeroed here); reduce_part_sums adds them up after the sweep. A null buffer
+// means the sequence-wide GEMMs after the sweep do that part instead.
 template <Scalar T>
-T* clear_input_grads(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int64_t GH, int part) {
-  if (a.ids == nullptr || d.dw_ih == nullptr) return nullptr;
-  T* dw_t = d.dw_ih_t_parts + part * a.I * GH;
-  std::fill(dw_t, dw_t + a.I * GH, T(0));
-  return dw_t;
-}
+struct BlockWeightGrads {
+  const SequenceArgs<T>& a;
+  int64_t GH, b0, b1;
+  T* dw_ih_t = nullptr;  // [I, GH] one-hot input
+  T* dw_hh = nullptr;    // [GH, H] small layers
 
-// Small layers (dw_hh_parts set): the row block's dW_hh, where add_recurrent_grads adds; zeroed
-// before its sweep.
-template <Scalar T>
-T* clear_recurrent_grads(const SequenceArgs<T>& a, const SequenceGrads<T>& d, int64_t GH, int part) {
-  if (d.dw_hh_parts == nullptr || d.dw_hh == nullptr) return nullptr;
-  T* dw = d.dw_hh_parts + part * GH * a.H;
-  std::fill(dw, dw + GH * a.H, T(0));
-  return dw;
-}
-
-// dW_hh += dgates_hh[t]^T h_{t-1} for batch rows [b0, b1) of step t (dw from clear_recurrent_grads;
-// null = skip, the GEMM after the sweep does it).
-template <Scalar T>
-void add_recurrent_grads(const SequenceArgs<T>& a, int64_t GH, const T* dgates_hh, T* dw, int64_t t, int64_t b0,
-                         int64_t b1) {
-  if (dw == nullptr) return;
-  const int64_t ld_prev = a.ld_prev(t);
-  kernels::add_at_b(GH, a.H, b1 - b0, dgates_hh + (t * a.B + b0) * GH, GH, a.h_prev(t) + b0 * ld_prev, ld_prev,
-                    dw, a.H);
-}
-
-// One-hot input, right after a step's backward kernel: the dgates_ih rows of step t, batch rows
-// [b0, b1), scatter-added into the block's dW_ih^T (dw_t from clear_input_grads; null = skip).
-template <Scalar T>
-void scatter_input_grads(const SequenceArgs<T>& a, int64_t GH, const T* dgates_ih, T* dw_t, int64_t t, int64_t b0,
-                         int64_t b1) {
-  if (dw_t == nullptr) return;
-  for (int64_t row = t * a.B + b0; row < t * a.B + b1; ++row) {
-    T* __restrict__ dst = dw_t + static_cast<int64_t>(a.ids[row]) * GH;
-    const T* __restrict__ src = dgates_ih + row * GH;
-    for (int64_t j = 0; j < GH; ++j) dst[j] += src[j];
+  BlockWeightGrads(const SequenceArgs<T>& args, const SequenceGrads<T>& d, int64_t gh, int part, int64_t row0,
+                   int64_t row1)
+      : a(args), GH(gh), b0(row0), b1(row1) {
+    if (a.ids != nullptr && d.dw_ih != nullptr) {
+      dw_ih_t = d.dw_ih_t_parts + part * a.I * GH;
+      std::fill(dw_ih_t, dw_ih_t + a.I * GH, T(0));
+    }
+    if (d.dw_hh_parts != nullptr && d.dw_hh != nullptr) {
+      dw_hh = d.dw_hh_parts + part * GH * a.H;
+      std::fill(dw_hh, dw_hh + GH * a.H, T(0));
+    }
   }
-}
+
+  // Step t's contribution: dW_ih^T[id] += dgates_ih row, dW_hh += dgates_hh[t]^T h_{t-1}.
+  void add_step(int64_t t, const T* dgates_ih, const T* dgates_hh) const {
+    if (dw_ih_t != nullptr) {
+      for (int64_t row = t * a.B + b0; row < t * a.B + b1; ++row) {
+        T* __restrict__ dst = dw_ih_t + static_cast<int64_t>(a.ids[row]) * GH;
+        const T* __restrict__ src = dgates_ih + row * GH;
+        for (int64_t j = 0; j < GH; ++j) dst[j] += src[j];
+      }
+    }
+    if (dw_hh != nullptr) {
+      const int64_t ld_prev = a.ld_prev(t);
+      kernels::add_at_b(GH, a.H, b1 - b0, dgates_hh + (t * a.B + b0) * GH, GH, a.h_prev(t) + b0 * ld_prev, ld_prev,
+                        dw_hh, a.H);
+    }
+  }
+};
 
 // After the backward sweep, with the pre-activation gradients of all steps:
 //   dW_ih += dgates_ih^T x          db_ih += column sums of dgates_ih  (summed by the step kernels)

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/ops/cross_entropy_checks.h"
 #include "kernels/elementwise.h"
 #include "recur/error.h"
 #include "recur/ops.h"
@@ -22,35 +23,10 @@ Var softmax_cross_entropy(Graph<T>& g, Var logits, std::span<const int32_t> targ
                     "softmax_cross_entropy: logits " + shape.str() + " must be 2-D [N, V]");
   const int64_t N = shape[0];
   const int64_t V = shape[1];
-  check<ShapeError>(static_cast<int64_t>(targets.size()) == N,
-                    "softmax_cross_entropy: logits " + shape.str() + " need " + std::to_string(N) +
-                        " targets, got " + std::to_string(targets.size()));
-  check<ShapeError>(mask.empty() || static_cast<int64_t>(mask.size()) == N,
-                    "softmax_cross_entropy: logits " + shape.str() + " need a mask of " + std::to_string(N) +
-                        " values, got " + std::to_string(mask.size()));
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (targets[i] < 0 || targets[i] >= V) {
-      throw ValueError("softmax_cross_entropy: target id " + std::to_string(targets[i]) + " at position " +
-                       std::to_string(i) + " is outside [0, " + std::to_string(V) +
-                       ") (V, logits' last dimension)");
-    }
-  }
+  const int64_t counted = detail::check_cross_entropy_targets<T>("softmax_cross_entropy", N, V, targets, mask);
   // weights [N]: 1 for the rows that count, 0 for the others.
   std::vector<T> weights(static_cast<size_t>(N), T(1));
-  if (!mask.empty()) {
-    for (size_t i = 0; i < mask.size(); ++i) {
-      check<ValueError>(mask[i] == T(0) || mask[i] == T(1),
-                        "softmax_cross_entropy: mask[" + std::to_string(i) +
-                            "] = " + std::to_string(mask[i]) + " is not 0 or 1");
-      weights[i] = mask[i];
-    }
-  }
-  int64_t counted = 0;
-  for (T w : weights) counted += w != T(0) ? 1 : 0;
-  check<ValueError>(counted > 0, mask.empty()
-                                     ? "softmax_cross_entropy: logits " + shape.str() + " have no rows"
-                                     : "softmax_cross_entropy: the mask selects no rows (all " +
-                                           std::to_string(N) + " values are 0)");
+  if (!mask.empty()) weights.assign(mask.begin(), mask.end());
 
   Var probs = g.make_node(shape, {});  // [N, V] softmax of the counted rows, zeros in the others
   Var out = g.make_node(Shape{1}, {logits});

@@ -45,6 +45,7 @@
 #pragma GCC diagnostic pop
 #endif
 
+#include "autograd/ops/cross_entropy_checks.h"
 #include "core/parallel.h"
 #include "kernels/add_at_b.h"
 #include "kernels/elementwise.h"
@@ -423,33 +424,7 @@ Var linear_cross_entropy(Graph<T>& g, Var x, Var weight, std::optional<Var> bias
                                     " input columns, x has " + std::to_string(I));
   if (bias)
     check<ShapeError>(g.shape(*bias) == Shape{V}, described + ": bias must be [" + std::to_string(V) + "]");
-  const std::string logits = Shape{N, V}.str();
-  check<ShapeError>(static_cast<int64_t>(targets.size()) == N,
-                    "linear_cross_entropy: logits " + logits + " need " + std::to_string(N) +
-                        " targets, got " + std::to_string(targets.size()));
-  check<ShapeError>(mask.empty() || static_cast<int64_t>(mask.size()) == N,
-                    "linear_cross_entropy: logits " + logits + " need a mask of " + std::to_string(N) +
-                        " values, got " + std::to_string(mask.size()));
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (targets[i] < 0 || targets[i] >= V) {
-      throw ValueError("linear_cross_entropy: target id " + std::to_string(targets[i]) + " at position " +
-                       std::to_string(i) + " is outside [0, " + std::to_string(V) +
-                       ") (V, logits' last dimension)");
-    }
-  }
-  int64_t counted = N;
-  if (!mask.empty()) {
-    counted = 0;
-    for (size_t i = 0; i < mask.size(); ++i) {
-      check<ValueError>(mask[i] == T(0) || mask[i] == T(1),
-                        "linear_cross_entropy: mask[" + std::to_string(i) + "] = " + std::to_string(mask[i]) +
-                            " is not 0 or 1");
-      counted += mask[i] != T(0) ? 1 : 0;
-    }
-  }
-  check<ValueError>(counted > 0, mask.empty() ? "linear_cross_entropy: logits " + logits + " have no rows"
-                                              : "linear_cross_entropy: the mask selects no rows (all " +
-                                                    std::to_string(N) + " values are 0)");
+  const int64_t counted = detail::check_cross_entropy_targets<T>("linear_cross_entropy", N, V, targets, mask);
 
   // --- Forward ---
   Var out = bias ? g.make_node(Shape{1}, {x, weight, *bias}) : g.make_node(Shape{1}, {x, weight});
