@@ -10,7 +10,7 @@
 
 #include "kernels/add_at_b.h"
 #include "kernels/gemm.h"
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 namespace {
 

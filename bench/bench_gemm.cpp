@@ -15,8 +15,8 @@
 
 #include "bench_threads.h"
 #include "kernels/gemm.h"
-#include "recur/rng.h"
-#include "recur/threads.h"
+#include "recur/core/rng.h"
+#include "recur/core/threads.h"
 
 namespace {
 

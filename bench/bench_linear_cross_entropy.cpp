@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "bench_threads.h"
-#include "recur/graph.h"
-#include "recur/ops.h"
-#include "recur/rng.h"
+#include "recur/autograd/graph.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/rng.h"
 
 namespace {
 

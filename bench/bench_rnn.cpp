@@ -25,12 +25,12 @@
 #include <string>
 #include <vector>
 
-#include "recur/graph.h"
+#include "recur/autograd/graph.h"
 #include "recur/nn/rnn.h"
 #include "recur/nn/scratch_cells.h"
-#include "recur/ops.h"
-#include "recur/rng.h"
-#include "recur/threads.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/rng.h"
+#include "recur/core/threads.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "recur/threads.h"
+#include "recur/core/threads.h"
 
 namespace recur::bench {
 

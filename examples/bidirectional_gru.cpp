@@ -2,11 +2,11 @@
 // time, and prints the shapes of the output, the final state and the parameters (PyTorch's names).
 #include <cstdio>
 
-#include "recur/graph.h"
+#include "recur/autograd/graph.h"
 #include "recur/nn/rnn.h"
-#include "recur/ops.h"
-#include "recur/parameters.h"
-#include "recur/rng.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/parameters.h"
+#include "recur/core/rng.h"
 
 int main() {
   using namespace recur;

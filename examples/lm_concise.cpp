@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "recur/dataset.h"
+#include "recur/data/dataset.h"
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/trainer.h"

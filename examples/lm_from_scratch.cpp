@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "recur/dataset.h"
-#include "recur/grad_clip.h"
-#include "recur/init.h"
+#include "recur/data/dataset.h"
+#include "recur/optim/grad_clip.h"
+#include "recur/nn/init.h"
 #include "recur/lm/corpus.h"
-#include "recur/ops.h"
-#include "recur/parameters.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/parameters.h"
 #include "recur/text/partition.h"
 
 using namespace recur;

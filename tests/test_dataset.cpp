@@ -3,8 +3,8 @@
 
 #include <fstream>
 
-#include "recur/dataset.h"
-#include "recur/error.h"
+#include "recur/data/dataset.h"
+#include "recur/core/error.h"
 #include "test_support.h"
 
 using namespace recur;

@@ -1,10 +1,10 @@
 // The tape: node storage, lazy gradient buffers and the reverse sweep.
-#include "recur/graph.h"
+#include "recur/autograd/graph.h"
 
 #include <algorithm>
 #include <string>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

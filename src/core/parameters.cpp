@@ -1,9 +1,9 @@
 // Flat parameter storage with named slots.
-#include "recur/parameters.h"
+#include "recur/core/parameters.h"
 
 #include <algorithm>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -1,5 +1,5 @@
 // xoshiro256** (Blackman and Vigna, 2018) and the distributions built on it.
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 #include <cmath>
 #include <numbers>

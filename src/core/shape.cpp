@@ -1,7 +1,7 @@
 // Shape arithmetic and formatting.
-#include "recur/shape.h"
+#include "recur/core/shape.h"
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

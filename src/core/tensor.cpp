@@ -1,9 +1,9 @@
 // Owning tensor: construction checks and reshaping.
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 #include <algorithm>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

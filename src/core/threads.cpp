@@ -1,5 +1,5 @@
 // Thread count, and OpenBLAS kept on one thread (see threads.h).
-#include "recur/threads.h"
+#include "recur/core/threads.h"
 
 #include <cblas.h>
 

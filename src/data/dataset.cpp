@@ -1,10 +1,10 @@
 // Dataset registry and lookup through RECUR_DATA and the cache folder.
-#include "recur/dataset.h"
+#include "recur/data/dataset.h"
 
 #include <array>
 #include <cstdlib>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

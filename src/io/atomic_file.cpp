@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

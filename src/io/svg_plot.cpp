@@ -8,9 +8,9 @@
 #include <limits>
 #include <system_error>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
-#include "recur/plot.h"
+#include "recur/io/svg_plot.h"
 
 namespace recur {
 

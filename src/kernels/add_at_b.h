@@ -13,7 +13,7 @@
 
 #include <cstdint>
 
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 namespace recur::kernels {
 

@@ -17,7 +17,7 @@
 
 #include <cstdint>
 
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 namespace recur::kernels {
 

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "recur/threads.h"
+#include "recur/core/threads.h"
 
 namespace recur::kernels {
 

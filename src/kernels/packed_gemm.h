@@ -13,7 +13,7 @@
 
 #include "kernels/aligned_buffer.h"
 #include "kernels/gemm.h"
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 namespace recur::kernels {
 

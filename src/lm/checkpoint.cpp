@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/io/safetensors.h"
 

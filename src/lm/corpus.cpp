@@ -3,7 +3,7 @@
 
 #include <fmt/core.h>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/text/preprocess.h"
 #include "recur/text/text_file.h"
 #include "recur/text/tokenizer.h"

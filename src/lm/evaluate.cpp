@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/lm/inference.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 

@@ -14,7 +14,7 @@
 
 #include "kernels/fast_math.h"
 #include "kernels/gemv.h"
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

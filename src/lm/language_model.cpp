@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
-#include "recur/error.h"
-#include "recur/init.h"
-#include "recur/ops.h"
+#include "recur/core/error.h"
+#include "recur/nn/init.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 

@@ -7,13 +7,13 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "recur/error.h"
-#include "recur/grad_clip.h"
+#include "recur/core/error.h"
+#include "recur/optim/grad_clip.h"
 #include "recur/io/atomic_file.h"
 #include "recur/io/safetensors.h"
 #include "recur/lm/evaluate.h"
-#include "recur/ops.h"
-#include "recur/plot.h"
+#include "recur/autograd/ops.h"
+#include "recur/io/svg_plot.h"
 #include "recur/text/partition.h"
 
 namespace recur {

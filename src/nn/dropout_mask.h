@@ -4,8 +4,8 @@
 
 #include <span>
 
-#include "recur/rng.h"
-#include "recur/tensor.h"
+#include "recur/core/rng.h"
+#include "recur/core/tensor.h"
 
 namespace recur::fused {
 

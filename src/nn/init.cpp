@@ -1,12 +1,12 @@
 // Parameter initializers.
-#include "recur/init.h"
+#include "recur/nn/init.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

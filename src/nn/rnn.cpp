@@ -13,7 +13,7 @@
 #include "nn/lstm.h"
 #include "nn/rnn_cell.h"
 #include "nn/rnn_checks.h"
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

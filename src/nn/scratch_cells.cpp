@@ -4,7 +4,7 @@
 
 #include "nn/dropout_mask.h"
 #include "nn/rnn_checks.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 

@@ -14,8 +14,8 @@
 #include "kernels/gemm.h"
 #include "core/parallel.h"
 #include "kernels/packed_gemm.h"
-#include "recur/tensor.h"
-#include "recur/threads.h"
+#include "recur/core/tensor.h"
+#include "recur/core/threads.h"
 
 namespace recur::fused {
 

@@ -1,11 +1,11 @@
 // Global-norm gradient clipping.
-#include "recur/grad_clip.h"
+#include "recur/optim/grad_clip.h"
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -1,5 +1,5 @@
 // Learning-rate schedules: closed forms evaluated per step, so resuming needs only the step index.
-#include "recur/lr_schedule.h"
+#include "recur/optim/lr_schedule.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,7 +8,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -6,8 +6,8 @@
 #include <array>
 #include <cmath>
 
-#include "recur/error.h"
-#include "recur/optim.h"
+#include "recur/core/error.h"
+#include "recur/optim/optimizer.h"
 
 namespace recur {
 

@@ -1,7 +1,7 @@
 // Token and n-gram statistics: tokens become indices once, then each order is counted with packed keys.
 #include "recur/text/corpus_stats.h"
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/text/ngram_counts.h"
 
 namespace recur {

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <string>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

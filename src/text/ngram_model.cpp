@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/text/text_file.h"
 #include "text/line_reader.h"

@@ -5,8 +5,8 @@
 #include <numeric>
 #include <string>
 
-#include "recur/error.h"
-#include "recur/rng.h"
+#include "recur/core/error.h"
+#include "recur/core/rng.h"
 
 namespace recur {
 

@@ -2,7 +2,7 @@
 // >= 0x80, so a multibyte character is part of a "non-letter" run exactly as it is for Python's regex.
 #include "recur/text/preprocess.h"
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/text/utf8.h"
 
 namespace recur {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <memory>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/text/utf8.h"
 
 namespace recur {

@@ -1,7 +1,7 @@
 // Character and word tokenizers over validated UTF-8.
 #include "recur/text/tokenizer.h"
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/text/utf8.h"
 
 namespace recur {

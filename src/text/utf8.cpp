@@ -1,7 +1,7 @@
 // Strict UTF-8 decoding after Unicode Table 3-7 (well-formed byte sequences).
 #include "recur/text/utf8.h"
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

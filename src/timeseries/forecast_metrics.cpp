@@ -7,7 +7,7 @@
 #include <limits>
 #include <string_view>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

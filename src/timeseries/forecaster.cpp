@@ -7,12 +7,12 @@
 #include <cmath>
 #include <numeric>
 
-#include "recur/error.h"
-#include "recur/grad_clip.h"
-#include "recur/init.h"
+#include "recur/core/error.h"
+#include "recur/optim/grad_clip.h"
+#include "recur/nn/init.h"
 #include "recur/nn/rnn.h"
-#include "recur/ops.h"
-#include "recur/optim.h"
+#include "recur/autograd/ops.h"
+#include "recur/optim/optimizer.h"
 
 namespace recur {
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/timeseries/forecast_metrics.h"
 #include "recur/timeseries/multi_step.h"
 

@@ -3,7 +3,7 @@
 
 #include <fmt/core.h>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -7,10 +7,10 @@
 #include <limits>
 #include <vector>
 
-#include "recur/error.h"
-#include "recur/graph.h"
-#include "recur/ops.h"
-#include "recur/rng.h"
+#include "recur/core/error.h"
+#include "recur/autograd/graph.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/rng.h"
 
 namespace recur {
 namespace {

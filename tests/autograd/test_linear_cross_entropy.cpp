@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "gradcheck.h"
-#include "recur/error.h"
-#include "recur/ops.h"
-#include "recur/threads.h"
+#include "recur/core/error.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/threads.h"
 
 using namespace recur;
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
-#include "recur/ops.h"
+#include "recur/core/error.h"
+#include "recur/autograd/ops.h"
 
 using namespace recur;
 

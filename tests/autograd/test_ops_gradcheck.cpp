@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "gradcheck.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 
 using namespace recur;
 

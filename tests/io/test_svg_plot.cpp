@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
-#include "recur/plot.h"
+#include "recur/core/error.h"
+#include "recur/io/svg_plot.h"
 #include "test_support.h"
 
 using namespace recur;

@@ -17,7 +17,7 @@
 
 #include "kernels/add_at_b.h"
 #include "kernels/gemm.h"
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 namespace recur::kernels {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "kernels/elementwise.h"
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 using namespace recur;
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "kernels/gates.h"
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 namespace recur::kernels {
 namespace {

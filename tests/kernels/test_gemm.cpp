@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "kernels/gemm.h"
-#include "recur/threads.h"
-#include "recur/rng.h"
+#include "recur/core/threads.h"
+#include "recur/core/rng.h"
 
 using namespace recur;
 using kernels::Trans;

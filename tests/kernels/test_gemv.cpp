@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernels/gemv.h"
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 namespace recur::kernels {
 

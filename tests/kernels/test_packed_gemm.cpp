@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "kernels/packed_gemm.h"
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 namespace recur::kernels {
 

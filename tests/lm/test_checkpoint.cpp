@@ -4,7 +4,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/io/safetensors.h"
 #include "recur/lm/checkpoint.h"

@@ -3,10 +3,10 @@
 
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/inference.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 
 using namespace recur;
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/lm/language_model.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/evaluate.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 #include "test_support.h"
 
 using namespace recur;

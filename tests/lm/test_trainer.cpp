@@ -5,13 +5,13 @@
 #include <cmath>
 #include <fstream>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/trainer.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 #include "test_support.h"
 
 using namespace recur;

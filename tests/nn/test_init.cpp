@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
-#include "recur/init.h"
+#include "recur/core/error.h"
+#include "recur/nn/init.h"
 
 using namespace recur;
 

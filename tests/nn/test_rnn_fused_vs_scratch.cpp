@@ -8,7 +8,7 @@
 
 #include "recur/nn/rnn.h"
 #include "recur/nn/scratch_cells.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 namespace {

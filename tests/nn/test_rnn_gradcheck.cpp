@@ -12,7 +12,7 @@
 
 #include "gradcheck.h"
 #include "recur/nn/rnn.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 namespace {

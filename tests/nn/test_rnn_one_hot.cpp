@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/nn/rnn.h"
-#include "recur/ops.h"
-#include "recur/threads.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/threads.h"
 
 namespace recur {
 namespace {

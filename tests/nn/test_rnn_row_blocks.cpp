@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "recur/nn/rnn.h"
-#include "recur/ops.h"
-#include "recur/threads.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/threads.h"
 
 namespace recur {
 namespace {

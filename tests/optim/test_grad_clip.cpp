@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
-#include "recur/grad_clip.h"
-#include "recur/parameters.h"
+#include "recur/core/error.h"
+#include "recur/optim/grad_clip.h"
+#include "recur/core/parameters.h"
 
 using namespace recur;
 

@@ -5,8 +5,8 @@
 #include <numbers>
 #include <string>
 
-#include "recur/error.h"
-#include "recur/lr_schedule.h"
+#include "recur/core/error.h"
+#include "recur/optim/lr_schedule.h"
 
 using namespace recur;
 

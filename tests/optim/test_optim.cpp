@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
-#include "recur/optim.h"
+#include "recur/core/error.h"
+#include "recur/optim/optimizer.h"
 
 using namespace recur;
 

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/text/corpus_stats.h"
 #include "recur/text/text_file.h"
 #include "recur/text/tokenizer.h"

@@ -4,8 +4,8 @@
 
 #include <map>
 
-#include "recur/error.h"
-#include "recur/rng.h"
+#include "recur/core/error.h"
+#include "recur/core/rng.h"
 #include "recur/text/ngram_counts.h"
 
 using namespace recur;

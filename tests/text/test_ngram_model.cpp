@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/text/ngram_model.h"
 #include "recur/text/text_file.h"

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <set>
 
-#include "recur/error.h"
-#include "recur/rng.h"
+#include "recur/core/error.h"
+#include "recur/core/rng.h"
 #include "recur/text/partition.h"
 #include "recur/text/text_file.h"
 #include "recur/text/tokenizer.h"

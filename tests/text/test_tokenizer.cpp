@@ -2,7 +2,7 @@
 // multibyte characters as single tokens and line-by-line tokenizing.
 #include <gtest/gtest.h>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/text/preprocess.h"
 #include "recur/text/text_file.h"
 #include "recur/text/tokenizer.h"

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/text/text_file.h"
 #include "recur/text/utf8.h"
 #include "test_support.h"

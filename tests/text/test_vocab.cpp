@@ -2,7 +2,7 @@
 // replacements, and a text file that round-trips tokens made of spaces, tabs and newlines.
 #include <gtest/gtest.h>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/text/text_file.h"
 #include "recur/text/tokenizer.h"

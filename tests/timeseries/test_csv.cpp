@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/timeseries/csv.h"
 #include "test_support.h"
 

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "recur/error.h"
-#include "recur/graph.h"
+#include "recur/core/error.h"
+#include "recur/autograd/graph.h"
 #include "recur/timeseries/csv.h"
 #include "recur/timeseries/forecast_charts.h"
 #include "recur/timeseries/forecast_evaluation.h"

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/timeseries/baselines.h"
 #include "recur/timeseries/forecast_metrics.h"
 #include "recur/timeseries/series_features.h"

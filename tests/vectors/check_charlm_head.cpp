@@ -1,8 +1,8 @@
 // charlm_head: linear head + mean cross-entropy against PyTorch (loss, logits and all gradients).
 #include <gtest/gtest.h>
 
-#include "recur/ops.h"
-#include "recur/parameters.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/parameters.h"
 #include "vector_checks.h"
 
 namespace recur::test {

@@ -5,10 +5,10 @@
 
 #include <algorithm>
 
-#include "recur/grad_clip.h"
+#include "recur/optim/grad_clip.h"
 #include "recur/nn/rnn.h"
-#include "recur/ops.h"
-#include "recur/optim.h"
+#include "recur/autograd/ops.h"
+#include "recur/optim/optimizer.h"
 #include "vector_checks.h"
 
 namespace recur::test {

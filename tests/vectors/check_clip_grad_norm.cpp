@@ -1,8 +1,8 @@
 // clip_grad_norm: torch.nn.utils.clip_grad_norm_ over several tensors held in one flat array.
 #include <gtest/gtest.h>
 
-#include "recur/grad_clip.h"
-#include "recur/parameters.h"
+#include "recur/optim/grad_clip.h"
+#include "recur/core/parameters.h"
 #include "vector_checks.h"
 
 namespace recur::test {

@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "recur/nn/rnn.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 #include "vector_checks.h"
 
 namespace recur::test {

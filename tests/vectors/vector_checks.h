@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 namespace recur::test {
 

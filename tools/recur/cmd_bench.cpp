@@ -10,13 +10,13 @@
 
 #include "commands.h"
 #include "lm_run.h"
-#include "recur/error.h"
-#include "recur/grad_clip.h"
+#include "recur/core/error.h"
+#include "recur/optim/grad_clip.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/language_model.h"
-#include "recur/ops.h"
-#include "recur/optim.h"
+#include "recur/autograd/ops.h"
+#include "recur/optim/optimizer.h"
 
 namespace recur::cli {
 

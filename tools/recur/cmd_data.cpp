@@ -2,8 +2,8 @@
 #include <fmt/core.h>
 
 #include "commands.h"
-#include "recur/dataset.h"
-#include "recur/error.h"
+#include "recur/data/dataset.h"
+#include "recur/core/error.h"
 
 namespace recur::cli {
 

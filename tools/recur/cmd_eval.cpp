@@ -3,8 +3,8 @@
 
 #include "commands.h"
 #include "lm_run.h"
-#include "recur/dataset.h"
-#include "recur/error.h"
+#include "recur/data/dataset.h"
+#include "recur/core/error.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"

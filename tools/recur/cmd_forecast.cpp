@@ -9,9 +9,9 @@
 #include <string>
 
 #include "commands.h"
-#include "recur/dataset.h"
-#include "recur/error.h"
-#include "recur/plot.h"
+#include "recur/data/dataset.h"
+#include "recur/core/error.h"
+#include "recur/io/svg_plot.h"
 #include "recur/timeseries/csv.h"
 #include "recur/timeseries/forecast_charts.h"
 #include "recur/timeseries/forecast_evaluation.h"

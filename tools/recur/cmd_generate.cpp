@@ -3,7 +3,7 @@
 
 #include "commands.h"
 #include "lm_run.h"
-#include "recur/error.h"
+#include "recur/core/error.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"

@@ -4,7 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "recur/threads.h"
+#include "recur/core/threads.h"
 
 namespace recur::cli {
 

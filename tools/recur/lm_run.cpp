@@ -10,8 +10,8 @@
 #include <csignal>
 #include <nlohmann/json.hpp>
 
-#include "recur/dataset.h"
-#include "recur/error.h"
+#include "recur/data/dataset.h"
+#include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/corpus.h"

@@ -6,7 +6,7 @@
 #include <exception>
 
 #include "commands.h"
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"recur: recurrent neural networks and sequence models on the CPU"};

@@ -8,7 +8,7 @@
 
 #include "recur/lm/inference.h"
 #include "recur/lm/language_model.h"
-#include "recur/sampler.h"
+#include "recur/lm/sampler.h"
 
 namespace recur {
 

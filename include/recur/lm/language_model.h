@@ -15,10 +15,10 @@
 #include <span>
 #include <string>
 
-#include "recur/graph.h"
+#include "recur/autograd/graph.h"
 #include "recur/nn/rnn.h"
-#include "recur/parameters.h"
-#include "recur/rng.h"
+#include "recur/core/parameters.h"
+#include "recur/core/rng.h"
 
 namespace recur {
 

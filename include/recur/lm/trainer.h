@@ -24,7 +24,7 @@
 
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/language_model.h"
-#include "recur/optim.h"
+#include "recur/optim/optimizer.h"
 
 namespace recur {
 

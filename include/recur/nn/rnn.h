@@ -65,9 +65,9 @@
 #include <string>
 #include <vector>
 
-#include "recur/graph.h"
-#include "recur/parameters.h"
-#include "recur/rng.h"
+#include "recur/autograd/graph.h"
+#include "recur/core/parameters.h"
+#include "recur/core/rng.h"
 
 namespace recur {
 

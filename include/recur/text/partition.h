@@ -19,7 +19,7 @@
 #include <span>
 #include <vector>
 
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 namespace recur {
 

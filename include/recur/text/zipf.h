@@ -8,7 +8,7 @@
 #include <span>
 #include <string>
 
-#include "recur/plot.h"
+#include "recur/io/svg_plot.h"
 
 namespace recur {
 

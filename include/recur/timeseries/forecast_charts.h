@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "recur/plot.h"
+#include "recur/io/svg_plot.h"
 #include "recur/timeseries/forecast_evaluation.h"
 #include "recur/timeseries/synthetic_experiment.h"
 

@@ -23,10 +23,10 @@
 #include <string_view>
 #include <vector>
 
-#include "recur/graph.h"
-#include "recur/parameters.h"
-#include "recur/rng.h"
-#include "recur/tensor.h"
+#include "recur/autograd/graph.h"
+#include "recur/core/parameters.h"
+#include "recur/core/rng.h"
+#include "recur/core/tensor.h"
 #include "recur/timeseries/series_features.h"
 
 namespace recur {

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "recur/error.h"
-#include "recur/tensor.h"
+#include "recur/core/error.h"
+#include "recur/core/tensor.h"
 #include "recur/timeseries/forecaster.h"
 
 namespace recur {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <span>
 
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 namespace recur {
 

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 #include "recur/timeseries/forecaster.h"
 #include "recur/timeseries/series_features.h"
 

@@ -3,7 +3,7 @@
 //   relu:    dx += dy [x > 0]         (the subgradient at 0 is 0, as in PyTorch)
 //   exp:     dx += dy y               log:     dx += dy / x
 #include "kernels/elementwise.h"
-#include "recur/ops.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 

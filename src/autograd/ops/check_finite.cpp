@@ -2,8 +2,8 @@
 #include <cmath>
 #include <string>
 
-#include "recur/error.h"
-#include "recur/ops.h"
+#include "recur/core/error.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 

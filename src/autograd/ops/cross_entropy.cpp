@@ -10,8 +10,8 @@
 
 #include "autograd/ops/cross_entropy_checks.h"
 #include "kernels/elementwise.h"
-#include "recur/error.h"
-#include "recur/ops.h"
+#include "recur/core/error.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 

@@ -5,8 +5,8 @@
 #include <span>
 #include <string>
 
-#include "recur/error.h"
-#include "recur/shape.h"
+#include "recur/core/error.h"
+#include "recur/core/shape.h"
 
 namespace recur::detail {
 

@@ -11,8 +11,8 @@
 
 #include <string>
 
-#include "recur/error.h"
-#include "recur/ops.h"
+#include "recur/core/error.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 

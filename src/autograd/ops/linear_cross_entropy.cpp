@@ -52,9 +52,9 @@
 #include "kernels/fast_math.h"
 #include "kernels/gemm.h"
 #include "kernels/packed_gemm.h"
-#include "recur/error.h"
-#include "recur/ops.h"
-#include "recur/threads.h"
+#include "recur/core/error.h"
+#include "recur/autograd/ops.h"
+#include "recur/core/threads.h"
 
 namespace recur {
 

@@ -11,8 +11,8 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
-#include "recur/error.h"
-#include "recur/ops.h"
+#include "recur/core/error.h"
+#include "recur/autograd/ops.h"
 
 namespace recur {
 

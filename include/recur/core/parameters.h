@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 namespace recur {
 

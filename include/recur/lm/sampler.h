@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "recur/rng.h"
+#include "recur/core/rng.h"
 
 namespace recur {
 

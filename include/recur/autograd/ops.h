@@ -13,8 +13,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "recur/graph.h"
-#include "recur/rng.h"
+#include "recur/autograd/graph.h"
+#include "recur/core/rng.h"
 
 namespace recur {
 

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <span>
 
-#include "recur/rng.h"
-#include "recur/tensor.h"
+#include "recur/core/rng.h"
+#include "recur/core/tensor.h"
 
 namespace recur {
 

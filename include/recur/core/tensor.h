@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "recur/shape.h"
+#include "recur/core/shape.h"
 
 namespace recur {
 

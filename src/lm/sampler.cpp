@@ -1,12 +1,12 @@
 // Greedy and truncated-softmax sampling.
-#include "recur/sampler.h"
+#include "recur/lm/sampler.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <string>
 
-#include "recur/error.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

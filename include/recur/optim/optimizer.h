@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "recur/parameters.h"
-#include "recur/tensor.h"
+#include "recur/core/parameters.h"
+#include "recur/core/tensor.h"
 
 namespace recur {
 

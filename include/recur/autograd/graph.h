@@ -20,7 +20,7 @@
 #include <functional>
 #include <vector>
 
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 namespace recur {
 

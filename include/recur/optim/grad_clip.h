@@ -7,7 +7,7 @@
 
 #include <span>
 
-#include "recur/tensor.h"
+#include "recur/core/tensor.h"
 
 namespace recur {
 

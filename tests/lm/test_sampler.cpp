@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "recur/error.h"
-#include "recur/sampler.h"
+#include "recur/core/error.h"
+#include "recur/lm/sampler.h"
 
 using namespace recur;
 
