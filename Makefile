@@ -4,7 +4,10 @@ JOBS ?= $(shell nproc)
 export RECUR_DATA ?= $(abspath ../shared/data)
 export RECUR_VECTORS ?= $(abspath ../shared/vectors)
 
-.PHONY: all deps build test demo bench asan-test tsan-test clean
+# WERROR=ON turns warnings into errors (CI sets it).
+WERROR ?= OFF
+
+.PHONY: all deps build cli test demo bench install-check format-check asan-test tsan-test clean
 
 all: build
 
@@ -12,25 +15,37 @@ deps:
 	bash scripts/install-deps.sh
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DRECUR_WERROR=$(WERROR)
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The library and the command-line tool only (what the demo needs; tests and benchmarks not).
+cli: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target recur_cli
 
 # Build and run every test.
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # Install dependencies, build, and run the main job on the default data.
-demo: deps build
+demo: deps cli
 	./$(BUILD)/recur demo
+
+# Install into a scratch prefix and build an out-of-tree program against it (CMake and pkg-config).
+install-check: build
+	bash scripts/check-install.sh $(BUILD)
+
+# clang-format --dry-run --Werror over every tracked C++ file (.clang-format).
+format-check:
+	bash scripts/check-format.sh
 
 bench: deps build
 	./$(BUILD)/bench/bench_gemm
 
 # The test suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan-test: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECUR_SANITIZE=ON -DRECUR_NATIVE=ON -DRECUR_BUILD_BENCH=OFF
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECUR_SANITIZE=ON -DRECUR_NATIVE=ON -DRECUR_BUILD_BENCH=OFF -DRECUR_WERROR=$(WERROR)
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
@@ -39,7 +54,7 @@ asan-test: deps
 TSAN_TESTS = test_rnn_row_blocks test_rnn_one_hot test_linear_cross_entropy test_add_at_b test_gemm \
              test_language_model test_inference
 tsan-test: deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_TSAN=ON
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_TSAN=ON -DRECUR_WERROR=$(WERROR)
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
 	set -e; for t in $(TSAN_TESTS); do TSAN_OPTIONS=halt_on_error=1 ./build-tsan/tests/$$t; done
 

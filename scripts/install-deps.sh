@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenblas-dev libopenblas0-pthread
       libgtest-dev libbenchmark-dev
-      libcli11-dev nlohmann-json3-dev libfmt-dev)
+      libcli11-dev nlohmann-json3-dev libfmt-dev
+      clang-format)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
