@@ -133,13 +133,16 @@ AxisLayout layout_log(double lo, double hi) {
   return axis;
 }
 
+// A point with a non-finite coordinate is not drawn.
+bool is_finite_point(const Series& s, size_t i) { return std::isfinite(s.x[i]) && std::isfinite(s.y[i]); }
+
 // Range of the finite coordinates of one axis over all series; rejects non-positive values on a log axis.
 AxisLayout layout_axis(const Chart& chart, const Axis& axis, bool is_x) {
   double lo = std::numeric_limits<double>::infinity();
   double hi = -lo;
   for (const Series& s : chart.series) {
     for (size_t i = 0; i < s.x.size(); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+      if (!is_finite_point(s, i)) continue;
       const double v = is_x ? s.x[i] : s.y[i];
       if (axis.scale == AxisScale::kLog10 && v <= 0)
         throw ValueError(
@@ -157,9 +160,7 @@ std::string dash_array(LineStyle style) {
   return style == LineStyle::kDashed ? " stroke-dasharray=\"7 4\"" : "";
 }
 
-}  // namespace
-
-std::string render_svg_chart(const Chart& chart) {
+void check_chart(const Chart& chart) {
   if (chart.width < kMinWidth || chart.height < kMinHeight)
     throw ValueError(fmt::format("render_svg_chart: size must be at least {}x{} pixels, got {}x{}", kMinWidth,
                                  kMinHeight, chart.width, chart.height));
@@ -167,17 +168,30 @@ std::string render_svg_chart(const Chart& chart) {
     if (s.x.size() != s.y.size())
       throw ValueError(fmt::format("render_svg_chart: series '{}' has {} x values but {} y values", s.name,
                                    s.x.size(), s.y.size()));
-  const AxisLayout x_axis = layout_axis(chart, chart.x_axis, true);
-  const AxisLayout y_axis = layout_axis(chart, chart.y_axis, false);
+}
 
-  const double left = kMarginLeft, top = kMarginTop;
-  const double plot_width = chart.width - kMarginLeft - kMarginRight;
-  const double plot_height = chart.height - kMarginTop - kMarginBottom;
-  const double right = left + plot_width, bottom = top + plot_height;
-  auto px = [&](double x) { return left + x_axis.fraction(x) * plot_width; };
-  auto py = [&](double y) { return bottom - y_axis.fraction(y) * plot_height; };
+// The plot rectangle in pixels and the two axes that map data into it.
+struct PlotFrame {
+  AxisLayout x_axis, y_axis;
+  double left = kMarginLeft, top = kMarginTop;
+  double width = 0, height = 0;  // of the plot rectangle
+  double right = 0, bottom = 0;
 
-  std::string svg;
+  [[nodiscard]] double px(double x) const { return left + x_axis.fraction(x) * width; }
+  [[nodiscard]] double py(double y) const { return bottom - y_axis.fraction(y) * height; }
+};
+
+PlotFrame layout_frame(const Chart& chart) {
+  PlotFrame f{.x_axis = layout_axis(chart, chart.x_axis, true),
+              .y_axis = layout_axis(chart, chart.y_axis, false)};
+  f.width = chart.width - kMarginLeft - kMarginRight;
+  f.height = chart.height - kMarginTop - kMarginBottom;
+  f.right = f.left + f.width;
+  f.bottom = f.top + f.height;
+  return f;
+}
+
+void append_document_start(std::string& svg, const Chart& chart) {
   svg += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   svg += fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
@@ -185,135 +199,165 @@ std::string render_svg_chart(const Chart& chart) {
       chart.width, chart.height);
   svg += fmt::format("<title>{}</title>\n", escape_xml(chart.title));
   svg += fmt::format("<rect width=\"{}\" height=\"{}\" fill=\"white\"/>\n", chart.width, chart.height);
+}
 
-  // Grid and ticks.
+// Grid lines at the major ticks, the plot border with tick marks, and the tick labels.
+void append_axes(std::string& svg, const PlotFrame& f) {
   svg += "<g class=\"grid\" stroke=\"#e5e5e5\" stroke-width=\"1\">\n";
-  for (const Tick& t : x_axis.ticks)
+  for (const Tick& t : f.x_axis.ticks)
     if (t.is_major)
-      svg += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>\n", px(t.value),
-                         top, bottom);
-  for (const Tick& t : y_axis.ticks)
+      svg += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>\n",
+                         f.px(t.value), f.top, f.bottom);
+  for (const Tick& t : f.y_axis.ticks)
     if (t.is_major)
-      svg += fmt::format("<line x1=\"{1:.2f}\" y1=\"{0:.2f}\" x2=\"{2:.2f}\" y2=\"{0:.2f}\"/>\n", py(t.value),
-                         left, right);
+      svg += fmt::format("<line x1=\"{1:.2f}\" y1=\"{0:.2f}\" x2=\"{2:.2f}\" y2=\"{0:.2f}\"/>\n",
+                         f.py(t.value), f.left, f.right);
   svg += "</g>\n";
   svg += "<g class=\"axes\" stroke=\"#333\" stroke-width=\"1\">\n";
   svg += fmt::format("<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"none\"/>\n",
-                     left, top, plot_width, plot_height);
-  for (const Tick& t : x_axis.ticks)
-    svg += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>\n", px(t.value),
-                       bottom, bottom + (t.is_major ? 5 : 3));
-  for (const Tick& t : y_axis.ticks)
-    svg += fmt::format("<line x1=\"{1:.2f}\" y1=\"{0:.2f}\" x2=\"{2:.2f}\" y2=\"{0:.2f}\"/>\n", py(t.value),
-                       left - (t.is_major ? 5 : 3), left);
+                     f.left, f.top, f.width, f.height);
+  for (const Tick& t : f.x_axis.ticks)
+    svg += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\"/>\n", f.px(t.value),
+                       f.bottom, f.bottom + (t.is_major ? 5 : 3));
+  for (const Tick& t : f.y_axis.ticks)
+    svg += fmt::format("<line x1=\"{1:.2f}\" y1=\"{0:.2f}\" x2=\"{2:.2f}\" y2=\"{0:.2f}\"/>\n", f.py(t.value),
+                       f.left - (t.is_major ? 5 : 3), f.left);
   svg += "</g>\n";
   svg += "<g class=\"tick-labels\" fill=\"#333\">\n";
-  for (const Tick& t : x_axis.ticks)
+  for (const Tick& t : f.x_axis.ticks)
     if (!t.label.empty())
-      svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"middle\">{}</text>\n", px(t.value),
-                         bottom + 18, t.label);
-  for (const Tick& t : y_axis.ticks)
+      svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"middle\">{}</text>\n", f.px(t.value),
+                         f.bottom + 18, t.label);
+  for (const Tick& t : f.y_axis.ticks)
     if (!t.label.empty())
-      svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"end\">{}</text>\n", left - 8,
-                         py(t.value) + 4, t.label);
+      svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"end\">{}</text>\n", f.left - 8,
+                         f.py(t.value) + 4, t.label);
   svg += "</g>\n";
+}
 
-  // Title and axis labels.
+void append_titles(std::string& svg, const Chart& chart, const PlotFrame& f) {
   svg += fmt::format(
       "<text class=\"title\" x=\"{:.2f}\" y=\"26\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
-      left + plot_width / 2, escape_xml(chart.title));
+      f.left + f.width / 2, escape_xml(chart.title));
   svg += fmt::format(
       "<text class=\"x-label\" x=\"{:.2f}\" y=\"{:.2f}\" text-anchor=\"middle\" font-size=\"12\">{}</text>\n",
-      left + plot_width / 2, static_cast<double>(chart.height) - 12, escape_xml(chart.x_axis.label));
+      f.left + f.width / 2, static_cast<double>(chart.height) - 12, escape_xml(chart.x_axis.label));
   svg += fmt::format(
       "<text class=\"y-label\" x=\"0\" y=\"0\" transform=\"translate(16 {:.2f}) rotate(-90)\" "
       "text-anchor=\"middle\" "
       "font-size=\"12\">{}</text>\n",
-      top + plot_height / 2, escape_xml(chart.y_axis.label));
+      f.top + f.height / 2, escape_xml(chart.y_axis.label));
+}
 
-  // Series: one path each; a non-finite point ends a run of segments and the next finite one starts anew.
-  std::vector<std::string> colors;
-  for (size_t k = 0; k < chart.series.size(); ++k) {
-    const Series& s = chart.series[k];
-    const std::string color =
-        s.color.empty() ? std::string(kPalette[k % kPalette.size()]) : escape_xml(s.color);
-    colors.push_back(color);
-    std::string d;
-    bool is_pen_down = false;
-    size_t num_points = 0;
-    for (size_t i = 0; i < s.x.size(); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) {
-        is_pen_down = false;
-        continue;
-      }
-      d += fmt::format("{}{}{:.2f} {:.2f}", d.empty() ? "" : " ", is_pen_down ? 'L' : 'M', px(s.x[i]),
-                       py(s.y[i]));
-      is_pen_down = true;
-      ++num_points;
+// One path; a non-finite point ends a run of segments and the next finite one starts anew. Dots
+// follow when asked for, or when a single point would draw no line.
+void append_series(std::string& svg, const Series& s, const std::string& color, const PlotFrame& f) {
+  std::string d;
+  bool is_pen_down = false;
+  size_t num_points = 0;
+  for (size_t i = 0; i < s.x.size(); ++i) {
+    if (!is_finite_point(s, i)) {
+      is_pen_down = false;
+      continue;
     }
-    svg += fmt::format(
-        "<path class=\"series\" data-name=\"{}\" d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" "
-        "stroke-linejoin=\"round\"{}/>\n",
-        escape_xml(s.name), d, color, dash_array(s.style));
-    if (s.has_markers || num_points == 1) {
-      svg += fmt::format("<g class=\"markers\" fill=\"{}\">\n", color);
-      for (size_t i = 0; i < s.x.size(); ++i)
-        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
-          svg += fmt::format("<circle cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"2.6\"/>\n", px(s.x[i]), py(s.y[i]));
-      svg += "</g>\n";
-    }
+    d += fmt::format("{}{}{:.2f} {:.2f}", d.empty() ? "" : " ", is_pen_down ? 'L' : 'M', f.px(s.x[i]),
+                     f.py(s.y[i]));
+    is_pen_down = true;
+    ++num_points;
   }
-
-  // Legend inside the plot, in the corner that hides the fewest data points (top right on a tie,
-  // then top left, bottom right, bottom left); the width is estimated from the longest name.
-  const bool has_legend =
-      std::any_of(chart.series.begin(), chart.series.end(), [](const Series& s) { return !s.name.empty(); });
-  if (has_legend) {
-    size_t longest = 0;
-    for (const Series& s : chart.series) longest = std::max(longest, s.name.size());
-    const double row = 16;
-    const double box_width = 36 + 6.5 * static_cast<double>(std::min<size_t>(longest, 40));
-    const double box_height = 8 + row * static_cast<double>(chart.series.size());
-    const double corners[4][2] = {{right - box_width - 8, top + 8},
-                                  {left + 8, top + 8},
-                                  {right - box_width - 8, bottom - box_height - 8},
-                                  {left + 8, bottom - box_height - 8}};
-    auto hidden_points = [&](double bx, double by) {
-      size_t n = 0;
-      for (const Series& s : chart.series)
-        for (size_t i = 0; i < s.x.size(); ++i) {
-          if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
-          const double x = px(s.x[i]), y = py(s.y[i]);
-          n += x >= bx - 4 && x <= bx + box_width + 4 && y >= by - 4 && y <= by + box_height + 4 ? 1 : 0;
-        }
-      return n;
-    };
-    size_t best_corner = 0, fewest = hidden_points(corners[0][0], corners[0][1]);
-    for (size_t c = 1; c < 4 && fewest > 0; ++c) {
-      const size_t n = hidden_points(corners[c][0], corners[c][1]);
-      if (n < fewest) {
-        fewest = n;
-        best_corner = c;
-      }
-    }
-    const double x0 = corners[best_corner][0], y0 = corners[best_corner][1];
-    svg += "<g class=\"legend\">\n";
-    svg += fmt::format(
-        "<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"white\" "
-        "fill-opacity=\"0.85\" "
-        "stroke=\"#ccc\"/>\n",
-        x0, y0, box_width, box_height);
-    for (size_t k = 0; k < chart.series.size(); ++k) {
-      const double y = y0 + 4 + row * (static_cast<double>(k) + 0.5);
-      svg += fmt::format(
-          "<line x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" stroke=\"{}\" "
-          "stroke-width=\"2\"{}/>\n",
-          x0 + 6, y, x0 + 28, y, colors[k], dash_array(chart.series[k].style));
-      svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\">{}</text>\n", x0 + 32, y + 4,
-                         escape_xml(chart.series[k].name));
-    }
+  svg += fmt::format(
+      "<path class=\"series\" data-name=\"{}\" d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" "
+      "stroke-linejoin=\"round\"{}/>\n",
+      escape_xml(s.name), d, color, dash_array(s.style));
+  if (s.has_markers || num_points == 1) {
+    svg += fmt::format("<g class=\"markers\" fill=\"{}\">\n", color);
+    for (size_t i = 0; i < s.x.size(); ++i)
+      if (is_finite_point(s, i))
+        svg += fmt::format("<circle cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"2.6\"/>\n", f.px(s.x[i]), f.py(s.y[i]));
     svg += "</g>\n";
   }
+}
+
+// Where the legend box goes and how big it is, in pixels.
+struct LegendBox {
+  double x = 0, y = 0, width = 0, height = 0;
+};
+
+constexpr double kLegendRow = 16;  // pixels per legend entry
+
+// Number of finite data points that fall under `box` (with a 4-pixel margin).
+size_t count_hidden_points(const Chart& chart, const PlotFrame& f, const LegendBox& box) {
+  size_t n = 0;
+  for (const Series& s : chart.series)
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!is_finite_point(s, i)) continue;
+      const double x = f.px(s.x[i]), y = f.py(s.y[i]);
+      n += x >= box.x - 4 && x <= box.x + box.width + 4 && y >= box.y - 4 && y <= box.y + box.height + 4 ? 1
+                                                                                                         : 0;
+    }
+  return n;
+}
+
+// The corner inside the plot that hides the fewest data points (top right on a tie, then top left,
+// bottom right, bottom left); the width is estimated from the longest name.
+LegendBox place_legend(const Chart& chart, const PlotFrame& f) {
+  size_t longest = 0;
+  for (const Series& s : chart.series) longest = std::max(longest, s.name.size());
+  const double width = 36 + 6.5 * static_cast<double>(std::min<size_t>(longest, 40));
+  const double height = 8 + kLegendRow * static_cast<double>(chart.series.size());
+  const LegendBox corners[4] = {{f.right - width - 8, f.top + 8, width, height},
+                                {f.left + 8, f.top + 8, width, height},
+                                {f.right - width - 8, f.bottom - height - 8, width, height},
+                                {f.left + 8, f.bottom - height - 8, width, height}};
+  size_t best_corner = 0, fewest = count_hidden_points(chart, f, corners[0]);
+  for (size_t c = 1; c < 4 && fewest > 0; ++c) {
+    const size_t n = count_hidden_points(chart, f, corners[c]);
+    if (n < fewest) {
+      fewest = n;
+      best_corner = c;
+    }
+  }
+  return corners[best_corner];
+}
+
+void append_legend(std::string& svg, const Chart& chart, const std::vector<std::string>& colors,
+                   const LegendBox& box) {
+  svg += "<g class=\"legend\">\n";
+  svg += fmt::format(
+      "<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"white\" "
+      "fill-opacity=\"0.85\" "
+      "stroke=\"#ccc\"/>\n",
+      box.x, box.y, box.width, box.height);
+  for (size_t k = 0; k < chart.series.size(); ++k) {
+    const double y = box.y + 4 + kLegendRow * (static_cast<double>(k) + 0.5);
+    svg += fmt::format(
+        "<line x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" stroke=\"{}\" "
+        "stroke-width=\"2\"{}/>\n",
+        box.x + 6, y, box.x + 28, y, colors[k], dash_array(chart.series[k].style));
+    svg += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\">{}</text>\n", box.x + 32, y + 4,
+                       escape_xml(chart.series[k].name));
+  }
+  svg += "</g>\n";
+}
+
+}  // namespace
+
+std::string render_svg_chart(const Chart& chart) {
+  check_chart(chart);
+  const PlotFrame frame = layout_frame(chart);
+  std::string svg;
+  append_document_start(svg, chart);
+  append_axes(svg, frame);
+  append_titles(svg, chart, frame);
+  std::vector<std::string> colors;  // [series]
+  for (size_t k = 0; k < chart.series.size(); ++k) {
+    const Series& s = chart.series[k];
+    colors.push_back(s.color.empty() ? std::string(kPalette[k % kPalette.size()]) : escape_xml(s.color));
+    append_series(svg, s, colors.back(), frame);
+  }
+  const bool has_legend =
+      std::any_of(chart.series.begin(), chart.series.end(), [](const Series& s) { return !s.name.empty(); });
+  if (has_legend) append_legend(svg, chart, colors, place_legend(chart, frame));
   svg += "</svg>\n";
   return svg;
 }

@@ -10,15 +10,18 @@
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/text/text_file.h"
+#include "text/enum_names.h"
 #include "text/line_reader.h"
 
 namespace recur {
 
 namespace {
-using text_format::next_line;
+using text_format::LineReader;
 using text_format::parse_number;
-constexpr std::string_view kMagic = "recur-ngram";
-constexpr int kVersion = 1;
+constexpr text_format::FileFormat kFormat = {
+    .magic = "recur-ngram", .version = 1, .title = "a recur n-gram model", .name = "n-gram model"};
+constexpr enum_names::NameTable<Smoothing, 2> kSmoothingNames = {
+    {{Smoothing::laplace, "laplace"}, {Smoothing::add_k, "add-k"}}};
 
 void append_number(std::string& out, auto value) {
   char buffer[32];
@@ -28,13 +31,11 @@ void append_number(std::string& out, auto value) {
 }  // namespace
 
 Smoothing parse_smoothing(std::string_view name) {
-  if (name == "laplace") return Smoothing::laplace;
-  if (name == "add-k") return Smoothing::add_k;
-  throw ValueError("unknown smoothing '" + std::string(name) + "': expected laplace or add-k");
+  return enum_names::parse_name(kSmoothingNames, name, "smoothing");
 }
 
 std::string_view smoothing_name(Smoothing smoothing) {
-  return smoothing == Smoothing::laplace ? "laplace" : "add-k";
+  return enum_names::name_of(kSmoothingNames, smoothing);
 }
 
 void validate_ngram_options(const NgramOptions& o) {
@@ -154,7 +155,7 @@ PerplexityReport NgramModel::evaluate(std::string_view raw_text) const {
 }
 
 std::string NgramModel::serialize() const {
-  std::string out = std::string(kMagic) + " " + std::to_string(kVersion) + "\n";
+  std::string out = std::string(kFormat.magic) + " " + std::to_string(kFormat.version) + "\n";
   out += "order " + std::to_string(order()) + "\n";
   out += "smoothing " + std::string(smoothing_name(options_.smoothing)) + "\n";
   out += "k ";
@@ -179,86 +180,89 @@ std::string NgramModel::serialize() const {
   return out;
 }
 
-NgramModel NgramModel::parse(std::string_view text, const std::string& source) {
-  int64_t line_number = 0;
-  auto fail = [&](const std::string& what) {
-    return IoError("'" + source + "' line " + std::to_string(line_number) + ": " + what);
-  };
-  std::string_view line;
-  // "key value" on the next line.
-  auto field = [&](std::string_view key) {
-    ++line_number;
-    if (!next_line(text, line) || line.substr(0, key.size()) != key || line.size() <= key.size() ||
-        line[key.size()] != ' ')
-      throw fail("expected '" + std::string(key) + " <value>'");
-    return line.substr(key.size() + 1);
-  };
-  ++line_number;
-  if (!next_line(text, line) || line.substr(0, kMagic.size() + 1) != std::string(kMagic) + " ")
-    throw fail("not a recur n-gram model (the first line should be '" + std::string(kMagic) + " " +
-               std::to_string(kVersion) + "')");
-  int version = 0;
-  if (!parse_number(line.substr(kMagic.size() + 1), version) || version != kVersion)
-    throw fail("n-gram model format version '" + std::string(line.substr(kMagic.size() + 1)) +
-               "' is not supported (this build reads version " + std::to_string(kVersion) + ")");
+namespace {
+
+// The option lines after the header; a bad value is an error on its line.
+NgramOptions read_options(LineReader& in) {
   NgramOptions options;
-  if (!parse_number(field("order"), options.order)) throw fail("order is not an integer");
+  if (!parse_number(in.read_field("order"), options.order)) throw in.error("order is not an integer");
   try {
-    options.smoothing = parse_smoothing(field("smoothing"));
-    if (!parse_number(field("k"), options.k)) throw fail("k is not a number");
-    if (!parse_number(field("min_freq"), options.min_freq)) throw fail("min_freq is not an integer");
-    options.mode = parse_preprocess_mode(field("mode"));
-    options.level = parse_token_level(field("level"));
+    options.smoothing = parse_smoothing(in.read_field("smoothing"));
+    if (!parse_number(in.read_field("k"), options.k)) throw in.error("k is not a number");
+    if (!parse_number(in.read_field("min_freq"), options.min_freq))
+      throw in.error("min_freq is not an integer");
+    options.mode = parse_preprocess_mode(in.read_field("mode"));
+    options.level = parse_token_level(in.read_field("level"));
     validate_ngram_options(options);
   } catch (const ValueError& e) {
-    throw fail(e.what());
+    throw in.error(e.what());
   }
-  size_t vocab_bytes = 0;
-  if (!parse_number(field("vocab_bytes"), vocab_bytes) || vocab_bytes > text.size())
-    throw fail("vocab_bytes is not a size within the file");
-  Vocab vocab = Vocab::parse(text.substr(0, vocab_bytes), source + " (embedded vocabulary)");
-  line_number += std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(vocab_bytes), '\n');
-  text.remove_prefix(vocab_bytes);
-  if (vocab.size() < 3 || vocab.token(kBosIndex) != kBosToken || vocab.token(kEosIndex) != kEosToken)
-    throw fail("the vocabulary must hold <unk>, <bos>, <eos> at indices 0, 1, 2");
+  return options;
+}
 
+// "vocab_bytes N" and the N bytes of Vocab::serialize that follow it.
+Vocab read_vocab(LineReader& in, const std::string& source) {
+  size_t vocab_bytes = 0;
+  if (!parse_number(in.read_field("vocab_bytes"), vocab_bytes) || vocab_bytes > in.bytes_left())
+    throw in.error("vocab_bytes is not a size within the file");
+  Vocab vocab = Vocab::parse(in.take_bytes(vocab_bytes), source + " (embedded vocabulary)");
+  if (vocab.size() < 3 || vocab.token(NgramModel::kBosIndex) != NgramModel::kBosToken ||
+      vocab.token(NgramModel::kEosIndex) != NgramModel::kEosToken)
+    throw in.error("the vocabulary must hold <unk>, <bos>, <eos> at indices 0, 1, 2");
+  return vocab;
+}
+
+// N-gram line `index` of `total`: ids.size() token ids into `ids`, then the count (returned, > 0).
+int64_t read_ngram_line(LineReader& in, std::span<int32_t> ids, int64_t index, int64_t total) {
+  std::string_view line;
+  if (!in.next(line))
+    throw in.error("the file ends after " + std::to_string(index) + " of " + std::to_string(total) +
+                   " n-grams");
+  const size_t n = ids.size();
+  int64_t count = 0;
+  for (size_t j = 0; j <= n; ++j) {
+    const size_t space = line.find(' ');
+    const std::string_view item = line.substr(0, space);
+    const bool is_last = j == n;
+    if (is_last != (space == std::string_view::npos))
+      throw in.error("expected " + std::to_string(n) + " token ids and a count");
+    const bool ok = is_last ? parse_number(item, count) && count > 0 : parse_number(item, ids[j]);
+    if (!ok) throw in.error("'" + std::string(item) + "' is not a valid " + (is_last ? "count" : "token id"));
+    if (!is_last) line.remove_prefix(space + 1);
+  }
+  return count;
+}
+
+}  // namespace
+
+NgramModel NgramModel::parse(std::string_view text, const std::string& source) {
+  LineReader in(text, source);
+  in.read_header(kFormat);
+  const NgramOptions options = read_options(in);
   NgramModel model = [&] {
+    Vocab vocab = read_vocab(in, source);
     try {
       return NgramModel(options, std::move(vocab));
     } catch (const ValueError& e) {
-      throw fail(e.what());
+      throw in.error(e.what());
     }
   }();
   int64_t num_ngrams = 0;
-  if (!parse_number(field("ngrams"), num_ngrams) || num_ngrams < 0) throw fail("ngrams is not a count >= 0");
+  if (!parse_number(in.read_field("ngrams"), num_ngrams) || num_ngrams < 0)
+    throw in.error("ngrams is not a count >= 0");
   const auto n = static_cast<size_t>(options.order);
   std::vector<int32_t> ids(n);
   for (int64_t i = 0; i < num_ngrams; ++i) {
-    ++line_number;
-    if (!next_line(text, line))
-      throw fail("the file ends after " + std::to_string(i) + " of " + std::to_string(num_ngrams) +
-                 " n-grams");
-    int64_t count = 0;
-    for (size_t j = 0; j <= n; ++j) {
-      const size_t space = line.find(' ');
-      const std::string_view item = line.substr(0, space);
-      const bool is_last = j == n;
-      if (is_last != (space == std::string_view::npos))
-        throw fail("expected " + std::to_string(n) + " token ids and a count");
-      const bool ok = is_last ? parse_number(item, count) && count > 0 : parse_number(item, ids[j]);
-      if (!ok) throw fail("'" + std::string(item) + "' is not a valid " + (is_last ? "count" : "token id"));
-      if (!is_last) line.remove_prefix(space + 1);
-    }
+    const int64_t count = read_ngram_line(in, ids, i, num_ngrams);
     try {
-      if (model.ngrams_.count(ids) != 0) throw fail("this n-gram appears twice");
+      if (model.ngrams_.count(ids) != 0) throw in.error("this n-gram appears twice");
       model.ngrams_.add(ids, count);
       if (model.histories_) model.histories_->add(std::span<const int32_t>(ids).first(n - 1), count);
     } catch (const ValueError& e) {
-      throw fail(e.what());
+      throw in.error(e.what());
     }
   }
-  ++line_number;
-  if (!text.empty()) throw fail("unexpected content after the n-grams");
+  in.expect_end("unexpected content after the n-grams");
   return model;
 }
 

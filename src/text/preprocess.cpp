@@ -4,27 +4,20 @@
 
 #include "recur/core/error.h"
 #include "recur/text/utf8.h"
+#include "text/enum_names.h"
 
 namespace recur {
 
+namespace {
+constexpr enum_names::NameTable<PreprocessMode, 3> kModeNames = {
+    {{PreprocessMode::d2l, "d2l"}, {PreprocessMode::lower, "lower"}, {PreprocessMode::raw, "raw"}}};
+}  // namespace
+
 PreprocessMode parse_preprocess_mode(std::string_view name) {
-  if (name == "d2l") return PreprocessMode::d2l;
-  if (name == "lower") return PreprocessMode::lower;
-  if (name == "raw") return PreprocessMode::raw;
-  throw ValueError("unknown preprocessing mode '" + std::string(name) + "': expected d2l, lower or raw");
+  return enum_names::parse_name(kModeNames, name, "preprocessing mode");
 }
 
-std::string_view preprocess_mode_name(PreprocessMode mode) {
-  switch (mode) {
-    case PreprocessMode::d2l:
-      return "d2l";
-    case PreprocessMode::lower:
-      return "lower";
-    case PreprocessMode::raw:
-      return "raw";
-  }
-  return "?";
-}
+std::string_view preprocess_mode_name(PreprocessMode mode) { return enum_names::name_of(kModeNames, mode); }
 
 char32_t to_lower_code_point(char32_t c) noexcept {
   if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;

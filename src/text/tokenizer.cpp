@@ -3,18 +3,20 @@
 
 #include "recur/core/error.h"
 #include "recur/text/utf8.h"
+#include "text/enum_names.h"
 
 namespace recur {
 
+namespace {
+constexpr enum_names::NameTable<TokenLevel, 2> kTokenLevelNames = {
+    {{TokenLevel::character, "char"}, {TokenLevel::word, "word"}}};
+}  // namespace
+
 TokenLevel parse_token_level(std::string_view name) {
-  if (name == "char") return TokenLevel::character;
-  if (name == "word") return TokenLevel::word;
-  throw ValueError("unknown token level '" + std::string(name) + "': expected char or word");
+  return enum_names::parse_name(kTokenLevelNames, name, "token level");
 }
 
-std::string_view token_level_name(TokenLevel level) {
-  return level == TokenLevel::character ? "char" : "word";
-}
+std::string_view token_level_name(TokenLevel level) { return enum_names::name_of(kTokenLevelNames, level); }
 
 namespace {
 bool is_ascii_space(unsigned char b) {

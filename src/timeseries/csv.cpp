@@ -17,30 +17,133 @@ namespace recur {
 
 namespace {
 
-// Appends the finished record when it has any content; an empty line (one empty field and no
-// quotes) is not a record.
-void finish_record(CsvTable& table, std::vector<std::string>& fields, std::string& field, bool& record_has_content,
-                   int64_t record_line, bool& have_header) {
-  fields.push_back(std::move(field));
-  field.clear();
-  if (!record_has_content) {
-    fields.clear();
-    return;
+// The state machine, one character at a time: a field starts, runs unquoted, or runs quoted until
+// a closing quote; a record ends at LF, CRLF or a lone CR outside quotes.
+class CsvParser {
+ public:
+  CsvParser(std::string_view text, std::string_view source) : text_(text) {
+    table_.source = std::string(source);
   }
-  if (!have_header) {
-    table.header = std::move(fields);
-    have_header = true;
-  } else {
-    if (static_cast<int64_t>(fields.size()) != table.num_columns()) {
-      throw IoError(fmt::format("{}: line {}: expected {} fields as in the header, got {}", table.source,
-                                record_line, table.num_columns(), fields.size()));
+
+  CsvTable parse() {
+    for (size_t i = 0; i < text_.size(); ++i) {
+      const char c = text_[i];
+      if ((c == '\n' || c == '\r') && state_ != State::quoted) {
+        if (c == '\r' && is_followed_by(i, '\n')) ++i;
+        end_line();
+        continue;
+      }
+      if (state_ == State::quoted)
+        read_quoted(i);
+      else if (state_ == State::after_quote)
+        read_after_quote(c);
+      else
+        read_outside_quotes(c);
     }
-    table.rows.push_back(std::move(fields));
-    table.row_lines.push_back(record_line);
+    if (state_ == State::quoted) {
+      throw IoError(fmt::format("{}: line {}: quoted field is not closed before the end of the file",
+                                table_.source, quote_line_));
+    }
+    end_record();  // no final line break
+    if (!have_header_)
+      throw IoError(fmt::format("{}: the file is empty (expected a header line)", table_.source));
+    return std::move(table_);
   }
-  fields.clear();
-  record_has_content = false;
-}
+
+ private:
+  enum class State { field_start, unquoted, quoted, after_quote };
+
+  [[nodiscard]] bool is_followed_by(size_t i, char c) const {
+    return i + 1 < text_.size() && text_[i + 1] == c;
+  }
+
+  void end_field() {
+    fields_.push_back(std::move(field_));
+    field_.clear();
+    state_ = State::field_start;
+  }
+
+  // Appends the finished record when it has any content; an empty line (one empty field and no
+  // quotes) is not a record.
+  void end_record() {
+    end_field();
+    if (!record_has_content_) {
+      fields_.clear();
+      return;
+    }
+    if (!have_header_) {
+      table_.header = std::move(fields_);
+      have_header_ = true;
+    } else {
+      if (static_cast<int64_t>(fields_.size()) != table_.num_columns()) {
+        throw IoError(fmt::format("{}: line {}: expected {} fields as in the header, got {}", table_.source,
+                                  record_line_, table_.num_columns(), fields_.size()));
+      }
+      table_.rows.push_back(std::move(fields_));
+      table_.row_lines.push_back(record_line_);
+    }
+    fields_.clear();
+    record_has_content_ = false;
+  }
+
+  void end_line() {
+    end_record();
+    ++line_;
+    record_line_ = line_;
+  }
+
+  // At a field's start a quote opens a quoted field; anywhere else a quote is kept as is (lenient,
+  // like Python's csv).
+  void read_outside_quotes(char c) {
+    record_has_content_ = true;
+    if (state_ == State::field_start && c == '"') {
+      state_ = State::quoted;
+      quote_line_ = line_;
+    } else if (c == ',') {
+      end_field();
+    } else {
+      field_ += c;
+      state_ = State::unquoted;
+    }
+  }
+
+  // A doubled quote is one literal quote; a single one closes the field.
+  void read_quoted(size_t& i) {
+    const char c = text_[i];
+    if (c == '"') {
+      if (is_followed_by(i, '"')) {
+        field_ += '"';
+        ++i;
+      } else {
+        state_ = State::after_quote;
+      }
+      return;
+    }
+    if (c == '\n' || (c == '\r' && !is_followed_by(i, '\n'))) ++line_;
+    field_ += c;
+  }
+
+  void read_after_quote(char c) {
+    if (c != ',') {
+      throw IoError(
+          fmt::format("{}: line {}: unexpected character '{}' after a closing quote (a quote inside a "
+                      "quoted field must be doubled: \"\")",
+                      table_.source, line_, c));
+    }
+    end_field();
+  }
+
+  std::string_view text_;
+  CsvTable table_;
+  State state_ = State::field_start;
+  std::vector<std::string> fields_;  // finished fields of the current record
+  std::string field_;                // the field being read
+  bool record_has_content_ = false;  // any character or quote seen in this record
+  bool have_header_ = false;
+  int64_t line_ = 1;         // current physical line
+  int64_t record_line_ = 1;  // line where the current record started
+  int64_t quote_line_ = 1;   // line where the open quoted field started
+};
 
 std::string trim(std::string_view s) {
   size_t b = 0, e = s.size();
@@ -63,85 +166,8 @@ std::string list_columns(const CsvTable& table) {
 }  // namespace
 
 CsvTable parse_csv(std::string_view text, std::string_view source) {
-  CsvTable table;
-  table.source = std::string(source);
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-
-  enum class State { field_start, unquoted, quoted, after_quote };
-  State state = State::field_start;
-  std::vector<std::string> fields;
-  std::string field;
-  bool record_has_content = false;  // any character or quote seen in this record
-  bool have_header = false;
-  int64_t line = 1;         // current physical line
-  int64_t record_line = 1;  // line where the current record started
-  int64_t quote_line = 1;   // line where the open quoted field started
-
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    // A record ends at LF, CRLF or a lone CR outside quotes.
-    const bool is_break = c == '\n' || c == '\r';
-    if (is_break && state != State::quoted) {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      finish_record(table, fields, field, record_has_content, record_line, have_header);
-      state = State::field_start;
-      ++line;
-      record_line = line;
-      continue;
-    }
-    switch (state) {
-      case State::field_start:
-        if (c == '"') {
-          state = State::quoted;
-          quote_line = line;
-          record_has_content = true;
-          break;
-        }
-        state = State::unquoted;
-        [[fallthrough]];
-      case State::unquoted:
-        record_has_content = true;
-        if (c == ',') {
-          fields.push_back(std::move(field));
-          field.clear();
-          state = State::field_start;
-        } else {
-          field += c;  // a quote inside an unquoted field is kept as is (lenient, like Python's csv)
-        }
-        break;
-      case State::quoted:
-        if (c == '"') {
-          if (i + 1 < text.size() && text[i + 1] == '"') {
-            field += '"';
-            ++i;
-          } else {
-            state = State::after_quote;
-          }
-        } else {
-          if (c == '\n' || (c == '\r' && !(i + 1 < text.size() && text[i + 1] == '\n'))) ++line;
-          field += c;
-        }
-        break;
-      case State::after_quote:
-        if (c == ',') {
-          fields.push_back(std::move(field));
-          field.clear();
-          state = State::field_start;
-        } else {
-          throw IoError(fmt::format("{}: line {}: unexpected character '{}' after a closing quote (a quote inside a "
-                                    "quoted field must be doubled: \"\")",
-                                    table.source, line, c));
-        }
-        break;
-    }
-  }
-  if (state == State::quoted) {
-    throw IoError(
-        fmt::format("{}: line {}: quoted field is not closed before the end of the file", table.source, quote_line));
-  }
-  finish_record(table, fields, field, record_has_content, record_line, have_header);  // no final line break
-  if (!have_header) throw IoError(fmt::format("{}: the file is empty (expected a header line)", table.source));
-  return table;
+  return CsvParser(text, source).parse();
 }
 
 CsvTable read_csv(const std::filesystem::path& path) {
@@ -185,8 +211,8 @@ std::vector<double> csv_numeric_column(const CsvTable& table, std::string_view n
     const bool parsed = !digits.empty() && ec == std::errc() && end == digits.data() + digits.size();
     if (!parsed || !std::isfinite(value)) {
       const char* what = cell.empty() ? "is empty" : (parsed ? "is not finite" : "is not a number");
-      throw ValueError(fmt::format("{}: data row {} (line {}), column '{}': value '{}' {}", table.source, r + 1,
-                                   table.row_lines[r], column_name, table.rows[r][column], what));
+      throw ValueError(fmt::format("{}: data row {} (line {}), column '{}': value '{}' {}", table.source,
+                                   r + 1, table.row_lines[r], column_name, table.rows[r][column], what));
     }
     values.push_back(value);
   }

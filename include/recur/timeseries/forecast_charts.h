@@ -1,4 +1,4 @@
-// The figures of the forecasting experiments as Charts (recur/plot.h), like d2l 9.1's: the data with
+// The figures of the forecasting experiments as Charts (recur/io/svg_plot.h), like d2l 9.1's: the data with
 // the 1-step and multi-step predictions, the k-step-ahead curves, and a real series with its test
 // forecasts and the forecast past its end.
 #pragma once
