@@ -9,10 +9,11 @@
 #include <algorithm>
 #include <string>
 
+#include "autograd/ops/linear_checks.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
-#include "recur/core/error.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
 
 namespace recur {
 
@@ -84,25 +85,17 @@ Var matmul(Graph<T>& g, Var a, Var b, bool transpose_a, bool transpose_b) {
 
 template <Scalar T>
 Var linear(Graph<T>& g, Var x, Var weight, std::optional<Var> bias) {
-  const Shape& sx = g.shape(x);       // [..., I]: leading dimensions are flattened into M rows
-  const Shape& sw = g.shape(weight);  // [O, I]
-  const std::string described = "linear: x " + sx.str() + ", weight " + sw.str() +
-                                (bias ? ", bias " + g.shape(*bias).str() : std::string());
-  check<ShapeError>(sx.rank() >= 2 && sw.rank() == 2,
-                    described + ": x must have at least 2 dimensions and weight exactly 2");
-  const int64_t I = sx.cols();
-  const int64_t M = sx.rows();
-  const int64_t O = sw[0];
-  check<ShapeError>(sw[1] == I, described + ": weight has " + std::to_string(sw[1]) +
-                                    " input columns, x has " + std::to_string(I));
-  if (bias)
-    check<ShapeError>(g.shape(*bias) == Shape{O}, described + ": bias must be [" + std::to_string(O) + "]");
+  // x [..., I]: leading dimensions are flattened into M rows; weight [O, I]; bias [O]
+  const detail::LinearSizes sizes = detail::check_linear_operands("linear", g, x, weight, bias);
+  const int64_t M = sizes.rows, I = sizes.inputs, O = sizes.outputs;
+  const Shape& sx = g.shape(x);
 
   Shape out_shape;
   for (int axis = 0; axis + 1 < sx.rank(); ++axis) out_shape.push_back(sx[axis]);
   out_shape.push_back(O);
   constexpr NodeInit kInit = NodeInit::kUninitialized;  // beta 0 below writes it all
-  Var out = bias ? g.make_node(out_shape, {x, weight, *bias}, kInit) : g.make_node(out_shape, {x, weight}, kInit);
+  Var out =
+      bias ? g.make_node(out_shape, {x, weight, *bias}, kInit) : g.make_node(out_shape, {x, weight}, kInit);
   T* y = g.value(out);  // [M, O]
   gemm_dense<T>(false, true, M, O, I, g.value(x), g.value(weight), T(0), y);
   if (bias) kernels::add_rows_into<T>(M, O, g.value(*bias), y);
