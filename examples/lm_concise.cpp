@@ -14,19 +14,24 @@ using namespace recur;
 
 int main(int argc, char** argv) {
   const int epochs = argc > 1 ? std::atoi(argv[1]) : 5;
-  const TextEncoding encoding{.level = "char", .mode = "d2l"};
+  const TextEncoding encoding{.level = TokenLevel::character, .mode = PreprocessMode::d2l};
   LmCorpus corpus = load_lm_corpus(resolve_dataset("timemachine"), encoding);
 
-  LanguageModel model({.cell = CellType::kRnnTanh, .hidden_size = 256, .vocab_size = corpus.table.size()});
+  LanguageModel model({.cell = CellType::kRnnTanh, .hidden_size = 256, .vocab_size = corpus.vocab.size()});
   Rng rng(0);
   model.reset_parameters(rng);
 
   const size_t split = corpus.ids.size() * 9 / 10;
   TrainData data{{corpus.ids.begin(), corpus.ids.begin() + static_cast<std::ptrdiff_t>(split)},
                  {corpus.ids.begin() + static_cast<std::ptrdiff_t>(split), corpus.ids.end()}};
-  ModelTextConfig text{.level = "char", .mode = "d2l", .vocab = corpus.table.tokens(), .unk = corpus.table.unk()};
+  ModelTextConfig text{.encoding = encoding, .vocab = corpus.vocab};
   Trainer trainer(model, text, std::move(data),
-                  {.batch = 32, .steps = 35, .lr = 1.0, .clip = 1.0, .epochs = epochs, .out_dir = "runs/example-concise"});
+                  {.batch = 32,
+                   .steps = 35,
+                   .lr = 1.0,
+                   .clip = 1.0,
+                   .epochs = epochs,
+                   .out_dir = "runs/example-concise"});
   TrainCallbacks callbacks;
   callbacks.on_epoch = [](const EpochMetrics& m) {
     std::printf("epoch %lld  train perplexity %.2f  valid perplexity %.2f  %.0f tokens/s\n",
@@ -34,9 +39,9 @@ int main(int argc, char** argv) {
   };
   trainer.run(nullptr, callbacks);
 
-  EncodedText prefix = encode_text("time traveller ", encoding, corpus.table);
+  EncodedTokens prefix = encode_text("time traveller ", encoding, corpus.vocab);
   auto out = generate_tokens(model, prefix.ids, 50, {.greedy = true}, rng);
   prefix.ids.insert(prefix.ids.end(), out.begin(), out.end());
-  std::printf("%s\n", detokenize(prefix.ids, corpus.table, "char").c_str());
+  std::printf("%s\n", detokenize(prefix.ids, corpus.vocab, encoding.level).c_str());
   return 0;
 }

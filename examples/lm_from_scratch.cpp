@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "recur/data/dataset.h"
-#include "recur/optim/grad_clip.h"
-#include "recur/nn/init.h"
-#include "recur/lm/corpus.h"
 #include "recur/autograd/ops.h"
 #include "recur/core/parameters.h"
+#include "recur/data/dataset.h"
+#include "recur/lm/corpus.h"
+#include "recur/nn/init.h"
+#include "recur/optim/grad_clip.h"
 #include "recur/text/partition.h"
 
 using namespace recur;
@@ -21,12 +21,14 @@ int main(int argc, char** argv) {
   const int epochs = argc > 1 ? std::atoi(argv[1]) : 5;
   const int32_t B = 32, T = 35;
   const int64_t H = 512;
-  LmCorpus corpus = load_lm_corpus(resolve_dataset("timemachine"), {.level = "char", .mode = "d2l"});
-  const int64_t V = corpus.table.size();
+  LmCorpus corpus = load_lm_corpus(resolve_dataset("timemachine"),
+                                   {.level = TokenLevel::character, .mode = PreprocessMode::d2l});
+  const int64_t V = corpus.vocab.size();
 
   // get_params: W_xh [V, H], W_hh [H, H], b_h [H], W_hq [H, V], b_q [V]; weights ~ N(0, 0.01^2).
   ParameterStore<float> params;
-  const int W_xh = params.add("W_xh", {V, H}), W_hh = params.add("W_hh", {H, H}), b_h = params.add("b_h", {H});
+  const int W_xh = params.add("W_xh", {V, H}), W_hh = params.add("W_hh", {H, H}),
+            b_h = params.add("b_h", {H});
   const int W_hq = params.add("W_hq", {H, V}), b_q = params.add("b_q", {V});
   Rng rng(0);
   for (int w : {W_xh, W_hh, W_hq}) init_normal(params.value(w).span(), 0.0, 0.01, rng);
@@ -38,7 +40,8 @@ int main(int argc, char** argv) {
     Var h = g.input(state);  // a constant: gradients stop here (truncated BPTT)
     std::vector<Var> outputs;
     for (int64_t t = 0; t < steps; ++t) {
-      Var x = one_hot<float>(g, ids_time_major.subspan(static_cast<size_t>(t * batch), static_cast<size_t>(batch)), V);
+      Var x = one_hot<float>(
+          g, ids_time_major.subspan(static_cast<size_t>(t * batch), static_cast<size_t>(batch)), V);
       h = tanh(g, add(g, add(g, matmul(g, x, p(g, W_xh)), matmul(g, h, p(g, W_hh))), p(g, b_h)));
       outputs.push_back(add(g, matmul(g, h, p(g, W_hq)), p(g, b_q)));
     }
@@ -66,15 +69,18 @@ int main(int argc, char** argv) {
       Var loss = softmax_cross_entropy(g, run(g, x, T, B, state), std::span<const int32_t>(y));
       g.backward(loss);
       clip_grad_norm(params.grads(), 1.0);
-      for (int64_t k = 0; k < params.num_values(); ++k) params.values()[static_cast<size_t>(k)] -= params.grads()[static_cast<size_t>(k)];  // SGD, lr 1
+      for (int64_t k = 0; k < params.num_values(); ++k)
+        params.values()[static_cast<size_t>(k)] -= params.grads()[static_cast<size_t>(k)];  // SGD, lr 1
       loss_sum += g.item(loss);
     }
-    std::printf("epoch %d  perplexity %.2f\n", epoch, std::exp(loss_sum / static_cast<double>(plan.num_batches)));
+    std::printf("epoch %d  perplexity %.2f\n", epoch,
+                std::exp(loss_sum / static_cast<double>(plan.num_batches)));
   }
 
   // predict_ch8: warm up on the prefix, then take the most likely character 50 times.
   std::string text = "time traveller ";
-  EncodedText prefix = encode_text(text, {.level = "char", .mode = "d2l"}, corpus.table);
+  EncodedTokens prefix =
+      encode_text(text, {.level = TokenLevel::character, .mode = PreprocessMode::d2l}, corpus.vocab);
   Tensor<float> state(Shape{1, H});
   NoGradGuard<float> no_grad(g);
   g.clear();
@@ -82,7 +88,7 @@ int main(int argc, char** argv) {
   const float* last = g.value(logits) + (static_cast<int64_t>(prefix.ids.size()) - 1) * V;
   for (int i = 0; i < 50; ++i) {
     const auto next = static_cast<int32_t>(std::max_element(last, last + V) - last);
-    text += corpus.table.token(next);
+    text += corpus.vocab.token(next);
     g.clear();
     logits = run(g, std::span<const int32_t>(&next, 1), 1, 1, state);
     last = g.value(logits);

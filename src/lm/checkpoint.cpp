@@ -23,10 +23,10 @@ std::string model_config_json(const LanguageModelConfig& m, const ModelTextConfi
   j["hidden_size"] = m.hidden_size;
   j["embedding_size"] = m.embedding_size;
   j["dropout"] = m.dropout;
-  j["level"] = t.level;
-  j["mode"] = t.mode;
-  j["vocab"] = t.vocab;
-  j["unk"] = t.unk;
+  j["level"] = token_level_name(t.encoding.level);
+  j["mode"] = preprocess_mode_name(t.encoding.mode);
+  j["vocab"] = t.vocab.tokens();
+  j["unk"] = t.vocab.unk();
   return j.dump(1) + "\n";
 }
 
@@ -43,7 +43,8 @@ std::pair<LanguageModelConfig, ModelTextConfig> parse_model_config(const std::st
     return j.at(name);
   };
   LanguageModelConfig m;
-  ModelTextConfig t;
+  std::string level, mode, unk;
+  std::vector<std::string> vocab;
   try {
     if (j.is_object() && j.contains("version") && j.at("version").get<int>() != 1)
       throw IoError(source + ": config version " + std::to_string(j.at("version").get<int>()) +
@@ -57,10 +58,10 @@ std::pair<LanguageModelConfig, ModelTextConfig> parse_model_config(const std::st
     m.hidden_size = field("hidden_size").get<int64_t>();
     m.embedding_size = field("embedding_size").get<int64_t>();
     m.dropout = field("dropout").get<double>();
-    t.level = field("level").get<std::string>();
-    t.mode = field("mode").get<std::string>();
-    t.vocab = field("vocab").get<std::vector<std::string>>();
-    t.unk = field("unk").get<std::string>();
+    level = field("level").get<std::string>();
+    mode = field("mode").get<std::string>();
+    vocab = field("vocab").get<std::vector<std::string>>();
+    unk = field("unk").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     throw IoError(source + ": a field has the wrong type: " + e.what());
   }
@@ -71,15 +72,19 @@ std::pair<LanguageModelConfig, ModelTextConfig> parse_model_config(const std::st
   require(m.hidden_size >= 1, "\"hidden_size\" must be >= 1, got " + std::to_string(m.hidden_size));
   require(m.embedding_size >= 0, "\"embedding_size\" must be >= 0, got " + std::to_string(m.embedding_size));
   require(m.dropout >= 0 && m.dropout < 1, "\"dropout\" must be in [0, 1), got " + std::to_string(m.dropout));
-  require(t.level == "char" || t.level == "word", "\"level\" must be \"char\" or \"word\", got \"" + t.level + "\"");
-  require(t.mode == "d2l" || t.mode == "lower" || t.mode == "raw",
-          "\"mode\" must be \"d2l\", \"lower\" or \"raw\", got \"" + t.mode + "\"");
-  require(!t.vocab.empty(), "\"vocab\" is empty");
+  require(level == "char" || level == "word",
+          "\"level\" must be \"char\" or \"word\", got \"" + level + "\"");
+  require(mode == "d2l" || mode == "lower" || mode == "raw",
+          "\"mode\" must be \"d2l\", \"lower\" or \"raw\", got \"" + mode + "\"");
+  require(!vocab.empty(), "\"vocab\" is empty");
   std::set<std::string> seen;
-  for (const auto& tok : t.vocab) require(seen.insert(tok).second, "\"vocab\" lists the token \"" + tok + "\" twice");
-  require(seen.count(t.unk) == 1, "\"unk\" token \"" + t.unk + "\" is not in \"vocab\"");
-  m.vocab_size = static_cast<int64_t>(t.vocab.size());
-  return {m, t};
+  for (const auto& tok : vocab)
+    require(seen.insert(tok).second, "\"vocab\" lists the token \"" + tok + "\" twice");
+  require(seen.count(unk) == 1, "\"unk\" token \"" + unk + "\" is not in \"vocab\"");
+  m.vocab_size = static_cast<int64_t>(vocab.size());
+  ModelTextConfig t{.encoding = {.level = parse_token_level(level), .mode = parse_preprocess_mode(mode)},
+                    .vocab = Vocab::from_tokens(std::move(vocab), unk)};
+  return {m, std::move(t)};
 }
 
 void save_model_files(const fs::path& dir, const LanguageModel& model, const ModelTextConfig& text) {
@@ -90,8 +95,10 @@ void save_model_files(const fs::path& dir, const LanguageModel& model, const Mod
   const auto& params = model.parameters();
   for (int i = 0; i < params.size(); ++i) {
     const auto& slot = params.slot(i);
-    const auto values = params.values().subspan(static_cast<size_t>(slot.offset), static_cast<size_t>(slot.shape.numel()));
-    tensors.push_back({slot.name, Tensor<float>(slot.shape, std::vector<float>(values.begin(), values.end()))});
+    const auto values =
+        params.values().subspan(static_cast<size_t>(slot.offset), static_cast<size_t>(slot.shape.numel()));
+    tensors.push_back(
+        {slot.name, Tensor<float>(slot.shape, std::vector<float>(values.begin(), values.end()))});
   }
   save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
   write_file_atomically(dir / "config.json", model_config_json(model.config(), text));
@@ -106,7 +113,7 @@ LoadedModel load_model(const fs::path& dir) {
   auto [config, text] = parse_model_config(read_file(config_path), config_path.string());
   auto tensors = load_safetensors(weights_path);
 
-  LoadedModel loaded{std::make_unique<LanguageModel>(config), text};
+  LoadedModel loaded{std::make_unique<LanguageModel>(config), std::move(text)};
   auto& params = loaded.model->parameters();
   std::set<std::string> assigned;
   for (auto& t : tensors) {

@@ -1,4 +1,4 @@
-// Language-model corpora: tokens, the model's token table, encoding and decoding.
+// Language-model corpora: tokens under an encoding, the training vocabulary, encoding and decoding.
 #include "recur/lm/corpus.h"
 
 #include <fmt/core.h>
@@ -11,28 +11,12 @@
 
 namespace recur {
 
-TokenTable::TokenTable(std::vector<std::string> tokens, std::string unk) : tokens_(std::move(tokens)) {
-  index_.reserve(tokens_.size());
-  for (size_t i = 0; i < tokens_.size(); ++i)
-    check(index_.emplace(tokens_[i], static_cast<int32_t>(i)).second,
-          "token table: the token '" + escape_token(tokens_[i]) + "' appears twice");
-  auto it = index_.find(unk);
-  check(it != index_.end(), "token table: the unknown token '" + unk + "' is not in the table");
-  unk_index_ = it->second;
-}
-
-std::optional<int32_t> TokenTable::find(std::string_view token) const {
-  auto it = index_.find(std::string(token));
-  if (it == index_.end()) return std::nullopt;
-  return it->second;
-}
-
 namespace {
 // Calls emit(token) for every token of raw_text under the encoding.
 template <typename Emit>
 void for_each_token(std::string_view raw_text, const TextEncoding& encoding, Emit&& emit) {
-  const PreprocessMode mode = parse_preprocess_mode(encoding.mode);
-  const TokenLevel level = parse_token_level(encoding.level);
+  const PreprocessMode mode = encoding.mode;
+  const TokenLevel level = encoding.level;
   if (level == TokenLevel::word) {
     // Every line ends in <eos>, blank ones too, as PyTorch's word_language_model data.py does
     // (`line.split() + ['<eos>']`), so WikiText's published token counts come out.
@@ -61,23 +45,23 @@ std::vector<std::string> lm_tokens(std::string_view raw_text, const TextEncoding
   return out;
 }
 
-EncodedText encode_text(std::string_view raw_text, const TextEncoding& encoding, const TokenTable& table) {
-  EncodedText out;
+EncodedTokens encode_text(std::string_view raw_text, const TextEncoding& encoding, const Vocab& vocab) {
+  EncodedTokens out;
   for_each_token(raw_text, encoding, [&](std::string_view t) {
-    if (auto id = table.find(t)) {
+    if (auto id = vocab.find(t)) {
       out.ids.push_back(*id);
     } else {
-      out.ids.push_back(table.unk_index());
+      out.ids.push_back(vocab.unk_index());
       ++out.unknown_count;
     }
   });
   return out;
 }
 
-EncodedText encode_prompt(std::string_view prompt, const TextEncoding& encoding, const TokenTable& table) {
-  EncodedText out = encode_text(prompt, encoding, table);
-  if (encoding.level == "word" && !prompt.empty() && prompt.back() != '\n' && !out.ids.empty()) {
-    if (auto eos = table.find(kEndOfLine); eos && out.ids.back() == *eos) out.ids.pop_back();
+EncodedTokens encode_prompt(std::string_view prompt, const TextEncoding& encoding, const Vocab& vocab) {
+  EncodedTokens out = encode_text(prompt, encoding, vocab);
+  if (encoding.level == TokenLevel::word && !prompt.empty() && prompt.back() != '\n' && !out.ids.empty()) {
+    if (auto eos = vocab.find(kEndOfLine); eos && out.ids.back() == *eos) out.ids.pop_back();
   }
   return out;
 }
@@ -88,24 +72,19 @@ LmCorpus load_lm_corpus(const std::filesystem::path& path, const TextEncoding& e
   std::vector<std::string> owned = lm_tokens(raw, encoding);
   tokens.reserve(owned.size());
   for (const auto& t : owned) tokens.emplace_back(t);
-  check(tokens.size() >= 2, fmt::format("'{}' gives {} token(s) at level {}; a language model needs at least 2",
-                                        path.string(), tokens.size(), encoding.level));
-  VocabOptions options;
-  options.min_freq = min_freq;
-  Vocab vocab = Vocab::build(tokens, options);
-  std::vector<std::string> table_tokens;
-  table_tokens.reserve(static_cast<size_t>(vocab.size()));
-  for (int32_t i = 0; i < vocab.size(); ++i) table_tokens.push_back(vocab.token(i));
-  LmCorpus corpus{TokenTable(std::move(table_tokens), std::string(Vocab::kUnkToken)), {}};
-  corpus.ids = vocab.encode(tokens).ids;
+  check(tokens.size() >= 2,
+        fmt::format("'{}' gives {} token(s) at level {}; a language model needs at least 2", path.string(),
+                    tokens.size(), token_level_name(encoding.level)));
+  LmCorpus corpus{Vocab::build(tokens, {.min_freq = min_freq}), {}};
+  corpus.ids = corpus.vocab.encode(tokens).ids;
   return corpus;
 }
 
-std::string detokenize(const std::vector<int32_t>& ids, const TokenTable& table, std::string_view level) {
+std::string detokenize(std::span<const int32_t> ids, const Vocab& vocab, TokenLevel level) {
   std::string out;
-  const bool words = level == "word";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const std::string& tok = table.token(ids[i]);
+  const bool words = level == TokenLevel::word;
+  for (int32_t id : ids) {
+    const std::string& tok = vocab.token(id);
     if (words) {
       if (tok == kEndOfLine) {
         out += '\n';

@@ -1,72 +1,35 @@
-// The language-model training loop, its metrics and its resumable checkpoints.
+// The language-model training loop: batches, the optimizer step, stop rules, validation, the best
+// model and checkpoints, each a step of its own.
 #include "recur/lm/trainer.h"
 
 #include <fmt/core.h>
 
-#include <chrono>
 #include <cmath>
-#include <nlohmann/json.hpp>
+#include <optional>
 
-#include "recur/core/error.h"
-#include "recur/optim/grad_clip.h"
-#include "recur/io/atomic_file.h"
-#include "recur/io/safetensors.h"
-#include "recur/lm/evaluate.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
+#include "recur/io/atomic_file.h"
 #include "recur/io/svg_plot.h"
+#include "recur/lm/evaluate.h"
+#include "recur/optim/grad_clip.h"
 #include "recur/text/partition.h"
 
 namespace recur {
 
 namespace fs = std::filesystem;
 
-void validate(const TrainOptions& o) {
-  check(o.batch >= 1, "train: --batch must be >= 1, got " + std::to_string(o.batch));
-  check(o.steps >= 1, "train: --steps must be >= 1, got " + std::to_string(o.steps));
-  check(o.partition == "sequential" || o.partition == "random",
-        "train: --partition must be sequential or random, got '" + o.partition + "'");
-  check(std::isfinite(o.lr) && o.lr > 0, "train: --lr must be positive, got " + std::to_string(o.lr));
-  check(std::isfinite(o.clip) && o.clip >= 0, "train: --clip must be >= 0, got " + std::to_string(o.clip));
-  check(o.truncation_keep > 0 && o.truncation_keep <= 1,
-        "train: --random-truncation must be in (0, 1], got " + std::to_string(o.truncation_keep));
-  check(o.momentum >= 0 && o.momentum < 1, "train: --momentum must be in [0, 1), got " + std::to_string(o.momentum));
-  check(o.lr_schedule == "constant" || o.lr_schedule == "step" || o.lr_schedule == "cosine",
-        "train: --lr-schedule must be constant, step or cosine, got '" + o.lr_schedule + "'");
-  check(o.lr_gamma > 0 && o.lr_gamma <= 1, "train: --lr-gamma must be in (0, 1], got " + std::to_string(o.lr_gamma));
-  check(o.epochs >= 1, "train: --epochs must be >= 1, got " + std::to_string(o.epochs));
-  check(std::isfinite(o.time_budget_s) && o.time_budget_s >= 0,
-        "train: --time-budget must be >= 0, got " + std::to_string(o.time_budget_s));
-  check(o.patience >= 0, "train: --patience must be >= 0, got " + std::to_string(o.patience));
-  check(!o.out_dir.empty(), "train: an output folder (--out) is required");
-}
-
 namespace {
 
 std::unique_ptr<Optimizer<float>> build_optimizer(const TrainOptions& o) {
   OptimizerOptions opt{.lr = o.lr};
-  if (o.optimizer == "sgd") opt.momentum = o.momentum;
+  if (o.optimizer == OptimizerKind::kSgd) opt.momentum = o.momentum;
   if (o.weight_decay >= 0) opt.weight_decay = o.weight_decay;
-  return make_optimizer<float>(o.optimizer, opt);
+  return make_optimizer<float>(optimizer_kind_name(o.optimizer), opt);
 }
 
-nlohmann::json metrics_json(const EpochMetrics& m) {
-  return {{"epoch", m.epoch},       {"step", m.step},
-          {"train_perplexity", m.train_perplexity},
-          {"valid_perplexity", std::isfinite(m.valid_perplexity) ? nlohmann::json(m.valid_perplexity) : nlohmann::json()},
-          {"tokens_per_s", m.tokens_per_s}, {"lr", m.lr}, {"grad_norm", m.grad_norm}};
-}
-
-EpochMetrics metrics_from_json(const nlohmann::json& j) {
-  EpochMetrics m;
-  m.epoch = j.at("epoch").get<int64_t>();
-  m.step = j.at("step").get<int64_t>();
-  m.train_perplexity = j.at("train_perplexity").get<double>();
-  m.valid_perplexity = j.at("valid_perplexity").is_null() ? std::numeric_limits<double>::quiet_NaN()
-                                                          : j.at("valid_perplexity").get<double>();
-  m.tokens_per_s = j.at("tokens_per_s").get<double>();
-  m.lr = j.at("lr").get<double>();
-  m.grad_norm = j.at("grad_norm").get<double>();
-  return m;
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 void write_metrics(const fs::path& dir, const std::vector<EpochMetrics>& history) {
@@ -89,270 +52,256 @@ void write_metrics(const fs::path& dir, const std::vector<EpochMetrics>& history
   write_svg_chart(chart, dir / "perplexity.svg");
 }
 
-nlohmann::json rng_json(const Rng& rng) { return rng.state(); }
-Rng::State rng_from_json(const nlohmann::json& j) { return j.get<Rng::State>(); }
-
 }  // namespace
 
+// The minibatches of one epoch from the chosen partition, transposed to the model's time-major order.
+class Trainer::EpochBatches {
+ public:
+  EpochBatches(std::span<const int32_t> corpus, const TrainOptions& o)
+      : B_(o.batch), T_(o.steps), x(static_cast<size_t>(B_ * T_)), y(x.size()) {
+    const PartitionOptions popts{.batch_size = static_cast<int32_t>(B_),
+                                 .num_steps = static_cast<int32_t>(T_)};
+    if (o.partition == Partition::kSequential)
+      sequential_.emplace(corpus, popts);
+    else
+      random_.emplace(corpus, popts);
+  }
+  // Plans the epoch with `seed`; returns its number of batches.
+  int64_t plan(uint64_t seed) {
+    plan_ = sequential_ ? sequential_->plan_epoch(seed) : random_->plan_epoch(seed);
+    return plan_.num_batches;
+  }
+  // Fills x and y with batch `index` of the planned epoch.
+  void fill(int64_t index) {
+    if (sequential_)
+      sequential_->fill_batch(plan_, index, batch_);
+    else
+      random_->fill_batch(plan_, index, batch_);
+    for (int64_t b = 0; b < B_; ++b)
+      for (int64_t t = 0; t < T_; ++t) {
+        x[static_cast<size_t>(t * B_ + b)] = batch_.x[static_cast<size_t>(b * T_ + t)];
+        y[static_cast<size_t>(t * B_ + b)] = batch_.y[static_cast<size_t>(b * T_ + t)];
+      }
+  }
+
+ private:
+  int64_t B_, T_;
+  std::optional<SequentialPartition> sequential_;
+  std::optional<RandomPartition> random_;
+  EpochPlan plan_;
+  TokenBatch batch_;  // [B, T] row-major, as the partitions fill it
+
+ public:
+  std::vector<int32_t> x, y;  // [T * B] time-major inputs and targets
+};
+
+struct Trainer::EpochRun {
+  StopReason reason = StopReason::kFinished;
+  Clock::time_point start;
+  int64_t tokens_before = 0;  // epoch_tokens when this session's part of the epoch began
+};
+
 Trainer::Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, TrainOptions options)
-    : model_(model), text_(std::move(text)), data_(std::move(data)), options_(std::move(options)) {
-  validate(options_);
-  check(static_cast<int64_t>(text_.vocab.size()) == model_.config().vocab_size,
-        "Trainer: the vocabulary has " + std::to_string(text_.vocab.size()) + " tokens, the model " +
-            std::to_string(model_.config().vocab_size));
+    : model_(model),
+      text_(std::move(text)),
+      data_(std::move(data)),
+      options_(std::move(options)),
+      lr_schedule_((validate(options_), epoch_lr_schedule(options_))) {
+  check(text_.vocab.size() == model_.config().vocab_size,
+        fmt::format("Trainer: the vocabulary has {} tokens, the model {}", text_.vocab.size(),
+                    model_.config().vocab_size));
   const int64_t needed = (options_.batch + 1) * options_.steps;
   check(static_cast<int64_t>(data_.train.size()) >= needed,
-        fmt::format("train: the training text has {} tokens; --batch {} x --steps {} needs at least {}",
+        fmt::format("train: the training text has {} tokens; batch {} x steps {} needs at least {}",
                     data_.train.size(), options_.batch, options_.steps, needed));
-  check(options_.patience == 0 || !data_.valid.empty(),
-        "train: --patience needs validation data (--valid, or a validation fraction above 0)");
-  data_rng_.seed_with(options_.seed);
-  dropout_rng_.seed_with(options_.seed ^ 0x5eedd20f0a7ULL);
+  if (options_.patience > 0 && data_.valid.empty())
+    throw OptionError("patience",
+                      "train: patience needs validation data (a validation text, or a validation "
+                      "fraction above 0)");
+  state_.data_rng.seed_with(options_.seed);
+  state_.dropout_rng.seed_with(options_.seed ^ 0x5eedd20f0a7ULL);
   carried_ = model_.zero_state(options_.batch);
   optimizer_ = build_optimizer(options_);
-}
-
-double Trainer::current_lr() const {
-  const double e = static_cast<double>(epoch_);
-  if (options_.lr_schedule == "step") return options_.lr * std::pow(options_.lr_gamma, e);
-  if (options_.lr_schedule == "cosine")
-    return options_.lr * 0.5 * (1 + std::cos(M_PI * e / static_cast<double>(options_.epochs)));
-  return options_.lr;
 }
 
 int64_t Trainer::epochs_since_best() const {
   // From the history (kept in the checkpoint), so a resumed run counts the epochs before it too.
   double best = std::numeric_limits<double>::infinity();
   int64_t best_index = -1;
-  for (size_t i = 0; i < history_.size(); ++i) {
-    if (history_[i].valid_perplexity < best) {
-      best = history_[i].valid_perplexity;
+  for (size_t i = 0; i < state_.history.size(); ++i) {
+    if (state_.history[i].valid_perplexity < best) {
+      best = state_.history[i].valid_perplexity;
       best_index = static_cast<int64_t>(i);
     }
   }
   if (best_index < 0) return 0;  // no validation perplexity yet: nothing to be patient about
-  return static_cast<int64_t>(history_.size()) - 1 - best_index;
+  return static_cast<int64_t>(state_.history.size()) - 1 - best_index;
 }
 
 void Trainer::save_checkpoint() {
-  nlohmann::ordered_json state;
-  state["format"] = "recur-train-state";
-  state["version"] = 1;
-  state["epoch"] = epoch_;
-  state["epoch_seed"] = epoch_seed_;
-  state["batch_index"] = batch_index_;
-  state["step"] = step_;
-  state["data_rng"] = rng_json(data_rng_);
-  state["dropout_rng"] = rng_json(dropout_rng_);
-  state["best_valid_perplexity"] = std::isfinite(best_valid_) ? nlohmann::json(best_valid_) : nlohmann::json();
-  state["epoch_loss_sum"] = epoch_loss_sum_;
-  state["epoch_tokens"] = epoch_tokens_;
-  state["epoch_norm_sum"] = epoch_norm_sum_;
-  state["epoch_steps"] = epoch_steps_;
-  state["options"] = {{"batch", options_.batch},       {"steps", options_.steps},
-                      {"partition", options_.partition}, {"optimizer", options_.optimizer},
-                      {"lr", options_.lr},             {"clip", options_.clip},
-                      {"seed", options_.seed}};
-  auto history = nlohmann::json::array();
-  for (const auto& m : history_) history.push_back(metrics_json(m));
-  state["history"] = history;
-
-  const OptimizerState<float> opt = optimizer_->state();
-  state["optimizer"] = {{"name", opt.optimizer}, {"step", opt.step}};
-  std::vector<NamedTensor> tensors;
-  for (const auto& b : opt.buffers)
-    tensors.push_back({"optimizer." + b.name,
-                       Tensor<float>({static_cast<int64_t>(b.values.size())}, b.values)});
-  tensors.push_back({"state.h", carried_.h});
-  if (carried_.c.numel() > 0) tensors.push_back({"state.c", carried_.c});
-
   replace_folder_atomically(options_.out_dir / "checkpoint", [&](const fs::path& dir) {
     save_model_files(dir, model_, text_);
-    save_safetensors(dir / "train_state.safetensors", tensors);
-    write_file_atomically(dir / "train_state.json", state.dump(1) + "\n");
+    save_train_state(dir, state_, options_, optimizer_->state(), carried_);
   });
 }
 
 void Trainer::resume() {
   const fs::path dir = options_.out_dir / "checkpoint";
   LoadedModel loaded = load_model(dir);
-  check(loaded.text.vocab == text_.vocab,
+  check(loaded.text.vocab.tokens() == text_.vocab.tokens() && loaded.text.vocab.unk() == text_.vocab.unk(),
         "resume: the vocabulary in '" + (dir / "config.json").string() +
-            "' differs from the one built from the training data (same --data, --level and --mode?)");
-  check(loaded.model->config().cell == model_.config().cell &&
-            loaded.model->config().hidden_size == model_.config().hidden_size &&
-            loaded.model->config().num_layers == model_.config().num_layers &&
-            loaded.model->config().embedding_size == model_.config().embedding_size,
+            "' differs from the one built from the training data (same data, level and mode?)");
+  const LanguageModelConfig& saved = loaded.model->config();
+  const LanguageModelConfig& ours = model_.config();
+  check(saved.cell == ours.cell && saved.hidden_size == ours.hidden_size &&
+            saved.num_layers == ours.num_layers && saved.embedding_size == ours.embedding_size,
         "resume: the checkpoint's model (config.json) differs from this run's");
   auto src = loaded.model->parameters().values();
   std::copy(src.begin(), src.end(), model_.parameters().values().begin());
+  LoadedTrainState train_state = load_train_state(dir, options_, carried_);
+  state_ = std::move(train_state.state);
+  optimizer_->load_state(train_state.optimizer, model_.parameters().num_values());
+}
 
-  const fs::path json_path = dir / "train_state.json";
-  nlohmann::json s;
-  try {
-    s = nlohmann::json::parse(read_file(json_path));
-    epoch_ = s.at("epoch").get<int64_t>();
-    epoch_seed_ = s.at("epoch_seed").get<uint64_t>();
-    batch_index_ = s.at("batch_index").get<int64_t>();
-    step_ = s.at("step").get<int64_t>();
-    data_rng_.set_state(rng_from_json(s.at("data_rng")));
-    dropout_rng_.set_state(rng_from_json(s.at("dropout_rng")));
-    best_valid_ = s.at("best_valid_perplexity").is_null() ? std::numeric_limits<double>::quiet_NaN()
-                                                          : s.at("best_valid_perplexity").get<double>();
-    epoch_loss_sum_ = s.at("epoch_loss_sum").get<double>();
-    epoch_tokens_ = s.at("epoch_tokens").get<int64_t>();
-    epoch_norm_sum_ = s.at("epoch_norm_sum").get<double>();
-    epoch_steps_ = s.at("epoch_steps").get<int64_t>();
-    history_.clear();
-    for (const auto& m : s.at("history")) history_.push_back(metrics_from_json(m));
-    const auto& o = s.at("options");
-    check(o.at("batch").get<int64_t>() == options_.batch && o.at("steps").get<int64_t>() == options_.steps &&
-              o.at("partition").get<std::string>() == options_.partition &&
-              o.at("optimizer").get<std::string>() == options_.optimizer,
-          "resume: batch, steps, partition and optimizer must match the checkpoint's (" + o.dump() + ")");
-  } catch (const nlohmann::json::exception& e) {
-    throw IoError(json_path.string() + ": malformed training state: " + e.what());
+void Trainer::start_epoch() {
+  if (state_.batch_index != 0) return;  // resuming inside an epoch: its plan and sums are restored
+  state_.epoch_seed = state_.data_rng.next_u64();
+  carried_ = model_.zero_state(options_.batch);
+  state_.epoch_loss_sum = 0;
+  state_.epoch_tokens = 0;
+  state_.epoch_norm_sum = 0;
+  state_.epoch_steps = 0;
+}
+
+double Trainer::train_step(Graph<float>& g, const EpochBatches& batches, std::vector<float>& carry_scales) {
+  const int64_t B = options_.batch, T = options_.steps;
+  auto& params = model_.parameters();
+  if (options_.partition == Partition::kRandom) carried_ = model_.zero_state(B);  // no state to carry
+  g.clear();
+  params.zero_grads();
+  if (options_.truncation_keep < 1) {
+    // xi_t = 1/pi with probability pi, else 0 (Tallec and Ollivier, 2017): unbiased in expectation.
+    for (float& xi : carry_scales)
+      xi = state_.dropout_rng.uniform() < options_.truncation_keep
+               ? static_cast<float>(1 / options_.truncation_keep)
+               : 0.0f;
   }
+  Var loss = model_.loss(g, batches.x, batches.y, T, B, carried_, &state_.dropout_rng, true, carry_scales);
+  const double loss_value = g.item(loss);
+  const std::string where = fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step + 1);
+  check_finite(loss_value, "training loss",
+               where + "; the last good checkpoint is kept in " + (options_.out_dir / "checkpoint").string());
+  g.backward(loss);
+  const double norm =
+      options_.clip > 0 ? clip_grad_norm(params.grads(), options_.clip) : grad_norm(params.grads());
+  check_finite(norm, "gradient norm", where);
+  optimizer_->step(params);
+  ++state_.step;
+  state_.epoch_loss_sum += loss_value * static_cast<double>(B * T);
+  state_.epoch_tokens += B * T;
+  state_.epoch_norm_sum += norm;
+  ++state_.epoch_steps;
+  return norm;
+}
 
-  OptimizerState<float> opt;
-  opt.optimizer = s.at("optimizer").at("name").get<std::string>();
-  opt.step = s.at("optimizer").at("step").get<int64_t>();
-  for (auto& t : load_safetensors(dir / "train_state.safetensors")) {
-    if (t.name.rfind("optimizer.", 0) == 0) {
-      opt.buffers.push_back({t.name.substr(10), std::vector<float>(t.tensor.span().begin(), t.tensor.span().end())});
-    } else if (t.name == "state.h" || t.name == "state.c") {
-      Tensor<float>& target = t.name == "state.h" ? carried_.h : carried_.c;
-      check(t.tensor.shape() == target.shape(), "resume: carried state '" + t.name + "' has shape " +
-                                                    t.tensor.shape().str() + ", expected " + target.shape().str());
-      target = std::move(t.tensor);
+StopReason Trainer::stop_requested(const std::atomic<bool>* stop, Clock::time_point run_start) const {
+  if (stop && stop->load()) return StopReason::kInterrupted;
+  if (options_.time_budget_s > 0 && seconds_since(run_start) >= options_.time_budget_s)
+    return StopReason::kTimeBudget;
+  return StopReason::kFinished;
+}
+
+Trainer::EpochRun Trainer::run_batches(EpochBatches& batches, Clock::time_point run_start,
+                                       const std::atomic<bool>* stop, const TrainCallbacks& callbacks) {
+  EpochRun run{.start = Clock::now(), .tokens_before = state_.epoch_tokens};
+  const int64_t num_batches = batches.plan(state_.epoch_seed);
+  Graph<float> g;
+  std::vector<float> carry_scales(options_.truncation_keep < 1 ? static_cast<size_t>(options_.steps) : 0);
+  while (state_.batch_index < num_batches) {
+    batches.fill(state_.batch_index);
+    const double norm = train_step(g, batches, carry_scales);
+    ++state_.batch_index;
+    if (callbacks.on_step) {
+      const double dt = seconds_since(run.start);
+      callbacks.on_step(
+          {.epoch = state_.epoch + 1,
+           .batch = state_.batch_index,
+           .batches_per_epoch = num_batches,
+           .step = state_.step,
+           .loss = state_.epoch_loss_sum / static_cast<double>(state_.epoch_tokens),
+           .tokens_per_s = dt > 0 ? static_cast<double>(state_.epoch_tokens - run.tokens_before) / dt : 0,
+           .elapsed_s = seconds_since(run_start),
+           .grad_norm = norm});
     }
+    run.reason = stop_requested(stop, run_start);
+    if (run.reason != StopReason::kFinished) break;
   }
-  optimizer_->load_state(opt, model_.parameters().num_values());
+  return run;
+}
+
+EpochMetrics Trainer::measure_epoch(const EpochRun& run) {
+  const double seconds = seconds_since(run.start);
+  const TrainState& s = state_;
+  EpochMetrics m{
+      .epoch = s.epoch + 1,
+      .step = s.step,
+      .train_perplexity =
+          std::exp(s.epoch_loss_sum / static_cast<double>(std::max<int64_t>(s.epoch_tokens, 1))),
+      .tokens_per_s = seconds > 0 ? static_cast<double>(s.epoch_tokens - run.tokens_before) / seconds : 0,
+      .lr = optimizer_->lr(),
+      .grad_norm = s.epoch_steps ? s.epoch_norm_sum / static_cast<double>(s.epoch_steps) : 0};
+  if (!data_.valid.empty()) {
+    const int64_t B = options_.batch, T = options_.steps;
+    const int64_t rows =
+        std::max<int64_t>(1, std::min<int64_t>(B, static_cast<int64_t>(data_.valid.size()) / (T + 1)));
+    m.valid_perplexity = evaluate_stream(model_, data_.valid, rows, T).perplexity();
+  }
+  return m;
+}
+
+StopReason Trainer::finish_epoch(const EpochMetrics& m, StopReason stopped, const TrainCallbacks& callbacks) {
+  state_.history.push_back(m);
+  if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state_.best_valid_perplexity)) {
+    state_.best_valid_perplexity = m.valid_perplexity;
+    replace_folder_atomically(options_.out_dir / "best",
+                              [&](const fs::path& dir) { save_model_files(dir, model_, text_); });
+  }
+  if (stopped == StopReason::kFinished) {  // the checkpoint points at the start of the next epoch
+    state_.batch_index = 0;
+    ++state_.epoch;
+  }
+  save_checkpoint();
+  write_metrics(options_.out_dir, state_.history);
+  if (callbacks.on_epoch) callbacks.on_epoch(m);
+  if (stopped == StopReason::kFinished && options_.patience > 0 && epochs_since_best() >= options_.patience &&
+      state_.epoch < options_.epochs)
+    return StopReason::kNoImprovement;
+  return stopped;
+}
+
+TrainSummary Trainer::summary(StopReason reason) const {
+  return {.reason = reason, .history = state_.history, .best_valid_perplexity = state_.best_valid_perplexity};
 }
 
 TrainSummary Trainer::run(const std::atomic<bool>* stop, const TrainCallbacks& callbacks) {
-  using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
-  const std::span<const int32_t> corpus(data_.train);
-  const PartitionOptions popts{.batch_size = static_cast<int32_t>(options_.batch),
-                               .num_steps = static_cast<int32_t>(options_.steps)};
-  const bool sequential = options_.partition == "sequential";
-  std::optional<SequentialPartition> seq;
-  std::optional<RandomPartition> rnd;
-  if (sequential) seq.emplace(corpus, popts); else rnd.emplace(corpus, popts);
-
-  Graph<float> g;
-  TokenBatch batch;
-  const int64_t B = options_.batch, T = options_.steps;
-  std::vector<int32_t> x(static_cast<size_t>(B * T)), y(x.size());  // time-major
-  std::vector<float> carry_scales(options_.truncation_keep < 1 ? static_cast<size_t>(T) : 0);
-  auto& params = model_.parameters();
-  TrainSummary summary;
-
-  while (epoch_ < options_.epochs) {
-    optimizer_->set_lr(current_lr());
-    if (batch_index_ == 0) {
-      epoch_seed_ = data_rng_.next_u64();
-      carried_ = model_.zero_state(B);
-      epoch_loss_sum_ = 0;
-      epoch_tokens_ = 0;
-      epoch_norm_sum_ = 0;
-      epoch_steps_ = 0;
-    }
-    const EpochPlan plan = sequential ? seq->plan_epoch(epoch_seed_) : rnd->plan_epoch(epoch_seed_);
-    const auto epoch_start = Clock::now();
-    const int64_t tokens_before = epoch_tokens_;
-    double last_norm = 0;
-    StopReason stopped = StopReason::kFinished;
-    for (; batch_index_ < plan.num_batches; ++batch_index_) {
-      if (sequential) seq->fill_batch(plan, batch_index_, batch); else rnd->fill_batch(plan, batch_index_, batch);
-      if (!sequential) carried_ = model_.zero_state(B);  // random order: no state to carry
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t t = 0; t < T; ++t) {
-          x[static_cast<size_t>(t * B + b)] = batch.x[static_cast<size_t>(b * T + t)];
-          y[static_cast<size_t>(t * B + b)] = batch.y[static_cast<size_t>(b * T + t)];
-        }
-      g.clear();
-      params.zero_grads();
-      if (options_.truncation_keep < 1) {
-        // xi_t = 1/pi with probability pi, else 0 (Tallec and Ollivier, 2017): unbiased in expectation.
-        for (int64_t t = 0; t < T; ++t)
-          carry_scales[static_cast<size_t>(t)] =
-              dropout_rng_.uniform() < options_.truncation_keep ? static_cast<float>(1 / options_.truncation_keep) : 0.0f;
-      }
-      Var loss = model_.loss(g, x, y, T, B, carried_, &dropout_rng_, true, carry_scales);
-      const double loss_value = g.item(loss);
-      const std::string where = fmt::format("epoch {}, step {}", epoch_ + 1, step_ + 1);
-      check_finite(loss_value, "training loss", where + "; the last good checkpoint is kept in " +
-                                                    (options_.out_dir / "checkpoint").string());
-      g.backward(loss);
-      last_norm = options_.clip > 0 ? clip_grad_norm(params.grads(), options_.clip) : grad_norm(params.grads());
-      check_finite(last_norm, "gradient norm", where);
-      optimizer_->step(params);
-      ++step_;
-      epoch_loss_sum_ += loss_value * static_cast<double>(B * T);
-      epoch_tokens_ += B * T;
-      epoch_norm_sum_ += last_norm;
-      ++epoch_steps_;
-      if (callbacks.on_step) {
-        const double dt = seconds_since(epoch_start);
-        callbacks.on_step({.epoch = epoch_ + 1, .batch = batch_index_ + 1, .batches_per_epoch = plan.num_batches,
-                           .step = step_, .loss = epoch_loss_sum_ / static_cast<double>(epoch_tokens_),
-                           .tokens_per_s = dt > 0 ? static_cast<double>(epoch_tokens_ - tokens_before) / dt : 0,
-                           .elapsed_s = seconds_since(t0), .grad_norm = last_norm});
-      }
-      if (stop && stop->load()) stopped = StopReason::kInterrupted;
-      else if (options_.time_budget_s > 0 && seconds_since(t0) >= options_.time_budget_s) stopped = StopReason::kTimeBudget;
-      if (stopped != StopReason::kFinished) {
-        ++batch_index_;
-        break;
-      }
-    }
-    const double epoch_seconds = seconds_since(epoch_start);
-    EpochMetrics m{.epoch = epoch_ + 1,
-                   .step = step_,
-                   .train_perplexity = std::exp(epoch_loss_sum_ / static_cast<double>(std::max<int64_t>(epoch_tokens_, 1))),
-                   .tokens_per_s = epoch_seconds > 0 ? static_cast<double>(epoch_tokens_ - tokens_before) / epoch_seconds : 0,
-                   .lr = optimizer_->lr(),
-                   .grad_norm = epoch_steps_ ? epoch_norm_sum_ / static_cast<double>(epoch_steps_) : 0};
-    if (!data_.valid.empty()) {
-      const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(B, static_cast<int64_t>(data_.valid.size()) / (T + 1)));
-      m.valid_perplexity = evaluate_stream(model_, data_.valid, rows, T).perplexity();
-    }
-    if (stopped == StopReason::kInterrupted) {
+  const auto run_start = Clock::now();
+  EpochBatches batches(data_.train, options_);
+  while (state_.epoch < options_.epochs) {
+    optimizer_->set_lr(lr_schedule_.lr_at(state_.epoch));
+    start_epoch();
+    const EpochRun run = run_batches(batches, run_start, stop, callbacks);
+    const EpochMetrics m = measure_epoch(run);
+    if (run.reason == StopReason::kInterrupted) {
       // Mid-epoch: keep the position so a resume finishes this epoch; no metrics row yet.
       save_checkpoint();
-      summary.reason = stopped;
-      summary.history = history_;
-      summary.history.push_back(m);
-      summary.best_valid_perplexity = best_valid_;
-      return summary;
+      TrainSummary s = summary(run.reason);
+      s.history.push_back(m);
+      return s;
     }
-    history_.push_back(m);
-    const bool improved = std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= best_valid_);
-    if (improved) {
-      best_valid_ = m.valid_perplexity;
-      replace_folder_atomically(options_.out_dir / "best", [&](const fs::path& dir) { save_model_files(dir, model_, text_); });
-    }
-    if (stopped == StopReason::kFinished) {  // the checkpoint points at the start of the next epoch
-      batch_index_ = 0;
-      ++epoch_;
-    }
-    save_checkpoint();
-    write_metrics(options_.out_dir, history_);
-    if (callbacks.on_epoch) callbacks.on_epoch(m);
-    if (stopped == StopReason::kFinished && options_.patience > 0 && epochs_since_best() >= options_.patience &&
-        epoch_ < options_.epochs)
-      stopped = StopReason::kNoImprovement;
-    if (stopped != StopReason::kFinished) {
-      summary.reason = stopped;
-      break;
-    }
+    if (const StopReason reason = finish_epoch(m, run.reason, callbacks); reason != StopReason::kFinished)
+      return summary(reason);
   }
-  summary.history = history_;
-  summary.best_valid_perplexity = best_valid_;
-  return summary;
+  return summary(StopReason::kFinished);
 }
 
 }  // namespace recur

@@ -100,6 +100,22 @@ std::optional<std::string> unescape_token(std::string_view text) {
 
 Vocab::Vocab() { append(std::string(kUnkToken), 0); }
 
+Vocab Vocab::from_tokens(std::vector<std::string> tokens, std::string_view unk) {
+  Vocab vocab;
+  vocab.tokens_.clear();
+  vocab.counts_.clear();
+  vocab.index_.clear();
+  for (auto& token : tokens) {
+    check(!vocab.find(token), "Vocab::from_tokens: the token '" + escape_token(token) + "' appears twice");
+    vocab.append(std::move(token), 0);
+  }
+  const auto unk_index = vocab.find(unk);
+  check(unk_index.has_value(),
+        "Vocab::from_tokens: the unknown token '" + escape_token(unk) + "' is not in the list");
+  vocab.unk_index_ = *unk_index;
+  return vocab;
+}
+
 void Vocab::append(std::string token, int64_t count) {
   const auto index = static_cast<int32_t>(tokens_.size());
   index_.emplace(token, index);
@@ -178,7 +194,7 @@ std::optional<int32_t> Vocab::find(std::string_view token) const {
   return it->second;
 }
 
-int32_t Vocab::index(std::string_view token) const { return find(token).value_or(kUnkIndex); }
+int32_t Vocab::index(std::string_view token) const { return find(token).value_or(unk_index_); }
 
 EncodedTokens Vocab::encode(std::span<const std::string_view> tokens) const {
   EncodedTokens out;
@@ -186,7 +202,7 @@ EncodedTokens Vocab::encode(std::span<const std::string_view> tokens) const {
   for (std::string_view t : tokens) {
     auto it = index_.find(t);
     if (it == index_.end()) {
-      out.ids.push_back(kUnkIndex);
+      out.ids.push_back(unk_index_);
       out.unknown_count++;
     } else {
       out.ids.push_back(it->second);
@@ -208,6 +224,9 @@ std::vector<std::string_view> Vocab::decode(std::span<const int32_t> ids) const 
 }
 
 std::string Vocab::serialize() const {
+  check(unk_index_ == kUnkIndex,
+        "Vocab::serialize: the file form needs <unk> at index 0, this vocabulary has '" +
+            escape_token(unk()) + "' at " + std::to_string(unk_index_));
   std::string out =
       std::string(kMagic) + " " + std::to_string(kVersion) + "\nsize " + std::to_string(size()) + "\n";
   for (size_t i = 0; i < tokens_.size(); ++i) {
@@ -236,7 +255,8 @@ Vocab Vocab::parse(std::string_view text, const std::string& source) {
                "' is not supported (this build reads version " + std::to_string(kVersion) + ")");
   ++line_number;
   int32_t size = 0;
-  if (!next_line(text, line) || line.substr(0, 5) != "size " || !parse_number(line.substr(5), size) || size < 1)
+  if (!next_line(text, line) || line.substr(0, 5) != "size " || !parse_number(line.substr(5), size) ||
+      size < 1)
     throw fail("expected 'size N' with N >= 1");
 
   Vocab vocab;

@@ -14,11 +14,13 @@ using namespace recur;
 namespace fs = std::filesystem;
 
 namespace {
-const ModelTextConfig kText{.level = "char", .mode = "raw", .vocab = {"<unk>", "a", "b", " ", "\n"}, .unk = "<unk>"};
+const ModelTextConfig kText{.encoding = {.level = TokenLevel::character, .mode = PreprocessMode::raw},
+                            .vocab = Vocab::from_tokens({"<unk>", "a", "b", " ", "\n"})};
 
 fs::path saved_model(CellType cell = CellType::kLstm, int64_t embed = 3) {
   auto dir = test::make_temp_dir("ckpt");
-  LanguageModel model({.cell = cell, .num_layers = 2, .hidden_size = 4, .embedding_size = embed, .vocab_size = 5});
+  LanguageModel model(
+      {.cell = cell, .num_layers = 2, .hidden_size = 4, .embedding_size = embed, .vocab_size = 5});
   Rng rng(1);
   model.reset_parameters(rng);
   save_model_files(dir, model, kText);
@@ -47,9 +49,11 @@ TEST(Checkpoint, RoundTripKeepsWeightsAndText) {
   auto dir = saved_model();
   LoadedModel a = load_model(dir);
   EXPECT_EQ(a.text.vocab, kText.vocab);
+  EXPECT_EQ(a.text.encoding, kText.encoding);
   EXPECT_EQ(a.model->config().cell, CellType::kLstm);
   EXPECT_EQ(a.model->config().embedding_size, 3);
-  LanguageModel b({.cell = CellType::kLstm, .num_layers = 2, .hidden_size = 4, .embedding_size = 3, .vocab_size = 5});
+  LanguageModel b(
+      {.cell = CellType::kLstm, .num_layers = 2, .hidden_size = 4, .embedding_size = 3, .vocab_size = 5});
   Rng rng(1);
   b.reset_parameters(rng);
   auto va = a.model->parameters().values();
@@ -110,7 +114,8 @@ TEST(Checkpoint, UnknownCellIsRejected) {
 TEST(Checkpoint, MissingTensorIsNamed) {
   auto dir = saved_model(CellType::kGru, 0);
   auto tensors = load_safetensors(dir / "model.safetensors");
-  tensors.erase(std::remove_if(tensors.begin(), tensors.end(), [](const NamedTensor& t) { return t.name == "head.bias"; }),
+  tensors.erase(std::remove_if(tensors.begin(), tensors.end(),
+                               [](const NamedTensor& t) { return t.name == "head.bias"; }),
                 tensors.end());
   save_safetensors(dir / "model.safetensors", tensors);
   expect_load_error(dir, {"head.bias", "missing"});

@@ -19,8 +19,9 @@ fs::path tiny_text(const fs::path& dir) {
 
 // A model small enough for a test: GRU 16, batch 4 x 10 steps.
 std::string small_args(const fs::path& data, const fs::path& out) {
-  return "train --data '" + data.string() + "' --hidden 16 --batch 4 --steps 10 --optimizer adam --lr 0.01 --out '" +
-         out.string() + "' --threads 1 --sample-length 20";
+  return "train --data '" + data.string() +
+         "' --hidden 16 --batch 4 --steps 10 --optimizer adam --lr 0.01 --out '" + out.string() +
+         "' --threads 1 --sample-length 20";
 }
 
 void expect_failure(const std::string& args, const std::vector<std::string>& words) {
@@ -36,18 +37,25 @@ TEST(LmCli, TrainGenerateEvalEndToEnd) {
   auto r = test::run_cli(small_args(data, dir / "run") + " --epochs 3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("validation perplexity"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("sample (best model): time traveller "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sample (best model, greedy): time traveller "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sample (best model, temperature 0.8, seed 42): time traveller "),
+            std::string::npos)
+      << r.output;
   EXPECT_TRUE(fs::exists(dir / "run" / "metrics.csv"));
 
-  auto g1 = test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the ' --length 30 --seed 3");
-  auto g2 = test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the ' --length 30 --seed 3");
+  auto g1 =
+      test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the ' --length 30 --seed 3");
+  auto g2 =
+      test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the ' --length 30 --seed 3");
   ASSERT_EQ(g1.exit_code, 0) << g1.output;
   EXPECT_EQ(g1.output, g2.output);
   EXPECT_EQ(g1.output.rfind("the ", 0), 0u) << g1.output;
 
-  auto unk = test::run_cli("generate --model '" + (dir / "run").string() + "' --prefix 'the zq ' --length 5 --greedy");
+  auto unk = test::run_cli("generate --model '" + (dir / "run").string() +
+                           "' --prefix 'the zq ' --length 5 --greedy");
   ASSERT_EQ(unk.exit_code, 0) << unk.output;
-  EXPECT_NE(unk.output.find("2 prefix token(s) are not in the model's vocabulary"), std::string::npos) << unk.output;
+  EXPECT_NE(unk.output.find("2 prefix token(s) are not in the model's vocabulary"), std::string::npos)
+      << unk.output;
 
   auto e = test::run_cli("eval --model '" + (dir / "run").string() + "' '" + data.string() + "'");
   ASSERT_EQ(e.exit_code, 0) << e.output;
@@ -61,8 +69,9 @@ TEST(LmCli, InterruptSavesACheckpointAndResumeFinishes) {
   // SIGINT once the first epoch's checkpoint exists (so the handler is surely installed, even on a
   // slow sanitizer build): the run must save a checkpoint and exit 130.
   const std::string ckpt = (dir / "run" / "checkpoint").string();
-  auto r = test::run_cli(small_args(data, dir / "run") + " --epochs 100000 2>&1 & pid=$!; for i in $(seq 1200); do [ -d '" +
-                         ckpt + "' ] && break; sleep 0.1; done; sleep 0.2; kill -INT $pid; wait $pid");
+  auto r = test::run_cli(small_args(data, dir / "run") +
+                         " --epochs 100000 2>&1 & pid=$!; for i in $(seq 1200); do [ -d '" + ckpt +
+                         "' ] && break; sleep 0.1; done; sleep 0.2; kill -INT $pid; wait $pid");
   EXPECT_EQ(r.exit_code, 130) << r.output;
   EXPECT_NE(r.output.find("interrupted: checkpoint saved"), std::string::npos) << r.output;
   ASSERT_TRUE(fs::exists(dir / "run" / "checkpoint" / "train_state.json"));
@@ -82,6 +91,14 @@ TEST(LmCli, BadTrainingInputs) {
   expect_failure(small_args(data, dir / "o") + " --steps 0", {"--steps"});
   expect_failure(small_args(data, dir / "o") + " --batch 0", {"--batch"});
   expect_failure(small_args(data, dir / "o") + " --lr -1", {"--lr"});
+  // The library names option fields (hidden_size); the tool names its flags.
+  expect_failure("train --data '" + data.string() + "' --hidden 0 --out '" + (dir / "o").string() + "'",
+                 {"--hidden must be >= 1, got 0"});
+  expect_failure(small_args(data, dir / "o") + " --embed -1", {"--embed must be >= 0"});
+  expect_failure(small_args(data, dir / "o") + " --layers 0", {"--layers must be >= 1"});
+  expect_failure(small_args(data, dir / "o") + " --random-truncation 0",
+                 {"--random-truncation must be in (0, 1]"});
+  expect_failure(small_args(data, dir / "o") + " --time-budget -1", {"--time-budget must be >= 0"});
   std::ofstream(dir / "a-file").close();
   expect_failure(small_args(data, dir / "a-file" / "out"), {"a-file"});
 }
@@ -110,14 +127,18 @@ TEST(BenchCli, PrintsThroughputAsItsLastLine) {
   auto last_line = [](const std::string& out) {
     const size_t end = out.find_last_not_of('\n');
     const size_t start = out.rfind('\n', end);
-    return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+    return out.substr(start == std::string::npos ? 0 : start + 1,
+                      end - (start == std::string::npos ? 0 : start + 1) + 1);
   };
   for (const std::string input : {"", " --embed 4"}) {
-    const auto r = test::run_cli("bench train --cell lstm --layers 2 --hidden 8 --batch 3 --steps 4 --vocab 7 --seconds 0.05"
-                                 " --warmup 1 --threads 1" + input);
+    const auto r = test::run_cli(
+        "bench train --cell lstm --layers 2 --hidden 8 --batch 3 --steps 4 --vocab 7 --seconds 0.05"
+        " --warmup 1 --threads 1" +
+        input);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(last_line(r.output).rfind("tokens_per_s=", 0), 0u) << r.output;
-    const auto g = test::run_cli("bench generate --cell gru --hidden 8 --vocab 7 --length 20 --seconds 0.05" + input);
+    const auto g =
+        test::run_cli("bench generate --cell gru --hidden 8 --vocab 7 --length 20 --seconds 0.05" + input);
     ASSERT_EQ(g.exit_code, 0) << g.output;
     EXPECT_EQ(last_line(g.output).rfind("chars_per_s=", 0), 0u) << g.output;
   }

@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "recur/autograd/ops.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/evaluate.h"
-#include "recur/autograd/ops.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -43,7 +43,8 @@ void expect_same_as_torch(LanguageModel& model, const nlohmann::json& torch_out,
                   1e-4 + 2e-6 * std::abs(expected[t][static_cast<size_t>(v)]))  // float32 rounding
           << what << " t=" << t << " v=" << v;
   Rng rng(1);
-  EXPECT_EQ(generate_tokens(model, kPrefix, 20, {.greedy = true}, rng), torch_out.at("greedy").get<std::vector<int32_t>>())
+  EXPECT_EQ(generate_tokens(model, kPrefix, 20, {.greedy = true}, rng),
+            torch_out.at("greedy").get<std::vector<int32_t>>())
       << what;
 }
 
@@ -61,8 +62,12 @@ TEST(TorchRoundTrip, PyTorchCheckpointLoadsAndAgrees) {
   std::vector<fs::path> dirs;
   for (const Case& c : kCases) {
     dirs.push_back(test::make_temp_dir("torch-write"));
-    jobs.push_back({{"action", "write"}, {"dir", dirs.back().string()}, {"cell", c.cell}, {"layers", c.layers},
-                    {"embed", c.embed}, {"prefix", "1,2,3,4,5,1,3,2"}});
+    jobs.push_back({{"action", "write"},
+                    {"dir", dirs.back().string()},
+                    {"cell", c.cell},
+                    {"layers", c.layers},
+                    {"embed", c.embed},
+                    {"prefix", "1,2,3,4,5,1,3,2"}});
   }
   auto out = run_script(jobs);
   for (size_t i = 0; i < dirs.size(); ++i) {
@@ -77,13 +82,16 @@ TEST(TorchRoundTrip, RecurCheckpointLoadsInPyTorchAndAgrees) {
   std::vector<std::unique_ptr<LanguageModel>> models;
   for (const Case& c : kCases) {
     auto dir = test::make_temp_dir("torch-read");
-    models.push_back(std::make_unique<LanguageModel>(LanguageModelConfig{
-        .cell = parse_cell_type(c.cell), .num_layers = c.layers, .hidden_size = 8, .embedding_size = c.embed,
-        .vocab_size = 6}));
+    models.push_back(std::make_unique<LanguageModel>(LanguageModelConfig{.cell = parse_cell_type(c.cell),
+                                                                         .num_layers = c.layers,
+                                                                         .hidden_size = 8,
+                                                                         .embedding_size = c.embed,
+                                                                         .vocab_size = 6}));
     Rng rng(11);
     models.back()->reset_parameters(rng);
     for (float& v : models.back()->parameters().values()) v *= 3.0f;
-    ModelTextConfig text{.level = "char", .mode = "raw", .vocab = {"<unk>", "a", "b", "c", "d", "e"}, .unk = "<unk>"};
+    ModelTextConfig text{.encoding = {.level = TokenLevel::character, .mode = PreprocessMode::raw},
+                         .vocab = Vocab::from_tokens({"<unk>", "a", "b", "c", "d", "e"})};
     save_model_files(dir, *models.back(), text);
     jobs.push_back({{"action", "generate"}, {"dir", dir.string()}, {"prefix", "1,2,3,4,5,1,3,2"}});
   }

@@ -5,13 +5,13 @@
 #include <cmath>
 #include <fstream>
 
+#include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/trainer.h"
-#include "recur/autograd/ops.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -25,19 +25,47 @@ std::vector<int32_t> toy_ids(int n, int vocab) {
   return ids;
 }
 
-ModelTextConfig toy_text(int vocab) {
-  ModelTextConfig t;
-  t.vocab.push_back("<unk>");
-  for (int i = 1; i < vocab; ++i) t.vocab.push_back(std::string(1, static_cast<char>('a' + i)));
-  return t;
+ModelTextConfig toy_text(int vocab, char third = 'd') {
+  std::vector<std::string> tokens{"<unk>"};
+  for (int i = 1; i < vocab; ++i)
+    tokens.push_back(std::string(1, i == 3 ? third : static_cast<char>('a' + i)));
+  return {.encoding = {}, .vocab = Vocab::from_tokens(std::move(tokens))};
 }
 
 LanguageModelConfig toy_config(CellType cell, int vocab) {
-  return {.cell = cell, .num_layers = 1, .hidden_size = 16, .embedding_size = 0, .dropout = 0, .vocab_size = vocab};
+  return {.cell = cell,
+          .num_layers = 1,
+          .hidden_size = 16,
+          .embedding_size = 0,
+          .dropout = 0,
+          .vocab_size = vocab};
 }
 
 TrainOptions toy_options(const fs::path& out) {
-  return {.batch = 4, .steps = 8, .optimizer = "adam", .lr = 0.01, .clip = 1.0, .epochs = 3, .seed = 5, .out_dir = out};
+  return {.batch = 4,
+          .steps = 8,
+          .optimizer = OptimizerKind::kAdam,
+          .lr = 0.01,
+          .clip = 1.0,
+          .epochs = 3,
+          .seed = 5,
+          .out_dir = out};
+}
+
+// A toy-sized model initialized from `seed`.
+struct ToyModel {
+  ToyModel(CellType cell, uint64_t seed) : model(toy_config(cell, 9)) {
+    Rng rng(seed);
+    model.reset_parameters(rng);
+  }
+  LanguageModel model;
+};
+
+// Trains a GRU initialized from `seed` on the toy text, validating on `valid`.
+TrainSummary train_toy(const TrainOptions& o, uint64_t seed, std::vector<int32_t> valid = toy_ids(120, 9)) {
+  ToyModel toy(CellType::kGru, seed);
+  Trainer trainer(toy.model, toy_text(9), {toy_ids(600, 9), std::move(valid)}, o);
+  return trainer.run();
 }
 
 struct RunResult {
@@ -66,14 +94,9 @@ RunResult train_fresh(const TrainOptions& o, CellType cell, std::atomic<bool>* s
 
 TEST(Trainer, LossFallsOnALearnableSequence) {
   auto out = test::make_temp_dir("trainer");
-  const int V = 9;
-  LanguageModel model(toy_config(CellType::kGru, V));
-  Rng rng(1);
-  model.reset_parameters(rng);
   auto o = toy_options(out);
   o.epochs = 6;
-  Trainer trainer(model, toy_text(V), {toy_ids(600, V), toy_ids(120, V)}, o);
-  TrainSummary s = trainer.run();
+  const TrainSummary s = train_toy(o, 1);
   ASSERT_EQ(s.history.size(), 6u);
   EXPECT_LT(s.history.back().valid_perplexity, 0.5 * s.history.front().valid_perplexity);
   EXPECT_TRUE(fs::exists(out / "checkpoint" / "model.safetensors"));
@@ -109,8 +132,7 @@ TEST(Trainer, ResumeRefusesADifferentVocabulary) {
   train_fresh(toy_options(out), CellType::kGru);
   const int V = 9;
   LanguageModel model(toy_config(CellType::kGru, V));
-  auto text = toy_text(V);
-  text.vocab[3] = "Z";
+  const auto text = toy_text(V, 'Z');
   Trainer trainer(model, text, {toy_ids(600, V), {}}, toy_options(out));
   EXPECT_THROW(trainer.resume(), ValueError);
 }
@@ -120,9 +142,8 @@ TEST(Trainer, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
   train_fresh(toy_options(out), CellType::kGru);
   const std::string before = read_file(out / "checkpoint" / "model.safetensors");
   const int V = 9;
-  LanguageModel model(toy_config(CellType::kGru, V));
-  Rng rng(1);
-  model.reset_parameters(rng);
+  ToyModel toy(CellType::kGru, 1);
+  LanguageModel& model = toy.model;
   auto w = model.parameters().value("head.bias");
   w[0] = std::numeric_limits<float>::quiet_NaN();
   auto o = toy_options(out);
@@ -150,7 +171,7 @@ TEST(Trainer, RejectsBadOptions) {
     validate(o);
     FAIL();
   } catch (const ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("--lr"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("lr must be positive"), std::string::npos) << e.what();
   }
 }
 
@@ -189,7 +210,8 @@ TEST(RandomizedTruncation, UnitScalesReproduceFullBackpropagation) {
   for (CellType cell : {CellType::kGru, CellType::kLstm}) {
     const int V = 9;
     const int64_t T = 6, B = 3;
-    LanguageModel model({.cell = cell, .num_layers = 2, .hidden_size = 5, .embedding_size = 4, .vocab_size = V});
+    LanguageModel model(
+        {.cell = cell, .num_layers = 2, .hidden_size = 5, .embedding_size = 4, .vocab_size = V});
     Rng rng(4);
     model.reset_parameters(rng);
     const auto ids = toy_ids(static_cast<int>(T * B), V);
@@ -229,33 +251,29 @@ TEST(RandomizedTruncation, ScaleGradientPassesAScaledGradient) {
 }
 
 TEST(RandomizedTruncation, TrainingWithItLearns) {
-  auto out = test::make_temp_dir("randtrunc");
-  const int V = 9;
-  LanguageModel model(toy_config(CellType::kGru, V));
-  Rng rng(1);
-  model.reset_parameters(rng);
-  auto o = toy_options(out);
+  auto o = toy_options(test::make_temp_dir("randtrunc"));
   o.epochs = 6;
   o.truncation_keep = 0.5;
-  Trainer trainer(model, toy_text(V), {toy_ids(600, V), toy_ids(120, V)}, o);
-  TrainSummary s = trainer.run();
+  const TrainSummary s = train_toy(o, 1);
   EXPECT_LT(s.history.back().valid_perplexity, 0.7 * s.history.front().valid_perplexity);
   o.truncation_keep = 0;
   EXPECT_THROW(validate(o), ValueError);
 }
+
+const TextEncoding kWords{.level = TokenLevel::word, .mode = PreprocessMode::raw};
 
 // PyTorch's word_language_model counts one <eos> per line, blank lines included: WikiText-2's
 // published token counts (README of the shared data) follow from that.
 TEST(LmCorpus, WikiTextTokenCountsMatchThePublishedOnes) {
   const auto dir = test::shared_data_dir() / "wikitext-2";
   if (!fs::exists(dir / "valid.txt")) GTEST_SKIP() << "no " << dir;
-  EXPECT_EQ(load_lm_corpus(dir / "valid.txt", {.level = "word", .mode = "raw"}).ids.size(), 217646u);
-  EXPECT_EQ(load_lm_corpus(dir / "test.txt", {.level = "word", .mode = "raw"}).ids.size(), 245569u);
+  EXPECT_EQ(load_lm_corpus(dir / "valid.txt", kWords).ids.size(), 217646u);
+  EXPECT_EQ(load_lm_corpus(dir / "test.txt", kWords).ids.size(), 245569u);
 }
 
 TEST(LmCorpus, WordPromptsStayOpenCorporaCloseEveryLine) {
-  const TokenTable table({"<unk>", "the", "time", "<eos>"}, "<unk>");
-  const TextEncoding words{.level = "word", .mode = "raw"};
+  const Vocab table = Vocab::from_tokens({"<unk>", "the", "time", "<eos>"});
+  const TextEncoding words = kWords;
   EXPECT_EQ(encode_text("the time", words, table).ids, (std::vector<int32_t>{1, 2, 3}));
   EXPECT_EQ(encode_prompt("the time", words, table).ids, (std::vector<int32_t>{1, 2}));
   EXPECT_EQ(encode_prompt("the time\n", words, table).ids, (std::vector<int32_t>{1, 2, 3}));
@@ -267,26 +285,21 @@ TEST(LmCorpus, WordPromptsStayOpenCorporaCloseEveryLine) {
 
 TEST(Trainer, PatienceStopsWhenValidationStopsImproving) {
   // Validation text unlike the training text: after a few epochs the model only gets worse on it.
-  auto out = test::make_temp_dir("trainer-patience");
-  const int V = 9;
-  LanguageModel model(toy_config(CellType::kGru, V));
-  Rng rng(2);
-  model.reset_parameters(rng);
-  auto o = toy_options(out);
+  auto o = toy_options(test::make_temp_dir("trainer-patience"));
   o.epochs = 60;
   o.lr = 0.05;
   o.patience = 3;
   std::vector<int32_t> valid;
-  for (int i = 0; i < 120; ++i) valid.push_back(static_cast<int32_t>((i * i + 5 * i) % V));
-  Trainer trainer(model, toy_text(V), {toy_ids(600, V), valid}, o);
-  const TrainSummary s = trainer.run();
+  for (int i = 0; i < 120; ++i) valid.push_back(static_cast<int32_t>((i * i + 5 * i) % 9));
+  const TrainSummary s = train_toy(o, 2, valid);
   ASSERT_EQ(s.reason, StopReason::kNoImprovement) << "ran all " << s.history.size() << " epochs";
   ASSERT_GT(s.history.size(), 3u);
   EXPECT_LT(s.history.size(), 60u);
   // The best epoch is exactly `patience` epochs before the last, and none after it beat it.
-  const size_t best = static_cast<size_t>(std::min_element(s.history.begin(), s.history.end(), [](auto& a, auto& b) {
-                                            return a.valid_perplexity < b.valid_perplexity;
-                                          }) - s.history.begin());
+  const size_t best = static_cast<size_t>(
+      std::min_element(s.history.begin(), s.history.end(),
+                       [](auto& a, auto& b) { return a.valid_perplexity < b.valid_perplexity; }) -
+      s.history.begin());
   EXPECT_EQ(best, s.history.size() - 1 - 3);
   EXPECT_EQ(s.best_valid_perplexity, s.history[best].valid_perplexity);
 }
@@ -299,4 +312,20 @@ TEST(Trainer, PatienceNeedsValidationData) {
   EXPECT_THROW(Trainer(model, toy_text(9), {toy_ids(600, 9), {}}, o), ValueError);
   o.patience = -1;
   EXPECT_THROW(validate(o), ValueError);
+}
+
+// The per-epoch schedules come from LrSchedule: step multiplies by gamma each epoch, cosine falls to 0.
+TEST(Trainer, LearningRateFollowsTheEpochSchedule) {
+  auto out = test::make_temp_dir("trainer-schedule");
+  auto o = toy_options(out);
+  o.lr_schedule = LrScheduleKind::kStep;
+  o.lr_gamma = 0.5;
+  const auto history = train_fresh(o, CellType::kGru).summary.history;
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_DOUBLE_EQ(history[0].lr, 0.01);
+  EXPECT_DOUBLE_EQ(history[2].lr, 0.0025);
+  o.lr_schedule = LrScheduleKind::kCosine;
+  const LrSchedule cosine = epoch_lr_schedule(o);
+  EXPECT_DOUBLE_EQ(cosine.lr_at(0), 0.01);
+  EXPECT_NEAR(cosine.lr_at(1), 0.01 * 0.5 * (1 + std::cos(M_PI / 3)), 1e-15);
 }

@@ -149,3 +149,34 @@ TEST(Vocab, TimeMachineMatchesTheBook) {
   EXPECT_EQ(frequent.size(), 2183);
   EXPECT_EQ(frequent.count(Vocab::kUnkIndex), 2397);
 }
+
+// A model's vocabulary as config.json gives it: a token list with the unknown token anywhere.
+TEST(Vocab, FromTokensKeepsTheOrderAndTheUnknownTokensPlace) {
+  const Vocab v = Vocab::from_tokens({"a", "b", "<?>", "c"}, "<?>");
+  EXPECT_EQ(v.tokens(), (std::vector<std::string>{"a", "b", "<?>", "c"}));
+  EXPECT_EQ(v.unk_index(), 2);
+  EXPECT_EQ(v.unk(), "<?>");
+  EXPECT_EQ(v.index("zzz"), 2);
+  const auto tokens = split_words("c zzz a");
+  const EncodedTokens e = v.encode(tokens);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{3, 2, 0}));
+  EXPECT_EQ(e.unknown_count, 1);
+  EXPECT_EQ(v.count(0), 0);
+  EXPECT_EQ(Vocab::from_tokens({"<unk>", "x"}).unk_index(), Vocab::kUnkIndex);
+  EXPECT_THROW((void)v.serialize(), ValueError);  // the file form has <unk> at 0
+}
+
+TEST(Vocab, FromTokensRejectsRepeatsAndAMissingUnknownToken) {
+  try {
+    (void)Vocab::from_tokens({"<unk>", "a", "a"});
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("'a' appears twice"), std::string::npos) << e.what();
+  }
+  try {
+    (void)Vocab::from_tokens({"a", "b"}, "<unk>");
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("'<unk>' is not in the list"), std::string::npos) << e.what();
+  }
+}

@@ -9,13 +9,13 @@
 #include <memory>
 
 #include "commands.h"
-#include "lm_run.h"
+#include "recur/autograd/ops.h"
 #include "recur/core/error.h"
-#include "recur/optim/grad_clip.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/language_model.h"
-#include "recur/autograd/ops.h"
+#include "recur/lm/run.h"
+#include "recur/optim/grad_clip.h"
 #include "recur/optim/optimizer.h"
 
 namespace recur::cli {
@@ -29,10 +29,10 @@ struct BenchOptions {
   int64_t batch = 32;
   int64_t steps = 35;
   int64_t vocab = 28;
-  int64_t embed = 0;      // embedding size; 0 = one-hot input
-  std::string data;       // a text file; empty = random tokens
-  double seconds = 3.0;   // timed part (after warm-up)
-  int64_t warmup = 3;     // untimed training steps first
+  int64_t embed = 0;     // embedding size; 0 = one-hot input
+  std::string data;      // a text file; empty = random tokens
+  double seconds = 3.0;  // timed part (after warm-up)
+  int64_t warmup = 3;    // untimed training steps first
   double lr = 1.0;
   double clip = 1.0;
   int64_t length = 2000;  // generate: tokens after the prefix
@@ -68,9 +68,11 @@ std::vector<int32_t> bench_tokens(const BenchOptions& o, int64_t count, Rng& rng
 }
 
 std::unique_ptr<LanguageModel> random_model(const BenchOptions& o, Rng& rng) {
-  auto model = std::make_unique<LanguageModel>(LanguageModelConfig{
-      .cell = parse_cell_type(o.cell), .num_layers = o.layers, .hidden_size = o.hidden, .embedding_size = o.embed,
-      .vocab_size = o.vocab});
+  auto model = std::make_unique<LanguageModel>(LanguageModelConfig{.cell = parse_cell_type(o.cell),
+                                                                   .num_layers = o.layers,
+                                                                   .hidden_size = o.hidden,
+                                                                   .embedding_size = o.embed,
+                                                                   .vocab_size = o.vocab});
   model->reset_parameters(rng);
   return model;
 }
@@ -114,8 +116,10 @@ void bench_train(const BenchOptions& o) {
     ++timed;
   } while (seconds_since(t0) < o.seconds);
   const double dt = seconds_since(t0);
-  fmt::print("cell={} layers={} hidden={} embed={} batch={} steps={} vocab={} threads={} timed_steps={} seconds={:.3f}\n",
-             o.cell, o.layers, o.hidden, o.embed, B, T, o.vocab, num_threads(), timed, dt);
+  fmt::print(
+      "cell={} layers={} hidden={} embed={} batch={} steps={} vocab={} threads={} timed_steps={} "
+      "seconds={:.3f}\n",
+      o.cell, o.layers, o.hidden, o.embed, B, T, o.vocab, num_threads(), timed, dt);
   fmt::print("tokens_per_s={:.1f}\n", static_cast<double>(timed * B * T) / dt);
 }
 
@@ -146,8 +150,8 @@ void bench_generate(const BenchOptions& o) {
     ++runs;
   } while (seconds_since(t0) < o.seconds);
   fmt::print("cell={} layers={} hidden={} vocab={} length={} threads={} runs={} (best run reported)\n",
-             cell_name(model->config().cell),
-             model->config().num_layers, model->config().hidden_size, V, o.length, num_threads(), runs);
+             cell_name(model->config().cell), model->config().num_layers, model->config().hidden_size, V,
+             o.length, num_threads(), runs);
   fmt::print("chars_per_s={:.1f}\n", best);
 }
 
@@ -156,7 +160,8 @@ void add_model_options(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--layers", o.layers, "Recurrent layers")->capture_default_str();
   cmd.add_option("--hidden", o.hidden, "Hidden size")->capture_default_str();
   cmd.add_option("--vocab", o.vocab, "Vocabulary size")->capture_default_str();
-  cmd.add_option("--embed", o.embed, "Embedding size (0 = one-hot input, as char-rnn and d2l)")->capture_default_str();
+  cmd.add_option("--embed", o.embed, "Embedding size (0 = one-hot input, as char-rnn and d2l)")
+      ->capture_default_str();
   cmd.add_option("--seconds", o.seconds, "Timed seconds (after warm-up)")->capture_default_str();
   cmd.add_option("--data", o.data, "Text file for token ids (default: random tokens)");
   cmd.add_option("--seed", o.seed, "Random seed for weights and tokens")->capture_default_str();
@@ -169,14 +174,17 @@ void add_bench_command(CLI::App& app, const CommonOptions& common) {
   cmd->require_subcommand(1);
   auto o = std::make_shared<BenchOptions>();
 
-  auto* train = cmd->add_subcommand("train", "Tokens/s of the training step (forward, loss, backward, clip, SGD)");
+  auto* train =
+      cmd->add_subcommand("train", "Tokens/s of the training step (forward, loss, backward, clip, SGD)");
   add_model_options(*train, *o);
   train->add_option("--batch", o->batch, "Batch size")->capture_default_str();
   train->add_option("--steps", o->steps, "Time steps per minibatch")->capture_default_str();
   train->add_option("--warmup", o->warmup, "Untimed training steps first")->capture_default_str();
   train->add_option("--lr", o->lr, "SGD learning rate")->capture_default_str();
   train->add_option("--clip", o->clip, "Gradient clipping norm")->capture_default_str();
-  train->footer("Example:\n  recur bench train --cell gru --layers 1 --hidden 256 --batch 32 --steps 35 --vocab 28 --threads 2");
+  train->footer(
+      "Example:\n  recur bench train --cell gru --layers 1 --hidden 256 --batch 32 --steps 35 --vocab 28 "
+      "--threads 2");
   train->callback([o, &common] {
     apply_common(common);
     bench_train(*o);
@@ -187,7 +195,8 @@ void add_bench_command(CLI::App& app, const CommonOptions& common) {
   gen->add_option("--length", o->length, "Tokens generated after the prefix")->capture_default_str();
   gen->add_option("--prefix", o->prefix, "Prefix tokens")->capture_default_str();
   gen->add_option("--model", o->model, "Model folder (default: random weights)");
-  gen->footer("Example:\n  recur bench generate --cell lstm --layers 2 --hidden 512 --vocab 65 --length 2000");
+  gen->footer(
+      "Example:\n  recur bench generate --cell lstm --layers 2 --hidden 512 --vocab 65 --length 2000");
   gen->callback([o, &common] {
     apply_common(common);
     bench_generate(*o);

@@ -2,12 +2,12 @@
 #include <fmt/core.h>
 
 #include "commands.h"
-#include "lm_run.h"
-#include "recur/data/dataset.h"
 #include "recur/core/error.h"
+#include "recur/data/dataset.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"
+#include "recur/lm/run.h"
 #include "recur/text/text_file.h"
 
 namespace recur::cli {
@@ -17,24 +17,27 @@ void add_eval_command(CLI::App& app, const CommonOptions& common) {
   auto model = std::make_shared<std::string>("runs/demo");
   auto file = std::make_shared<std::string>();
   auto chunk = std::make_shared<int64_t>(256);
-  cmd->add_option("--model", *model, "Model folder, or a run folder (its best/ model)")->capture_default_str();
+  cmd->add_option("--model", *model, "Model folder, or a run folder (its best/ model)")
+      ->capture_default_str();
   cmd->add_option("file", *file, "Text to score: a file or a dataset name")->required();
-  cmd->add_option("--chunk", *chunk, "Tokens per forward pass (the state carries across chunks)")->capture_default_str();
+  cmd->add_option("--chunk", *chunk, "Tokens per forward pass (the state carries across chunks)")
+      ->capture_default_str();
   cmd->footer("Example:\n  recur eval --model runs/demo timemachine");
   cmd->callback([model, file, chunk, &common] {
     apply_common(common);
     check(*chunk >= 1, "eval: --chunk must be >= 1, got " + std::to_string(*chunk));
     const auto folder = find_model_folder(*model);
     LoadedModel loaded = load_model(folder);
-    const TokenTable table(loaded.text.vocab, loaded.text.unk);
     const auto path = resolve_dataset(*file);
-    EncodedText text = encode_text(read_text_file(path), {.level = loaded.text.level, .mode = loaded.text.mode}, table);
+    const EncodedTokens text = encode_text(read_text_file(path), loaded.text.encoding, loaded.text.vocab);
     if (text.ids.size() < 2) throw ValueError("'" + path.string() + "' gives fewer than 2 tokens to score");
     const EvalResult r = evaluate_stream(*loaded.model, text.ids, 1, *chunk);
-    fmt::print("model: {}\ntext: {} ({} {} tokens, {} not in the vocabulary, scored as {})\n", folder.string(),
-               path.string(), text.ids.size(), loaded.text.level, text.unknown_count, table.unk());
+    fmt::print("model: {}\ntext: {} ({} {} tokens, {} not in the vocabulary, scored as {})\n",
+               folder.string(), path.string(), text.ids.size(), token_level_name(loaded.text.encoding.level),
+               text.unknown_count, loaded.text.vocab.unk());
     fmt::print("tokens scored: {}\nperplexity: {:.4f}\n", r.predicted, r.perplexity());
-    if (loaded.text.level == "char") fmt::print("bits per character: {:.4f}\n", r.bits_per_token());
+    if (loaded.text.encoding.level == TokenLevel::character)
+      fmt::print("bits per character: {:.4f}\n", r.bits_per_token());
   });
 }
 

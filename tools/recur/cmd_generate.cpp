@@ -2,11 +2,11 @@
 #include <fmt/core.h>
 
 #include "commands.h"
-#include "lm_run.h"
 #include "recur/core/error.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/corpus.h"
 #include "recur/lm/evaluate.h"
+#include "recur/lm/run.h"
 
 namespace recur::cli {
 
@@ -26,33 +26,42 @@ struct GenerateOptions {
 void add_generate_command(CLI::App& app, const CommonOptions& common) {
   auto* cmd = app.add_subcommand("generate", "Continue a prefix with a trained model");
   auto o = std::make_shared<GenerateOptions>();
-  cmd->add_option("--model", o->model, "Model folder, or a run folder (its best/ model)")->capture_default_str();
+  cmd->add_option("--model", o->model, "Model folder, or a run folder (its best/ model)")
+      ->capture_default_str();
   cmd->add_option("--prefix", o->prefix, "Text to warm the state up on")->capture_default_str();
-  cmd->add_option("--length", o->length, "Tokens to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--length", o->length, "Tokens to generate")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_flag("--greedy", o->greedy, "Always take the most likely token");
-  cmd->add_option("--temperature", o->temperature, "Divide logits by this before sampling (> 0)")->capture_default_str();
-  cmd->add_option("--top-k", o->top_k, "Sample among the k most likely tokens (0 = all)")->capture_default_str();
-  cmd->add_option("--top-p", o->top_p, "Sample from the smallest set holding this probability")->capture_default_str();
+  cmd->add_option("--temperature", o->temperature, "Divide logits by this before sampling (> 0)")
+      ->capture_default_str();
+  cmd->add_option("--top-k", o->top_k, "Sample among the k most likely tokens (0 = all)")
+      ->capture_default_str();
+  cmd->add_option("--top-p", o->top_p, "Sample from the smallest set holding this probability")
+      ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed for sampling")->capture_default_str();
-  cmd->footer("Examples:\n  recur generate --model runs/demo --prefix \"time traveller \" --length 200 --greedy\n"
-              "  recur generate --model runs/demo --temperature 0.8 --top-k 10 --seed 7");
+  cmd->footer(
+      "Examples:\n  recur generate --model runs/demo --prefix \"time traveller \" --length 200 --greedy\n"
+      "  recur generate --model runs/demo --temperature 0.8 --top-k 10 --seed 7");
   cmd->callback([o, &common] {
     apply_common(common);
-    SamplerOptions sampler{.greedy = o->greedy, .temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p};
+    SamplerOptions sampler{
+        .greedy = o->greedy, .temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p};
     validate(sampler);
     LoadedModel loaded = load_model(find_model_folder(o->model));
-    const TokenTable table(loaded.text.vocab, loaded.text.unk);
-    EncodedText prefix = encode_text(o->prefix, {.level = loaded.text.level, .mode = loaded.text.mode}, table);
-    if (prefix.ids.empty()) throw ValueError("the prefix \"" + o->prefix + "\" gives no tokens after preprocessing");
+    const Vocab& vocab = loaded.text.vocab;
+    const EncodedTokens prefix = encode_text(o->prefix, loaded.text.encoding, vocab);
+    if (prefix.ids.empty())
+      throw ValueError("the prefix \"" + o->prefix + "\" gives no tokens after preprocessing");
     if (prefix.unknown_count > 0)
       fmt::print(stderr, "note: {} prefix token(s) are not in the model's vocabulary and were mapped to {}\n",
-                 prefix.unknown_count, table.unk());
+                 prefix.unknown_count, vocab.unk());
     Rng rng(o->seed);
     auto out = generate_tokens(*loaded.model, prefix.ids, o->length, sampler, rng,
                                {.threads = num_threads() >= 2 ? 2 : 1});
     std::vector<int32_t> all = prefix.ids;
     all.insert(all.end(), out.begin(), out.end());
-    fmt::print("{}\n", detokenize(all, table, loaded.text.level));
+    fmt::print("{}\n", detokenize(all, vocab, loaded.text.encoding.level));
   });
 }
 

@@ -6,21 +6,20 @@ namespace recur::cli {
 
 void add_train_command(CLI::App& app, const CommonOptions& common) {
   auto* cmd = app.add_subcommand("train", "Train a recurrent language model on a text");
-  auto spec = std::make_shared<RunSpec>();
-  spec->train.out_dir = "runs/lm";
-  add_train_options(*cmd, *spec);
+  auto flags = std::make_shared<TrainFlags>();
+  flags->settings.train.out_dir = "runs/lm";
+  add_train_options(*cmd, *flags);
   cmd->footer(
       "Examples:\n"
       "  recur train --data timemachine --cell gru --hidden 256 --epochs 20 --out runs/tm\n"
       "  recur train --data wikitext-2/valid.txt --valid wikitext-2/test.txt --level word --mode raw \\\n"
-      "      --cell lstm --layers 2 --embed 200 --hidden 200 --dropout 0.2 --batch 20 --lr 20 --clip 0.25 --out runs/wt2\n"
+      "      --cell lstm --layers 2 --embed 200 --hidden 200 --dropout 0.2 --batch 20 --lr 20 --clip 0.25 "
+      "--out runs/wt2\n"
       "  recur train --resume runs/tm --epochs 40     # continue a run (Ctrl-C saves a checkpoint)");
-  cmd->callback([cmd, spec, &common] {
+  cmd->callback([cmd, flags, &common] {
     apply_common(common);
-    spec->epochs_given = cmd->count("--epochs") > 0;
-    spec->time_budget_given = cmd->count("--time-budget") > 0;
-    spec->patience_given = cmd->count("--patience") > 0;
-    if (int code = run_training(*spec); code != 0) std::exit(code);
+    note_resume_overrides(*cmd, *flags);
+    if (int code = run_training(*flags); code != 0) std::exit(code);
   });
 }
 

@@ -1,47 +1,35 @@
-// What `recur train` and `recur demo` share: a run's settings (saved as OUT/run.json so that
-// `--resume OUT` needs nothing else), the training driver with its progress display, and model
-// folder lookup for `generate` and `eval`.
+// What `recur train` and `recur demo` share: the flags of a training run (mapped onto the library's
+// RunSettings), the driver that calls recur/lm/run.h and prints its progress, and the table that
+// turns the library's option field names into flag names in error messages.
 #pragma once
 
-#include <filesystem>
+#include <CLI/CLI.hpp>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
-#include "recur/lm/trainer.h"
+#include "recur/lm/run.h"
 
 namespace recur::cli {
 
-struct RunSpec {
-  std::string data = "timemachine";
-  std::string valid;              // a file; empty = the last valid_fraction of the data
-  double valid_fraction = 0.1;
-  std::string level = "char";
-  std::string mode = "d2l";
-  int64_t min_freq = 0;
-  std::string cell = "gru";
-  std::string nonlinearity = "tanh";  // rnn only
-  int layers = 1;
-  int64_t hidden = 256;
-  int64_t embed = 0;
-  double dropout = 0;
-  TrainOptions train;
-  std::string resume;  // a run folder to continue
-  bool epochs_given = false;       // on resume: --epochs replaces the run's count
-  bool time_budget_given = false;  // on resume: --time-budget replaces the run's budget
-  bool patience_given = false;     // on resume: --patience replaces the run's patience
-  std::string prefix = "time traveller ";  // sampled after training
+struct TrainFlags {
+  RunSettings settings;  // numeric flags write straight into it
+  // Named choices, parsed into `settings` by to_settings (CLI11 checks membership).
+  std::string level = "char", mode = "d2l", cell = "gru", nonlinearity = "tanh";
+  std::string partition = "sequential", optimizer = "sgd", lr_schedule = "constant";
+  std::string resume;                      // a run folder to continue
+  ResumeOverrides overrides;               // on resume: the flags given for how long to go on
+  std::string prefix = "time traveller ";  // continued after training
   int64_t sample_length = 100;
+  double sample_temperature = 0.8;  // the second sample's; 0 = the greedy one only
 };
 
-// Registers the options of `recur train` on `cmd`, writing into `spec`.
-void add_train_options(CLI::App& cmd, RunSpec& spec);
+// Registers the options of `recur train` on `cmd`, writing into `flags`.
+void add_train_options(CLI::App& cmd, TrainFlags& flags);
+// Records which of the resume-relevant flags were given (call in the command's callback).
+void note_resume_overrides(const CLI::App& cmd, TrainFlags& flags);
 
-// Trains (or resumes) as `spec` says, printing progress, and finally the validation perplexity
-// and a greedy continuation of spec.prefix. Returns the process exit code.
-int run_training(RunSpec spec);
-
-// A model folder (holding config.json), or a run folder whose best/ or checkpoint/ holds one.
-[[nodiscard]] std::filesystem::path find_model_folder(const std::filesystem::path& dir);
+// Trains (or resumes) as `flags` say, printing progress, the validation perplexity and two
+// continuations of flags.prefix (greedy, and sampled at flags.sample_temperature with the run's
+// seed). Returns the process exit code. OptionErrors come out with the flag's name.
+int run_training(const TrainFlags& flags);
 
 }  // namespace recur::cli

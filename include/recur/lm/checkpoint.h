@@ -5,9 +5,7 @@
 //   config.json        {"format": "recur-lm", "version": 1, "cell": "gru", "layers": 1,
 //                       "hidden_size": 256, "embedding_size": 0, "dropout": 0.0, "level": "char",
 //                       "mode": "d2l", "vocab": [tokens in index order], "unk": "<unk>"}
-// and, in checkpoints written by training, also
-//   train_state.json    epoch, position in the epoch, step, RNG states, best validation perplexity
-//   train_state.safetensors  optimizer moments ("optimizer.<buffer>") and the carried state ("state.h", "state.c")
+// and, in checkpoints written by training, also the training state (recur/lm/train_state.h).
 // A folder is always written whole to a temporary sibling and renamed into place, so an existing
 // checkpoint is replaced only by a complete one.
 #pragma once
@@ -18,15 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "recur/lm/corpus.h"
 #include "recur/lm/language_model.h"
 
 namespace recur {
 
+// What a model reads and writes: config.json's "level", "mode", "vocab" and "unk".
 struct ModelTextConfig {
-  std::string level = "char";  // "char" or "word"
-  std::string mode = "d2l";    // "d2l", "lower" or "raw"
-  std::vector<std::string> vocab;  // tokens in index order
-  std::string unk = "<unk>";
+  TextEncoding encoding;
+  Vocab vocab;
 };
 
 struct LoadedModel {
@@ -35,7 +33,8 @@ struct LoadedModel {
 };
 
 // Writes model.safetensors and config.json into `dir` (created if needed), each atomically.
-void save_model_files(const std::filesystem::path& dir, const LanguageModel& model, const ModelTextConfig& text);
+void save_model_files(const std::filesystem::path& dir, const LanguageModel& model,
+                      const ModelTextConfig& text);
 
 // Reads and validates a model folder: config fields and their domains, every tensor present with
 // the shape the config implies, no unknown tensors. Errors name the file and the field or tensor.

@@ -1,7 +1,9 @@
-// Token <-> index mapping built from token counts (d2l 9.2's Vocab). Index 0 is <unk>, then the
+// Token <-> index mapping (d2l 9.2's Vocab). Built from token counts, index 0 is <unk>, then the
 // reserved tokens in the order given, then every token seen at least min_freq times, most frequent
 // first; ties keep the order of first occurrence in the text (what d2l gets from Counter and a
-// stable sort). Saved as a text file that round-trips every token exactly, whitespace included.
+// stable sort). A model's vocabulary can also be given as a token list with its unknown token at
+// any index (a config.json's "vocab" and "unk"). Saved as a text file that round-trips every token
+// exactly, whitespace included.
 #pragma once
 
 #include <cstdint>
@@ -28,11 +30,15 @@ struct EncodedTokens {
 
 class Vocab {
  public:
-  static constexpr int32_t kUnkIndex = 0;
+  static constexpr int32_t kUnkIndex = 0;  // where build() and parse() put <unk>
   static constexpr std::string_view kUnkToken = "<unk>";
 
   // Only <unk>.
   Vocab();
+
+  // `tokens` in index order, with `unk` (which must be among them) standing for every token outside
+  // the list; counts are 0. Throws ValueError naming a repeated token or a missing `unk`.
+  [[nodiscard]] static Vocab from_tokens(std::vector<std::string> tokens, std::string_view unk = kUnkToken);
 
   // Counts `tokens` and orders them as described above. Throws ValueError when `tokens` is empty,
   // when min_freq is negative, or when min_freq leaves no counted token (only <unk> and reserved
@@ -41,6 +47,10 @@ class Vocab {
                                    const VocabOptions& options = {});
 
   [[nodiscard]] int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
+  [[nodiscard]] const std::vector<std::string>& tokens() const { return tokens_; }  // [size], index order
+  // Index of the unknown token: kUnkIndex unless from_tokens() put it elsewhere.
+  [[nodiscard]] int32_t unk_index() const { return unk_index_; }
+  [[nodiscard]] const std::string& unk() const { return tokens_[static_cast<size_t>(unk_index_)]; }
   // Token at `index`; throws ValueError outside [0, size()).
   [[nodiscard]] const std::string& token(int32_t index) const;
   // Training count of the token at `index`: reserved tokens have 0, <unk> has the total count of
@@ -48,7 +58,7 @@ class Vocab {
   [[nodiscard]] int64_t count(int32_t index) const;
   // Index of `token`, or nothing when it is not in the vocabulary.
   [[nodiscard]] std::optional<int32_t> find(std::string_view token) const;
-  // Index of `token`, <unk> (0) when it is not in the vocabulary.
+  // Index of `token`, unk_index() when it is not in the vocabulary.
   [[nodiscard]] int32_t index(std::string_view token) const;
 
   [[nodiscard]] EncodedTokens encode(std::span<const std::string_view> tokens) const;
@@ -56,7 +66,8 @@ class Vocab {
   [[nodiscard]] std::vector<std::string_view> decode(std::span<const int32_t> ids) const;
 
   // Text form: "recur-vocab 1", "size N", then one line per index: the escaped token, a tab, its
-  // count. Escapes: \\ \s (space) \t \n \r and \xHH for other control bytes.
+  // count. Escapes: \\ \s (space) \t \n \r and \xHH for other control bytes. The form puts <unk>
+  // at index 0, so serialize() throws ValueError for a vocabulary that has it elsewhere.
   [[nodiscard]] std::string serialize() const;
   // Parses serialize()'s form; `source` names the input in messages. Throws IoError with the line.
   [[nodiscard]] static Vocab parse(std::string_view text, const std::string& source);
@@ -64,7 +75,7 @@ class Vocab {
   [[nodiscard]] static Vocab load(const std::filesystem::path& path);
 
   friend bool operator==(const Vocab& a, const Vocab& b) {
-    return a.tokens_ == b.tokens_ && a.counts_ == b.counts_;
+    return a.tokens_ == b.tokens_ && a.counts_ == b.counts_ && a.unk_index_ == b.unk_index_;
   }
 
  private:
@@ -77,6 +88,7 @@ class Vocab {
   std::vector<std::string> tokens_;  // [size]
   std::vector<int64_t> counts_;      // [size]
   std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> index_;
+  int32_t unk_index_ = kUnkIndex;
 };
 
 // Escaping used by the vocabulary and n-gram model files (see Vocab::serialize).

@@ -1,0 +1,128 @@
+// A training run as `recur train` and `recur demo` drive it: the settings (kept as run.json so that a
+// run can be resumed from its folder alone), the data with its validation split, the model, the
+// trainer, and sampling from the kept model afterwards.
+//
+// Run folder (RunSettings::train.out_dir):
+//   run.json         the settings, keys as the command line's flags: {"data", "valid", "valid_fraction",
+//                    "level", "mode", "min_freq", "cell", "nonlinearity", "layers", "hidden", "embed",
+//                    "dropout", "batch", "steps", "partition", "optimizer", "lr", "momentum",
+//                    "weight_decay", "clip", "random_truncation", "lr_schedule", "lr_gamma", "epochs",
+//                    "time_budget", "patience", "seed"}
+//   checkpoint/, best/, metrics.csv, perplexity.svg   written by the trainer (recur/lm/trainer.h)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "recur/lm/checkpoint.h"
+#include "recur/lm/sampler.h"
+#include "recur/lm/trainer.h"
+
+namespace recur {
+
+struct RunSettings {
+  std::string data = "timemachine";  // training text: a file or a dataset name
+  std::string valid;                 // validation text; empty = the last valid_fraction of the data
+  double valid_fraction = 0.1;       // in [0, 0.9]
+  TextEncoding encoding;
+  int64_t min_freq = 0;  // tokens seen fewer times become <unk>
+  CellType cell = CellType::kGru;
+  int num_layers = 1;
+  int64_t hidden_size = 256;
+  int64_t embedding_size = 0;  // 0 = one-hot input
+  double dropout = 0;
+  TrainOptions train;
+};
+
+// Throws OptionError naming the first bad field (of RunSettings or of its TrainOptions).
+void validate(const RunSettings& settings);
+
+// The run folder's parts.
+[[nodiscard]] std::filesystem::path run_settings_path(const std::filesystem::path& run_dir);  // run.json
+[[nodiscard]] std::filesystem::path checkpoint_folder(const std::filesystem::path& run_dir);  // checkpoint/
+[[nodiscard]] std::filesystem::path best_model_folder(const std::filesystem::path& run_dir);  // best/
+
+// `dir` itself when it holds a model (config.json), else its best/, else its checkpoint/. Throws
+// IoError naming `dir` when none does.
+[[nodiscard]] std::filesystem::path find_model_folder(const std::filesystem::path& dir);
+
+// run.json's "cell" and "nonlinearity" (the command line's --cell rnn|gru|lstm, --nonlinearity
+// tanh|relu, which only rnn reads) as a cell type, and back. Throws ValueError for unknown names.
+[[nodiscard]] CellType run_cell_type(std::string_view cell, std::string_view nonlinearity);
+[[nodiscard]] std::pair<std::string_view, std::string_view> run_cell_names(CellType cell);
+
+// run.json's text (out_dir is not in it), and back: parse throws IoError naming `source` and the key.
+[[nodiscard]] std::string run_settings_json(const RunSettings& settings);
+[[nodiscard]] RunSettings parse_run_settings(const std::string& json_text, const std::string& source);
+
+// How long a resumed run goes on: each given value replaces run.json's. The time budget is for one
+// session, so a resumed run has none unless it is given again.
+struct ResumeOverrides {
+  std::optional<int64_t> epochs;
+  std::optional<double> time_budget_s;
+  std::optional<int64_t> patience;
+};
+
+// The settings of the run in `run_dir` (out_dir = run_dir) with `overrides` applied. Throws IoError
+// when run.json is missing or malformed.
+[[nodiscard]] RunSettings resume_settings(const std::filesystem::path& run_dir,
+                                          const ResumeOverrides& overrides);
+
+// The validation split when no validation text is given: the last floor(n * fraction) tokens.
+[[nodiscard]] TrainData split_validation(std::vector<int32_t> ids, double fraction);
+
+struct RunData {
+  std::filesystem::path data_path;  // the training text, resolved
+  ModelTextConfig text;             // the encoding and the vocabulary built from the training text
+  TrainData data;                   // moved into the trainer by TrainingRun
+  int64_t train_tokens = 0;         // data.train.size(), data.valid.size()
+  int64_t valid_tokens = 0;
+  int64_t valid_unknown_count = 0;  // validation tokens outside the vocabulary (scored as <unk>)
+};
+
+// Reads the training text (a file or dataset name), builds the vocabulary from it and encodes the
+// validation text with it, or splits the validation tokens off the training text.
+[[nodiscard]] RunData load_run_data(const RunSettings& settings);
+
+// A continuation of a prompt, and which model wrote it.
+struct RunSample {
+  std::string text;        // the prompt's tokens and the continuation, detokenized
+  bool from_best = false;  // best/'s model; else the model as training left it
+};
+
+class TrainingRun {
+ public:
+  // Validates the settings, loads the data, builds the model (initialized from train.seed) and its
+  // trainer, and creates the output folder. Throws OptionError, IoError or ValueError.
+  explicit TrainingRun(RunSettings settings);
+
+  // A new run: writes run.json.
+  void save_settings() const;
+  // Continues from checkpoint/ (see Trainer::resume).
+  void resume();
+  // See Trainer::run.
+  TrainSummary train(const std::atomic<bool>* stop = nullptr, const TrainCallbacks& callbacks = {});
+
+  // Continues `prompt` (encode_prompt) by `length` tokens with the kept model of lowest validation
+  // perplexity (best/), or with the current model when there is none; nothing when the prompt gives
+  // no tokens.
+  [[nodiscard]] std::optional<RunSample> sample(std::string_view prompt, int64_t length,
+                                                const SamplerOptions& sampler, uint64_t seed) const;
+
+  [[nodiscard]] const RunSettings& settings() const { return settings_; }
+  [[nodiscard]] const RunData& data() const { return data_; }
+  [[nodiscard]] const LanguageModel& model() const { return *model_; }
+
+ private:
+  RunSettings settings_;
+  RunData data_;                          // data_.data is moved into the trainer
+  std::unique_ptr<LanguageModel> model_;  // not movable: the trainer refers to it
+  std::unique_ptr<Trainer> trainer_;
+};
+
+}  // namespace recur
