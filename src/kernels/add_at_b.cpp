@@ -44,12 +44,12 @@ void add_at_b_loop(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, con
 }
 
 #if defined(__AVX512F__)
-constexpr int kMaxRows = 12;          // 24 accumulators + 2 B vectors + 1 broadcast of 32 zmm (8: -10%)
+constexpr int kMaxRows = 12;          // 24 accumulators + 2 B vectors + 1 broadcast of 32 zmm
 constexpr int64_t kCols = 32;         // two zmm per row of the tile
 constexpr int64_t kChunkK = 128;      // B panel per chunk: 128 x 32 floats = 16 KiB, in L1 (256: same)
 constexpr int64_t kBlockM = 192;      // A block per chunk: 128 x 192 floats = 96 KiB, in L2 (384: same)
 constexpr int64_t kMaxEdge = 4;       // up to this many columns past a multiple of 16 go to column_edge
-constexpr int64_t kPrefetchRows = 8;  // rows of A ahead (4 to 16 measured the same)
+constexpr int64_t kPrefetchRows = 8;  // rows of A ahead
 constexpr int64_t kShortChunk = 48;   // chunks up to this many rows sweep N per tile (64: same)
 
 // C[0..R)[0..16P) += sum over k < K of A[k][0..R)^T B[k][0..16P); the last vector of each row is

@@ -1,7 +1,7 @@
 // A float buffer whose data starts on a 64-byte boundary, for packed weights that AVX-512 kernels
 // stream: std::vector's large blocks come from mmap at 16 bytes past a page start, and then every
-// 64-byte load straddles two cache lines (measured: generation ran 25% slower or faster depending
-// only on where malloc put the panels). Move-only: a copy would point into the other's storage.
+// 64-byte load straddles two cache lines (bench/README.md, "Measurements behind the code").
+// Move-only: a copy would point into the other's storage.
 #pragma once
 
 #include <cstddef>

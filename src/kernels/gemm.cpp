@@ -4,9 +4,8 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <thread>
-#include <vector>
 
+#include "core/parallel.h"
 #include "recur/core/threads.h"
 
 namespace recur::kernels {
@@ -62,11 +61,7 @@ void split_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, co
       blas_gemm(ta, tb, M, end - begin, K, alpha, A, lda, b, ldb, beta, C + begin, ldc);
     }
   };
-  std::vector<std::thread> helpers;
-  helpers.reserve(static_cast<size_t>(parts - 1));
-  for (int p = 1; p < parts; ++p) helpers.emplace_back(run_part, p);
-  run_part(0);
-  for (auto& t : helpers) t.join();
+  run_parts(parts, run_part);
 }
 
 }  // namespace

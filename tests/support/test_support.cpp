@@ -45,14 +45,18 @@ fs::path make_temp_dir(const std::string& tag) {
   return dir;
 }
 
-CliResult run_cli(const std::string& args) {
+std::string cli_path() {
   const char* cli = std::getenv("RECUR_CLI");
-  if (!cli || !*cli) cli = RECUR_CLI_PATH;
+  return cli && *cli ? cli : RECUR_CLI_PATH;
+}
+
+CliResult run_cli(const std::string& args, const std::string& launcher) {
   // Dataset names resolve as under `make test` even when ctest runs without RECUR_DATA.
   std::string command;
   if (const char* data = std::getenv("RECUR_DATA"); !data || !*data)
     command = "RECUR_DATA='" + shared_data_dir().string() + "' ";
-  command += std::string("'") + cli + "' " + args + " 2>&1";
+  if (!launcher.empty()) command += launcher + " ";
+  command += "'" + cli_path() + "' " + args + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) throw std::runtime_error("popen failed for: " + command);
   std::string output;

@@ -21,6 +21,9 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 // Runs the built `recur` tool with a shell-quoted argument string, e.g. run_cli("stats x.txt").
-CliResult run_cli(const std::string& args);
+// `launcher`, when given, is a command line the tool runs under (e.g. "prlimit --nproc=1").
+CliResult run_cli(const std::string& args, const std::string& launcher = "");
+// The path of the built `recur` tool (RECUR_CLI, else the build's own).
+std::string cli_path();
 
 }  // namespace recur::test

@@ -32,7 +32,7 @@ struct Var {
 
 // Whether make_node zero-fills the new value. kUninitialized is for ops that write every element
 // (a GEMM with beta 0, the recurrent stack's outputs): zero-filling megabytes that are overwritten
-// right after was 10% of a small-hidden training step.
+// right after is a real share of a small-hidden training step (bench/README.md).
 enum class NodeInit { kZero, kUninitialized };
 
 // A gradient buffer handed to an op for writing (Graph::grad_for_write). With accumulate false the
