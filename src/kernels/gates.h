@@ -1,7 +1,7 @@
 // Fused element-wise gate kernels of the recurrent cells, one time step at a time: forward turns
 // the gate pre-activations into activated gates and the new state in one pass; backward turns the
 // gradient on the new state into gate gradients in one pass. The GEMMs around them live in
-// src/nn/{rnn_cell,gru,lstm}.cpp, which also give the equations. Nothing here allocates.
+// src/nn/sequence_scan.h; src/nn/{rnn_cell,gru,lstm}.h give the equations. Nothing here allocates.
 //
 // Glossary: B rows (batch) of this step, H hidden size; gate blocks of H columns in PyTorch's order
 // (GRU r, z, n; LSTM i, f, g, o). Dense buffers have row stride H (or G*H for gates); hidden-state

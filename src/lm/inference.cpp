@@ -1,19 +1,20 @@
-// Batch-1 inference step without the graph: GEMVs and one fused gate pass per layer, then the head.
-// Cell equations and gate orders are those of src/nn/{rnn_cell,gru,lstm}.cpp (GRU r, z, n; LSTM
-// i, f, g, o). Glossary: H hidden, G gate blocks, GH = G*H, V vocabulary, E embedding width.
+// Batch-1 inference step without the graph: per layer the GEMVs, then the cell's own fused step
+// kernel on one row (nn/cells.h, the same code the training scan runs), then the head.
+// Glossary: H hidden, G gate blocks, GH = G*H, V vocabulary, E embedding width.
 #include "recur/lm/inference.h"
 
 #include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-#include "kernels/fast_math.h"
 #include "kernels/gemv.h"
+#include "nn/cells.h"
 #include "recur/core/error.h"
 
 namespace recur {
@@ -25,8 +26,6 @@ void cpu_relax() {
   _mm_pause();
 #endif
 }
-
-}  // namespace
 
 // A second thread for the GEMVs of one session: run() hands it rows [split, M) of a product and
 // does rows [0, split) itself, then waits. Hand-offs go through two counters; each side spins a
@@ -89,145 +88,157 @@ class GemvHelper {
   std::thread thread_;               // last: starts after the counters exist
 };
 
-// Below about 64K multiply-adds a hand-off costs more than half the product saves.
-void InferenceSession::gemv(const kernels::PackedGemv& A, const float* x, float beta, float* y) {
-  if (helper_ && A.M * A.N >= 65536 && A.num_panels() >= 2) {
-    helper_->run(A, x, beta, y);
-  } else {
-    kernels::packed_gemv(A, 0, A.num_panels(), x, beta, y);
-  }
+kernels::PackedGemv pack(int64_t M, int64_t N, const float* A) {
+  kernels::PackedGemv packed;
+  kernels::pack_gemv(M, N, A, N, packed);
+  return packed;
 }
 
+}  // namespace
+
+struct InferenceSession::Impl {
+  struct Layer {
+    kernels::PackedGemv w_ih;       // [G*H, in] packed (empty for a one-hot first layer)
+    kernels::PackedGemv w_hh;       // [G*H, H] packed
+    std::vector<float> bias;        // [G*H] fused::fold_bias of b_ih and b_hh
+    std::vector<float> b_hh;        // [G*H] read by the blocks the cell does not fold (GRU's b_hn)
+    std::vector<float> h, h_next;   // [H] hidden state, and the step's new one (swapped after it)
+    std::vector<float> c, c_next;   // [H] cell state likewise, cells with kHasCellState only
+  };
+  CellType cell;
+  int64_t H = 0, G = 0, V = 0, E = 0;  // hidden, gate blocks, vocabulary, embedding (0 = one-hot)
+  std::vector<Layer> layers;
+  std::vector<float> table;           // [V, G*H] one-hot first layer: W_ih^T
+  const float* embedding = nullptr;   // [V, E] when embedding_size > 0
+  kernels::PackedGemv head_w;         // [V, H] packed
+  const float* head_b = nullptr;      // [V]
+  std::vector<float> gates;           // [G*H] pre-activations, then the activated gates
+  std::vector<float> hh;              // [G*H] W_hh h, cells with kRecurrentApart only
+  std::vector<float> saved;           // [H] what the step kernel keeps for backward; unused here
+  std::vector<float> logits;          // [V]
+  std::unique_ptr<GemvHelper> helper;  // null with one thread
+
+  Impl(const LanguageModel& model, const InferenceOptions& options);
+  template <class Cell>
+  void load_layer(Layer& layer, const ParameterStore<float>& p, int l);
+  // y = beta y + A x, split over the helper by panels when there is one. Below about 64K
+  // multiply-adds a hand-off costs more than half the product saves.
+  void gemv(const kernels::PackedGemv& A, const float* x, float beta, float* y) {
+    if (helper && A.M * A.N >= 65536 && A.num_panels() >= 2) {
+      helper->run(A, x, beta, y);
+    } else {
+      kernels::packed_gemv(A, 0, A.num_panels(), x, beta, y);
+    }
+  }
+  // One step of one layer from input x [in], or from the one-hot token when x is null.
+  template <class Cell>
+  void step_layer(Layer& layer, const float* x, int32_t token);
+};
+
 namespace {
-std::unique_ptr<kernels::PackedGemv> pack(int64_t M, int64_t N, const float* A) {
-  auto packed = std::make_unique<kernels::PackedGemv>();
-  kernels::pack_gemv(M, N, A, N, *packed);
-  return packed;
+const float* parameter(const ParameterStore<float>& p, const std::string& name) {
+  return p.values().data() + p.slot(p.index_of(name)).offset;
 }
 }  // namespace
 
-InferenceSession::~InferenceSession() = default;
-
-InferenceSession::InferenceSession(const LanguageModel& model, const InferenceOptions& options) : model_(&model) {
-  check(options.threads >= 0 && options.threads <= 2,
-        "InferenceSession: threads must be 0, 1 or 2, got " + std::to_string(options.threads));
-  const LanguageModelConfig& c = model.config();
-  const ParameterStore<float>& p = model.parameters();
-  const float* values = p.values().data();
-  auto at = [&](const std::string& name) { return values + p.slot(p.index_of(name)).offset; };
-  cell_ = c.cell;
-  H_ = c.hidden_size;
-  G_ = gate_count(c.cell);
-  V_ = c.vocab_size;
-  E_ = c.embedding_size;
-  const int64_t GH = G_ * H_;
-  layers_.resize(static_cast<size_t>(c.num_layers));
-  for (int l = 0; l < c.num_layers; ++l) {
-    Layer& layer = layers_[static_cast<size_t>(l)];
-    const std::string k = std::to_string(l);
-    const int64_t in = l > 0 ? H_ : (E_ > 0 ? E_ : V_);
-    const float* w_ih = at("rnn.weight_ih_l" + k);
-    if (l > 0 || E_ > 0) layer.w_ih = pack(GH, in, w_ih);
-    layer.w_hh = pack(GH, H_, at("rnn.weight_hh_l" + k));
-    const float* b_ih = at("rnn.bias_ih_l" + k);
-    const float* b_hh = at("rnn.bias_hh_l" + k);
-    layer.bias.assign(b_ih, b_ih + GH);
-    const int64_t folded = cell_ == CellType::kGru ? 2 * H_ : GH;  // GRU keeps b_hn apart
-    for (int64_t j = 0; j < folded; ++j) layer.bias[static_cast<size_t>(j)] += b_hh[j];
-    if (cell_ == CellType::kGru) layer.b_hn.assign(b_hh + 2 * H_, b_hh + GH);
-    layer.h.assign(static_cast<size_t>(H_), 0.0f);
-    if (cell_ == CellType::kLstm) layer.c.assign(static_cast<size_t>(H_), 0.0f);
+template <class Cell>
+void InferenceSession::Impl::load_layer(Layer& layer, const ParameterStore<float>& p, int l) {
+  const int64_t GH = G * H, in = l > 0 ? H : (E > 0 ? E : V);
+  auto at = [&](RnnParam kind) { return parameter(p, "rnn." + rnn_parameter_name(kind, l, 0)); };
+  if (l > 0 || E > 0) layer.w_ih = pack(GH, in, at(RnnParam::kWeightIh));
+  layer.w_hh = pack(GH, H, at(RnnParam::kWeightHh));
+  layer.b_hh.assign(at(RnnParam::kBiasHh), at(RnnParam::kBiasHh) + GH);
+  layer.bias.resize(static_cast<size_t>(GH));
+  fused::fold_bias<Cell>(H, at(RnnParam::kBiasIh), layer.b_hh.data(), layer.bias.data());
+  layer.h.assign(static_cast<size_t>(H), 0.0f);
+  layer.h_next.assign(static_cast<size_t>(H), 0.0f);
+  if (Cell::kHasCellState) {
+    layer.c.assign(static_cast<size_t>(H), 0.0f);
+    layer.c_next.assign(static_cast<size_t>(H), 0.0f);
   }
-  if (E_ > 0) {
-    embedding_ = at("embedding.weight");
-  } else {
-    // table[v, :] = W_ih[:, v] + bias: the first layer's whole input side for token v.
-    table_.resize(static_cast<size_t>(V_ * GH));
-    const Layer& first = layers_.front();
-    const float* w_ih = at("rnn.weight_ih_l0");
-    for (int64_t v = 0; v < V_; ++v)
-      for (int64_t j = 0; j < GH; ++j)
-        table_[static_cast<size_t>(v * GH + j)] = w_ih[j * V_ + v] + first.bias[static_cast<size_t>(j)];
-  }
-  head_w_ = pack(V_, H_, at("head.weight"));
-  head_b_ = at("head.bias");
-  gates_.resize(static_cast<size_t>(GH));
-  hh_.resize(static_cast<size_t>(GH));
-  logits_.resize(static_cast<size_t>(V_));
-  if (options.threads == 2) helper_ = std::make_unique<GemvHelper>();
 }
 
+InferenceSession::Impl::Impl(const LanguageModel& model, const InferenceOptions& options) {
+  const LanguageModelConfig& c = model.config();
+  const ParameterStore<float>& p = model.parameters();
+  cell = c.cell;
+  H = c.hidden_size;
+  G = gate_count(c.cell);
+  V = c.vocab_size;
+  E = c.embedding_size;
+  const int64_t GH = G * H;
+  layers.resize(static_cast<size_t>(c.num_layers));
+  fused::visit_cell(cell, [&]<class Cell>(Cell) {
+    for (int l = 0; l < c.num_layers; ++l) load_layer<Cell>(layers[static_cast<size_t>(l)], p, l);
+  });
+  if (E > 0) {
+    embedding = parameter(p, "embedding.weight");
+  } else {
+    table.resize(static_cast<size_t>(V * GH));  // table[v, :] = W_ih[:, v]
+    const float* w_ih = parameter(p, "rnn.weight_ih_l0");
+    for (int64_t v = 0; v < V; ++v)
+      for (int64_t j = 0; j < GH; ++j) table[static_cast<size_t>(v * GH + j)] = w_ih[j * V + v];
+  }
+  head_w = pack(V, H, parameter(p, "head.weight"));
+  head_b = parameter(p, "head.bias");
+  gates.resize(static_cast<size_t>(GH));
+  hh.resize(static_cast<size_t>(GH));
+  saved.resize(static_cast<size_t>(H));
+  logits.resize(static_cast<size_t>(V));
+  if (options.threads == 2) helper = std::make_unique<GemvHelper>();
+}
+
+template <class Cell>
+void InferenceSession::Impl::step_layer(Layer& layer, const float* x, int32_t token) {
+  const int64_t GH = G * H;
+  if (x == nullptr) {
+    std::copy_n(table.data() + static_cast<int64_t>(token) * GH, GH, gates.data());
+  } else {
+    gemv(layer.w_ih, x, 0.0f, gates.data());
+  }
+  if (Cell::kRecurrentApart) {
+    gemv(layer.w_hh, layer.h.data(), 0.0f, hh.data());
+  } else {
+    gemv(layer.w_hh, layer.h.data(), 1.0f, gates.data());
+  }
+  Cell::step_forward(fused::StepForward<float>{
+      .rows = 1, .H = H, .gates = gates.data(), .hh = hh.data(), .bias = layer.bias.data(),
+      .b_hh = layer.b_hh.data(), .h_prev = layer.h.data(), .ld_prev = H, .h = layer.h_next.data(), .ld_h = H,
+      .c_prev = layer.c.data(), .c = layer.c_next.data(), .saved = saved.data()});
+  std::swap(layer.h, layer.h_next);
+  std::swap(layer.c, layer.c_next);
+}
+
+InferenceSession::InferenceSession(const LanguageModel& model, const InferenceOptions& options) {
+  check(options.threads >= 0 && options.threads <= 2,
+        "InferenceSession: threads must be 0, 1 or 2, got " + std::to_string(options.threads));
+  impl_ = std::make_unique<Impl>(model, options);
+}
+
+InferenceSession::~InferenceSession() = default;
+
 void InferenceSession::reset() {
-  for (Layer& layer : layers_) {
+  for (Impl::Layer& layer : impl_->layers) {
     std::fill(layer.h.begin(), layer.h.end(), 0.0f);
     std::fill(layer.c.begin(), layer.c.end(), 0.0f);
   }
 }
 
 std::span<const float> InferenceSession::step(int32_t token) {
-  check(token >= 0 && token < V_,
-        "InferenceSession::step: token id " + std::to_string(token) + " outside [0, " + std::to_string(V_) + ")");
-  using kernels::fast_sigmoid;
-  using kernels::fast_tanh;
-  const int64_t H = H_, GH = G_ * H_;
-  float* __restrict__ gates = gates_.data();
-  float* __restrict__ hh = hh_.data();
-  // Input of the current layer: the token's embedding row (unused for one-hot), then h below.
-  const float* x = E_ > 0 ? embedding_ + static_cast<int64_t>(token) * E_ : nullptr;
-  for (size_t l = 0; l < layers_.size(); ++l) {
-    Layer& layer = layers_[l];
-    // Input side (+ folded biases) into gates.
-    if (l == 0 && E_ == 0) {
-      std::copy_n(table_.data() + static_cast<int64_t>(token) * GH, GH, gates);
-    } else {
-      std::copy(layer.bias.begin(), layer.bias.end(), gates);
-      gemv(*layer.w_ih, x, 1.0f, gates);
+  Impl& s = *impl_;
+  check(token >= 0 && token < s.V,
+        "InferenceSession::step: token id " + std::to_string(token) + " outside [0, " + std::to_string(s.V) + ")");
+  // Input of the current layer: the token's embedding row (null for one-hot), then h below.
+  const float* x = s.E > 0 ? s.embedding + static_cast<int64_t>(token) * s.E : nullptr;
+  fused::visit_cell(s.cell, [&]<class Cell>(Cell) {
+    for (Impl::Layer& layer : s.layers) {
+      s.step_layer<Cell>(layer, x, token);
+      x = layer.h.data();
     }
-    float* __restrict__ h = layer.h.data();
-    switch (cell_) {
-      case CellType::kRnnTanh:
-      case CellType::kRnnRelu: {
-        gemv(*layer.w_hh, h, 1.0f, gates);
-        if (cell_ == CellType::kRnnTanh) {
-          for (int64_t j = 0; j < H; ++j) h[j] = fast_tanh(gates[j]);
-        } else {
-          for (int64_t j = 0; j < H; ++j) h[j] = gates[j] > 0.0f ? gates[j] : 0.0f;
-        }
-        break;
-      }
-      case CellType::kGru: {
-        // r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + r (gh_n + b_hn)),
-        // h' = (1 - z) n + z h.
-        gemv(*layer.w_hh, h, 0.0f, hh);
-        const float* __restrict__ b_hn = layer.b_hn.data();
-        for (int64_t j = 0; j < H; ++j) {
-          const float r = fast_sigmoid(gates[j] + hh[j]);
-          const float z = fast_sigmoid(gates[H + j] + hh[H + j]);
-          const float n = fast_tanh(gates[2 * H + j] + r * (hh[2 * H + j] + b_hn[j]));
-          h[j] = (1.0f - z) * n + z * h[j];
-        }
-        break;
-      }
-      case CellType::kLstm: {
-        // c' = f c + i g, h' = o tanh(c').
-        gemv(*layer.w_hh, h, 1.0f, gates);
-        float* __restrict__ c = layer.c.data();
-        for (int64_t j = 0; j < H; ++j) {
-          const float i = fast_sigmoid(gates[j]);
-          const float f = fast_sigmoid(gates[H + j]);
-          const float g = fast_tanh(gates[2 * H + j]);
-          const float o = fast_sigmoid(gates[3 * H + j]);
-          c[j] = f * c[j] + i * g;
-          h[j] = o * fast_tanh(c[j]);
-        }
-        break;
-      }
-    }
-    x = h;
-  }
-  std::copy_n(head_b_, V_, logits_.data());
-  gemv(*head_w_, x, 1.0f, logits_.data());
-  return logits_;
+  });
+  std::copy_n(s.head_b, s.V, s.logits.data());
+  s.gemv(s.head_w, x, 1.0f, s.logits.data());
+  return s.logits;
 }
 
 }  // namespace recur

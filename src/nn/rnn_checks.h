@@ -8,6 +8,10 @@
 
 namespace recur::fused {
 
+// Throws ValueError for a non-positive size, num_layers < 1, dropout outside [0, 1) or a cell
+// value outside the enum.
+void check_rnn_config(const RnnConfig& config);
+
 struct SequenceSize {
   int64_t steps;
   int64_t batch;

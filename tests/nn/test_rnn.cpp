@@ -60,7 +60,7 @@ TEST(Rnn, ParameterNamesAndShapesFollowPyTorch) {
     EXPECT_EQ(store.slot(i).shape, expected[static_cast<size_t>(i)].second) << store.slot(i).name;
   }
   EXPECT_EQ(gate_count(CellType::kGru), 3);
-  EXPECT_EQ(rnn_parameter_name(1, 2, 1), "weight_hh_l2_reverse");
+  EXPECT_EQ(rnn_parameter_name(RnnParam::kWeightHh, 2, 1), "weight_hh_l2_reverse");
 }
 
 TEST(Rnn, ResetParametersUsesPyTorchsDefaultRange) {

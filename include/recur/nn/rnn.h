@@ -20,7 +20,7 @@
 //   LSTM  i, f, o = sigmoid(...), g = tanh(...)           gate order i, f, g, o
 //         c' = f * c + i * g,  h' = o * tanh(c')
 // Gate blocks are stacked along the first dimension of every weight and bias, H rows each, in the
-// order given. This is the one place the order is stated; src/nn/{rnn_cell,gru,lstm}.cpp follow it.
+// order given. This is the one place the order is stated; src/nn/{rnn_cell,gru,lstm}.h follow it.
 //
 // Parameters, registered in a ParameterStore under `prefix` in PyTorch's named_parameters() order
 // (G = gates: RNN 1, GRU 3, LSTM 4; D = directions; in_0 = input_size, in_k = D*H for k > 0):
@@ -91,20 +91,24 @@ struct RnnConfig {
 // "rnn_tanh", "rnn_relu", "gru", "lstm".
 [[nodiscard]] const char* cell_name(CellType cell);
 
-// PyTorch name (without prefix) of parameter `kind` of a layer and direction:
-// kind 0 weight_ih, 1 weight_hh, 2 bias_ih, 3 bias_hh; e.g. "weight_hh_l1_reverse".
-[[nodiscard]] std::string rnn_parameter_name(int kind, int layer, int direction);
+// The four parameters of a layer and direction, in PyTorch's order.
+enum class RnnParam { kWeightIh, kWeightHh, kBiasIh, kBiasHh };
+inline constexpr int kRnnParamKinds = 4;
+
+// PyTorch name (without prefix) of parameter `kind` of a layer and direction, e.g.
+// "weight_hh_l1_reverse" for (kWeightHh, 1, 1).
+[[nodiscard]] std::string rnn_parameter_name(RnnParam kind, int layer, int direction);
 
 // Adds the parameters of `config` to `store` under `prefix` in PyTorch's order and returns their
-// slot indices: index [(layer * D + direction) * 4 + kind] with kind as above. Throws ValueError
-// for an invalid config.
+// slot indices: index [(layer * D + direction) * 4 + int(kind)]. Throws ValueError for an invalid
+// config.
 template <Scalar T>
 std::vector<int> add_rnn_parameters(ParameterStore<T>& store, const RnnConfig& config,
                                     const std::string& prefix);
 
 namespace detail {
 template <Scalar T>
-struct RnnPool;  // src/nn/rnn.cpp
+struct RnnPool;  // src/nn/rnn_workspace.h
 }  // namespace detail
 
 // What Rnn::forward returns. c_n is invalid (id -1) unless the cell is an LSTM.
