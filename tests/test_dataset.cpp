@@ -5,6 +5,7 @@
 
 #include "recur/data/dataset.h"
 #include "recur/core/error.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -46,4 +47,13 @@ TEST(Dataset, UnknownNameListsKnownNames) {
 TEST(Dataset, SharedDataHasEveryKnownDataset) {
   for (const auto& d : known_datasets())
     EXPECT_NO_THROW((void)resolve_dataset(d.name, std::vector<std::filesystem::path>{test::shared_data_dir()})) << d.name;
+}
+
+// A directory or a device given where a data file belongs is called what it is.
+TEST(Dataset, DirectoryOrDeviceIsNamedAsSuch) {
+  const auto dir = test::make_temp_dir("dataset");
+  test::expect_error_words<IoError>([&] { (void)resolve_dataset(dir.string(), {}); },
+                                   {dir.string(), "is a directory, not a data file"});
+  test::expect_error_words<IoError>([] { (void)resolve_dataset("/dev/null", {}); },
+                                   {"/dev/null", "character device"});
 }

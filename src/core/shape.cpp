@@ -23,7 +23,9 @@ int64_t Shape::dim(int axis) const {
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<size_t>(i)];
+  for (int i = 0; i < rank_; ++i)
+    if (__builtin_mul_overflow(n, dims_[static_cast<size_t>(i)], &n))
+      throw ShapeError("Shape " + str() + ": the element count overflows 64-bit sizes");
   return n;
 }
 

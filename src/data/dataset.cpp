@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "recur/core/error.h"
+#include "recur/core/file_read.h"
 
 namespace recur {
 
@@ -59,10 +60,12 @@ std::vector<fs::path> default_data_dirs() {
 
 fs::path resolve_dataset(std::string_view name_or_path, const std::vector<fs::path>& dirs) {
   std::error_code ec;
-  if (fs::is_regular_file(fs::path(name_or_path), ec)) return fs::path(name_or_path);
+  const fs::path given(name_or_path);
+  if (fs::is_regular_file(given, ec)) return given;
   const DatasetInfo* info = nullptr;
   for (const auto& d : kDatasets)
     if (d.name == name_or_path) info = &d;
+  if (!info && fs::exists(given, ec)) check_regular_file(given, "a data file");  // a directory, a device: say so
   if (!info) {
     std::string names;
     for (const auto& d : kDatasets) names += (names.empty() ? "" : ", ") + std::string(d.name);

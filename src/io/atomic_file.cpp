@@ -6,10 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "recur/core/error.h"
+#include "recur/core/file_read.h"
 
 namespace recur {
 
@@ -43,13 +42,6 @@ void write_file_atomically(const fs::path& path, std::string_view bytes) {
   }
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open '" + path.string() + "': " + std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw IoError("error reading '" + path.string() + "'");
-  return std::move(buffer).str();
-}
+std::string read_file(const fs::path& path) { return read_file_bounded(path, kMaxTextFileBytes, "a file"); }
 
 }  // namespace recur

@@ -21,6 +21,17 @@ inline bool next_line(std::string_view& text, std::string_view& line) {
   return true;
 }
 
+// A copy of `text` with every CRLF turned into LF.
+inline std::string lf_line_ends(std::string_view text) {
+  std::string out(text);
+  if (text.find('\r') == std::string_view::npos) return out;
+  size_t kept = 0;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (!(out[i] == '\r' && i + 1 < out.size() && out[i + 1] == '\n')) out[kept++] = out[i];
+  out.resize(kept);
+  return out;
+}
+
 // The whole of `text` as a number (integer or floating point); false for empty or trailing text.
 template <typename Number>
 bool parse_number(std::string_view text, Number& value) {

@@ -22,10 +22,11 @@ NgramCounts::NgramCounts(int order, int32_t vocab_size) : order_(order), vocab_s
   check(order >= 1, "NgramCounts: n-gram order must be at least 1, got " + std::to_string(order));
   check(vocab_size >= 1, "NgramCounts: vocab_size must be at least 1, got " + std::to_string(vocab_size));
   bits_ = std::max(1, static_cast<int>(std::bit_width(static_cast<uint32_t>(vocab_size - 1))));
-  check(order * bits_ <= 128, "NgramCounts: order " + std::to_string(order) + " with a vocabulary of " +
-                                  std::to_string(vocab_size) + " tokens needs " + std::to_string(order) +
-                                  " x " + std::to_string(bits_) + " = " + std::to_string(order * bits_) +
-                                  " bits per key; the limit is 128 (lower the order or raise min_freq)");
+  const int64_t key_bits = int64_t{order} * bits_;  // 64-bit: a user-given order must not wrap
+  check(key_bits <= 128, "NgramCounts: order " + std::to_string(order) + " with a vocabulary of " +
+                             std::to_string(vocab_size) + " tokens needs " + std::to_string(order) + " x " +
+                             std::to_string(bits_) + " = " + std::to_string(key_bits) +
+                             " bits per key; the limit is 128 (lower the order or raise min_freq)");
   slots_.assign(64, 0);
 }
 

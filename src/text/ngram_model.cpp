@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "recur/core/error.h"
+#include "recur/core/file_read.h"
 #include "recur/io/atomic_file.h"
 #include "recur/text/text_file.h"
 #include "text/enum_names.h"
@@ -40,6 +41,8 @@ std::string_view smoothing_name(Smoothing smoothing) {
 
 void validate_ngram_options(const NgramOptions& o) {
   check(o.order >= 1, "n-gram model: order must be at least 1 (1 = unigram), got " + std::to_string(o.order));
+  check(o.order <= kMaxNgramOrder, "n-gram model: order must be at most " + std::to_string(kMaxNgramOrder) +
+                                       " (a key holds 128 bits), got " + std::to_string(o.order));
   check(std::isfinite(o.k) && o.k > 0,
         "n-gram model: the add-k constant k must be finite and > 0, got " + std::to_string(o.k));
   check(o.smoothing != Smoothing::laplace || o.k == 1.0,
@@ -106,8 +109,8 @@ double NgramModel::probability(std::span<const int32_t> history, int32_t token) 
     throw ValueError("NgramModel::probability: token id " + std::to_string(token) + " outside [0, " +
                      std::to_string(vocab_.size()) + ")");
   if (token == kBosIndex) return 0.0;
-  // The n-gram is the history followed by the token; order <= 128 / 1 ids, so a small buffer is enough.
-  int32_t ngram[128];
+  // The n-gram is the history followed by the token; order <= kMaxNgramOrder, so a small buffer is enough.
+  int32_t ngram[kMaxNgramOrder];
   std::copy(history.begin(), history.end(), ngram);
   ngram[history.size()] = token;
   const auto c_hw = static_cast<double>(ngrams_.count(std::span<const int32_t>(ngram, history.size() + 1)));
@@ -236,7 +239,10 @@ int64_t read_ngram_line(LineReader& in, std::span<int32_t> ids, int64_t index, i
 }  // namespace
 
 NgramModel NgramModel::parse(std::string_view text, const std::string& source) {
-  LineReader in(text, source);
+  // A file whose line ends became CRLF (an editor, git's autocrlf) reads as written: tokens escape
+  // '\r', so every CR before LF is a line end, and vocab_bytes counts the LF form.
+  const std::string lf_text = text_format::lf_line_ends(text);
+  LineReader in(lf_text, source);
   in.read_header(kFormat);
   const NgramOptions options = read_options(in);
   NgramModel model = [&] {
@@ -269,7 +275,9 @@ NgramModel NgramModel::parse(std::string_view text, const std::string& source) {
 void NgramModel::save(const std::filesystem::path& path) const { write_file_atomically(path, serialize()); }
 
 NgramModel NgramModel::load(const std::filesystem::path& path) {
-  return parse(read_text_file(path, {.allows_blank = true}), path.string());
+  return parse(check_text(read_file_bounded(path, kMaxTextFileBytes, "an n-gram model file"), path.string(),
+                          {.allows_blank = true}),
+               path.string());
 }
 
 }  // namespace recur

@@ -1,21 +1,16 @@
 // Whole-file reads with the corpus checks (empty, blank, binary, invalid UTF-8).
 #include "recur/text/text_file.h"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 
 #include "recur/core/error.h"
+#include "recur/core/file_read.h"
 #include "recur/text/utf8.h"
 
 namespace recur {
 
 namespace {
-struct FileCloser {
-  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
-
 bool is_blank(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
@@ -28,26 +23,7 @@ bool is_blank(std::string_view text) {
 }  // namespace
 
 std::string read_text_file(const std::filesystem::path& path, const TextReadOptions& options) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw IoError("'" + path.string() + "' is a directory, not a text file");
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw IoError("cannot open '" + path.string() + "': " + std::strerror(errno));
-  std::string bytes;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec) bytes.resize(size);
-  size_t filled = 0;
-  // Read once into a buffer of the file's size; keep going if the file grew meanwhile.
-  while (true) {
-    if (filled == bytes.size()) bytes.resize(bytes.size() + 65536);
-    const size_t n = std::fread(bytes.data() + filled, 1, bytes.size() - filled, file.get());
-    filled += n;
-    if (n == 0) break;
-  }
-  if (std::ferror(file.get()))
-    throw IoError("error reading '" + path.string() + "': " + std::strerror(errno));
-  bytes.resize(filled);
-  return check_text(std::move(bytes), path.string(), options);
+  return check_text(read_file_bounded(path, kMaxTextFileBytes, "a text file"), path.string(), options);
 }
 
 std::string check_text(std::string bytes, const std::string& source, const TextReadOptions& options) {
@@ -65,8 +41,8 @@ std::string check_text(std::string bytes, const std::string& source, const TextR
       std::snprintf(hex, sizeof hex, "0x%02X",
                     static_cast<unsigned>(static_cast<unsigned char>(bytes[*bad])));
       throw IoError("'" + source + "' is not valid UTF-8: bad byte " + hex + " at byte offset " +
-                    std::to_string(*bad) +
-                    " (is it a binary file? ask for replacement by U+FFFD to read it anyway)");
+                    std::to_string(*bad) + " (is it a binary file?" +
+                    (options.replace_hint.empty() ? "" : " " + std::string(options.replace_hint)) + ")");
     }
     bytes = utf8_replace_invalid(bytes);
   }

@@ -4,14 +4,12 @@
 #include <fmt/core.h>
 
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "recur/core/error.h"
+#include "recur/core/file_read.h"
+#include "recur/core/name_list.h"
 
 namespace recur {
 
@@ -157,12 +155,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string list_columns(const CsvTable& table) {
-  std::string names;
-  for (const auto& h : table.header) names += (names.empty() ? "'" : ", '") + h + "'";
-  return names;
-}
-
 }  // namespace
 
 CsvTable parse_csv(std::string_view text, std::string_view source) {
@@ -171,12 +163,11 @@ CsvTable parse_csv(std::string_view text, std::string_view source) {
 }
 
 CsvTable read_csv(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(fmt::format("{}: cannot open for reading: {}", path.string(), std::strerror(errno)));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw IoError(fmt::format("{}: read failed", path.string()));
-  return parse_csv(buffer.str(), path.string());
+  return parse_csv(read_file_bounded(path, kMaxTextFileBytes, "a CSV file"), path.string());
+}
+
+std::string list_csv_columns(const CsvTable& table) {
+  return list_names(table.header.size(), [&](size_t i) { return table.header[i]; });
 }
 
 int64_t csv_column_index(const CsvTable& table, std::string_view name) {
@@ -194,7 +185,7 @@ int64_t csv_column_index(const CsvTable& table, std::string_view name) {
   }
   if (matches == 1) return found;
   throw ValueError(
-      fmt::format("{}: no column named '{}'; the columns are {}", table.source, name, list_columns(table)));
+      fmt::format("{}: no column named '{}'; the columns are {}", table.source, name, list_csv_columns(table)));
 }
 
 std::vector<double> csv_numeric_column(const CsvTable& table, std::string_view name) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "recur/core/checked_size.h"
 #include "recur/core/error.h"
 #include "recur/optim/grad_clip.h"
 #include "recur/nn/init.h"
@@ -34,10 +35,8 @@ ForecastModel parse_forecast_model(std::string_view name) {
 
 Forecaster::Forecaster(const ForecasterConfig& config, Rng& rng)
     : config_(config), store_(std::make_unique<ParameterStore<float>>()) {
-  if (config.lags < 1) throw ValueError(fmt::format("Forecaster: lags must be >= 1, got {}", config.lags));
-  if (config.hidden_size < 1) {
-    throw ValueError(fmt::format("Forecaster: hidden_size must be >= 1, got {}", config.hidden_size));
-  }
+  check_size_range(config.lags, 1, kMaxForecastLags, "Forecaster: lags");
+  check_size_range(config.hidden_size, 1, kMaxForecastHidden, "Forecaster: hidden_size");
   const int64_t L = config.lags;
   const int64_t H = config.hidden_size;
   auto& s = *store_;
@@ -126,7 +125,7 @@ ForecastTrainReport Forecaster::fit(const LagExamples& examples, const ForecastT
   std::vector<int64_t> order(static_cast<size_t>(N));
   std::iota(order.begin(), order.end(), int64_t{0});
   ForecastTrainReport report;
-  Graph<float> g;
+  Graph<float> g(ComputeContext{.threads = options.threads});  // throws ValueError for a bad count
   auto& s = *store_;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     rng.shuffle(std::span<int64_t>(order));
@@ -162,19 +161,13 @@ ForecastTrainReport Forecaster::fit(const LagExamples& examples, const ForecastT
 }
 
 std::vector<double> Forecaster::predict(const Tensor<float>& windows) {
+  // One thread: windows are too few and the models too small for the stack or a GEMM to split
+  // (their thresholds in nn/sequence.h and kernels/gemm.cpp).
   Graph<float> g;
   NoGradGuard<float> no_grad(g);
   Var out = forward(g, windows);
   const float* values = g.value(out);
   return std::vector<double>(values, values + g.shape(out).numel());
-}
-
-std::vector<double> ScaledForecaster::predict(const Tensor<float>& windows) {
-  Tensor<float> scaled(windows.shape());
-  for (int64_t i = 0; i < windows.numel(); ++i) scaled[i] = static_cast<float>(scaler.transform(windows[i]));
-  std::vector<double> out = model.predict(scaled);
-  for (double& v : out) v = scaler.inverse(v);
-  return out;
 }
 
 }  // namespace recur

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "recur/core/error.h"
 
@@ -30,24 +32,38 @@ LagExamples make_lag_examples(std::span<const double> series, int lags, int64_t 
 
 SeriesScaler SeriesScaler::fit(std::span<const double> values, bool log) {
   if (values.empty()) throw ValueError("SeriesScaler::fit: no values to fit");
+  std::vector<double> v(values.begin(), values.end());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i]))
+      throw NumericError(fmt::format("SeriesScaler::fit: value {} at position {} is not finite", v[i], i + 1));
+    if (log && !(v[i] > 0.0)) {
+      throw ValueError(fmt::format("log transform: value {} at position {} is not positive (--log needs values > 0)",
+                                   v[i], i + 1));
+    }
+    if (log) v[i] = std::log(v[i]);
+  }
+  // Sums of v / m and of squared deviations in units of m, the power of two just above max |v|: no
+  // overflow near the largest double (the plain sum of squares of 1e300 is infinite), and dividing
+  // by a power of two is exact, so ordinary series get the same bits as the plain formula.
+  double largest = 0.0;
+  for (double x : v) largest = std::max(largest, std::abs(x));
+  int exponent = 0;
+  (void)std::frexp(largest, &exponent);
+  const double m = std::ldexp(1.0, std::min(exponent, 1023));
+  const auto n = static_cast<double>(v.size());
+  double sum = 0.0;
+  for (double x : v) sum += x / m;
+  const double mean_m = sum / n;
+  double squares = 0.0;
+  for (double x : v) squares += (x / m - mean_m) * (x / m - mean_m);
   SeriesScaler s;
   s.log = log;
-  double sum = 0.0;
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (log && !(values[i] > 0.0)) {
-      throw ValueError(fmt::format("log transform: value {} at position {} is not positive (--log needs values > 0)",
-                                   values[i], i + 1));
-    }
-    sum += log ? std::log(values[i]) : values[i];
-  }
-  s.mean = sum / static_cast<double>(values.size());
-  double squares = 0.0;
-  for (double v : values) {
-    const double d = (log ? std::log(v) : v) - s.mean;
-    squares += d * d;
-  }
-  const double std_dev = std::sqrt(squares / static_cast<double>(values.size()));
+  s.mean = mean_m * m;
+  const double std_dev = std::sqrt(squares / n) * m;
   s.scale = std_dev > 1e-12 * std::max(1.0, std::abs(s.mean)) ? std_dev : 1.0;
+  if (!std::isfinite(s.mean) || !std::isfinite(s.scale))
+    throw NumericError(fmt::format("SeriesScaler::fit: the mean {} or standard deviation {} of the values is not "
+                                   "finite (values up to {})", s.mean, s.scale, largest));
   return s;
 }
 
@@ -56,6 +72,30 @@ double SeriesScaler::transform(double y) const { return ((log ? std::log(y) : y)
 double SeriesScaler::inverse(double z) const {
   const double v = z * scale + mean;
   return log ? std::exp(v) : v;
+}
+
+std::vector<double> SeriesScaler::transform_all(std::span<const double> values, std::string_view name) const {
+  std::vector<double> z(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    z[i] = transform(values[i]);
+    // The models compute in float: a scaled value past its range would become infinite there.
+    if (!std::isfinite(values[i]) || !(std::abs(z[i]) <= std::numeric_limits<float>::max()))
+      throw NumericError(fmt::format("{}: data row {}: value {} scales to {} (mean {}, scale {}), outside the "
+                                     "models' float range; rescale the column or remove the outlier",
+                                     name, i + 1, values[i], z[i], mean, scale));
+  }
+  return z;
+}
+
+std::vector<double> SeriesScaler::inverse_all(std::span<const double> z, std::string_view what) const {
+  std::vector<double> y(z.size());
+  for (size_t i = 0; i < z.size(); ++i) {
+    y[i] = inverse(z[i]);
+    if (!std::isfinite(y[i]))
+      throw NumericError(fmt::format("{}: forecast {} of {} is {} (scaled value {}), not a finite number", what,
+                                     i + 1, z.size(), y[i], z[i]));
+  }
+  return y;
 }
 
 }  // namespace recur

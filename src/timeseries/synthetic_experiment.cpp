@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "recur/core/checked_size.h"
 #include "recur/core/error.h"
 #include "recur/timeseries/forecast_metrics.h"
 #include "recur/timeseries/multi_step.h"
@@ -28,7 +29,7 @@ std::vector<double> make_noisy_sine(int64_t length, double noise_std, Rng& rng) 
 SyntheticExperiment run_synthetic_experiment(const SyntheticExperimentOptions& options) {
   const int64_t T = options.length;
   const int tau = options.lags;
-  if (tau < 1) throw ValueError(fmt::format("synthetic experiment: lags must be >= 1, got {}", tau));
+  check_size_range(tau, 1, kMaxForecastLags, "synthetic experiment: lags");
   if (options.train_examples < 1 || options.train_examples + tau >= T) {
     throw ValueError(fmt::format("synthetic experiment: need 1 <= train_examples < length - lags, got {} with "
                                  "length {} and lags {}",
@@ -39,7 +40,7 @@ SyntheticExperiment run_synthetic_experiment(const SyntheticExperimentOptions& o
   for (int k : options.k_steps) {
     if (k < 1) throw ValueError(fmt::format("synthetic experiment: every k step must be >= 1, got {}", k));
   }
-  if (tau + max_steps > T) {
+  if (int64_t{tau} + max_steps > T) {
     throw ValueError(fmt::format("synthetic experiment: the largest k step {} plus lags {} exceeds the length {}",
                                  max_steps, tau, T));
   }
@@ -54,8 +55,7 @@ SyntheticExperiment run_synthetic_experiment(const SyntheticExperimentOptions& o
 
   // Standardize with the training part (positions 0 .. origin-1) only.
   const SeriesScaler scaler = SeriesScaler::fit(x.first(origin), /*log=*/false);
-  std::vector<double> z(x.size());
-  std::transform(x.begin(), x.end(), z.begin(), [&](double v) { return scaler.transform(v); });
+  const std::vector<double> z = scaler.transform_all(x, "synthetic series");
   const LagExamples train = make_lag_examples(z, tau, tau, ex.multi_step_origin);
 
   for (ForecastModel kind : options.models) {
@@ -64,23 +64,24 @@ SyntheticExperiment run_synthetic_experiment(const SyntheticExperimentOptions& o
     Rng rng(options.seed + 1 + static_cast<uint64_t>(kind));
     Forecaster model({.model = kind, .lags = tau, .hidden_size = options.hidden_size}, rng);
     r.training = model.fit(train, options.train, rng);
-    ScaledForecaster scaled{model, scaler};
 
     // 1-step: every window of observed values.
-    r.one_step = scaled.predict(make_lag_examples(x, tau, tau, T).features);
+    r.one_step = scaler.inverse_all(model.predict(make_lag_examples(z, tau, tau, T).features),
+                                    "synthetic experiment: 1-step forecasts");
     r.one_step_mse = mean_squared_error(x.subspan(static_cast<size_t>(tau)), r.one_step);
     r.one_step_test_mse = mean_squared_error(x.subspan(origin),
                                              std::span<const double>(r.one_step).subspan(origin - static_cast<size_t>(tau)));
 
     // Multi-step: one origin, predictions fed back to the end of the series.
     const Tensor<double> path =
-        recursive_forecasts(scaled, x, tau, ex.multi_step_origin, ex.multi_step_origin + 1,
-                            static_cast<int>(T - ex.multi_step_origin));
+        unscaled_recursive_forecasts(model, scaler, z, tau, ex.multi_step_origin, ex.multi_step_origin + 1,
+                                     static_cast<int>(T - ex.multi_step_origin), "synthetic experiment: multi-step");
     r.multi_step.assign(path.data(), path.data() + path.numel());
     r.multi_step_mse = mean_squared_error(x.subspan(origin), r.multi_step);
 
     // k-step: origins tau .. T - max_steps, each run max_steps steps ahead.
-    r.k_step = recursive_forecasts(scaled, x, tau, tau, T - max_steps + 1, max_steps);
+    r.k_step = unscaled_recursive_forecasts(model, scaler, z, tau, tau, T - max_steps + 1, max_steps,
+                                            "synthetic experiment: k-step");
     const int64_t rows = r.k_step.shape()[0];
     for (int k : options.k_steps) {
       std::vector<double> predicted(static_cast<size_t>(rows));

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/io/safetensors.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -89,6 +91,77 @@ TEST(Safetensors, RejectsShapeThatDisagreesWithOffsets) {
 
 TEST(Safetensors, RejectsBadJson) {
   expect_io_error(header_bytes("{not json", 9), "not valid JSON");
+}
+
+// The specification's rules, each broken once. F32 tensors "a" [2] and "b" [1]: 12 data bytes.
+std::string two_tensors(const std::string& a_offsets, const std::string& b_offsets, size_t data_bytes = 12,
+                        const std::string& extra = "") {
+  const std::string json = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)" + a_offsets +
+                           R"(},"b":{"dtype":"F32","shape":[1],"data_offsets":)" + b_offsets + "}" + extra + "}";
+  return header_bytes(json, json.size(), std::string(data_bytes, '\0'));
+}
+
+TEST(SafetensorsSpec, AcceptsTensorsInEitherHeaderOrder) {
+  EXPECT_EQ(decode_safetensors(two_tensors("[4,12]", "[0,4]"), "m").front().name, "b");
+}
+
+// Before: overlapping offsets loaded silently and gave one tensor another's weights.
+TEST(SafetensorsSpec, RejectsOverlappingOffsets) {
+  const std::string json = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                           R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
+  expect_io_error(header_bytes(json, json.size(), std::string(12, '\0')), "tensor 'b'");
+  expect_io_error(header_bytes(json, json.size(), std::string(12, '\0')), "(overlap)");
+}
+
+TEST(SafetensorsSpec, RejectsGapsAndTrailingBytes) {
+  expect_io_error(two_tensors("[0,8]", "[12,16]", 16), "(gap)");
+  expect_io_error(two_tensors("[0,8]", "[8,12]", 20), "trailing bytes");
+}
+
+TEST(SafetensorsSpec, RejectsDuplicateNames) {
+  const std::string json = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                           R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})";
+  expect_io_error(header_bytes(json, json.size(), std::string(8, '\0')), "'a' appears twice");
+}
+
+TEST(SafetensorsSpec, RejectsBadShapesAndOffsets) {
+  auto with_shape = [](const std::string& shape) {
+    const std::string json = R"({"w":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":[0,8]}})";
+    return header_bytes(json, json.size(), std::string(8, '\0'));
+  };
+  expect_io_error(with_shape("[-2]"), "tensor 'w' has a shape [-2] that is not an array of non-negative integers");
+  expect_io_error(with_shape("[2.5]"), "not an array of non-negative integers");
+  expect_io_error(with_shape("\"2\""), "tensor 'w' has a shape that is not an array");
+  // The product overflows 64 bits (it wrapped to a small byte count before).
+  expect_io_error(with_shape("[4294967296,4294967296,2]"), "too large for 64-bit sizes");
+  expect_io_error(two_tensors("[8,0]", "[8,12]"), "tensor 'a' has data_offsets outside");
+  expect_io_error(two_tensors("[0]", "[8,12]"), "not two non-negative integers");
+  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"c":[1])"), "tensor 'c' has an entry that is not a JSON object");
+  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"c":{"dtype":"F32","shape":[]})"), "tensor 'c' has no 'data_offsets'");
+}
+
+TEST(SafetensorsSpec, RejectsUnknownDtypeAndBadMetadata) {
+  const std::string json = R"({"w":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})";
+  expect_io_error(header_bytes(json, json.size(), "x"), "dtype 'Q7', which the format does not define");
+  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"__metadata__":{"format":1})"),
+                  "__metadata__ value of 'format' is not a string");
+  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"__metadata__":[])"), "__metadata__ is not a JSON object");
+  EXPECT_EQ(decode_safetensors(two_tensors("[0,8]", "[8,12]", 12, R"(,"__metadata__":{"format":"pt"})"), "m").size(), 2u);
+}
+
+TEST(SafetensorsSpec, RejectsHugeHeaderAndNonObjectHeader) {
+  expect_io_error(header_bytes("[1,2]", 5), "not a JSON object");
+  std::string bytes = header_bytes("{}", 100'000'001);
+  bytes.resize(100'000'010, ' ');
+  expect_io_error(bytes, "over the format's limit");
+}
+
+// A model path that is a directory or /dev/zero (or a link to it) is an error, not an endless read.
+TEST(SafetensorsSpec, LoadReadsRegularFilesOnly) {
+  const auto dir = test::make_temp_dir("st");
+  std::filesystem::create_symlink("/dev/zero", dir / "zero.safetensors");
+  test::expect_error_words<IoError>([&] { (void)load_safetensors(dir / "zero.safetensors"); }, {"character device"});
+  test::expect_error_words<IoError>([&] { (void)load_safetensors(dir); }, {"is a directory, not a safetensors file"});
 }
 
 TEST(AtomicFile, ReplacesContentAndLeavesNoTemporary) {

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
+#include "recur/text/ngram_counts.h"
 #include "recur/text/ngram_model.h"
 #include "recur/text/text_file.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -196,4 +199,35 @@ TEST(NgramModel, MalformedModelFilesAreIoErrors) {
   bad_id.replace(bad_id.rfind('\n', bad_id.size() - 2) + 1, 1, "9");  // first id of the last n-gram
   expect_error(bad_id, "outside [0, 6)");
   expect_error(good + "junk\n", "unexpected content");
+}
+
+// order * bits was computed in int: order 2^31 - 1 wrapped and crashed the counter.
+TEST(NgramModel, HugeOrdersAreRejectedBeforeCounting) {
+  EXPECT_NE(message_of_value_error({.order = 2147483647}).find("order must be at most 128 (a key holds 128 bits), got 2147483647"),
+            std::string::npos);
+  EXPECT_NE(message_of_value_error({.order = 129}).find("at most 128"), std::string::npos);
+  test::expect_error_words<ValueError>([] { NgramCounts counts(1 << 30, 1 << 20); },
+                                      {"1073741824 x 20 = 21474836480 bits"});
+  std::string file = NgramModel::train(kTwoSentences, {.order = 2}).serialize();
+  file.replace(file.find("order 2"), 7, "order 2147483647");
+  EXPECT_THROW((void)NgramModel::parse(file, "m.ngram"), IoError);
+}
+
+// A model file whose line ends became CRLF (an editor, git autocrlf) loads as the LF original.
+TEST(NgramModel, CrlfModelFilesLoad) {
+  const NgramModel m = NgramModel::train("the cat sat\nthe dog\n", {.order = 2});
+  std::string crlf;
+  for (char c : m.serialize()) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  const auto dir = test::make_temp_dir("ngram");
+  write_file_atomically(dir / "crlf.ngram", crlf);
+  const NgramModel back = NgramModel::load(dir / "crlf.ngram");
+  EXPECT_EQ(back.serialize(), m.serialize());
+  EXPECT_EQ(back.vocab(), m.vocab());
+}
+
+TEST(NgramModel, LoadRejectsDirectoriesAndDevices) {
+  const auto dir = test::make_temp_dir("ngram");
+  std::filesystem::create_symlink("/dev/zero", dir / "zero.ngram");
+  test::expect_error_words<IoError>([&] { (void)NgramModel::load(dir / "zero.ngram"); }, {"not a regular file"});
+  test::expect_error_words<IoError>([&] { (void)NgramModel::load(dir); }, {"is a directory"});
 }

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+
+#include "recur/core/error.h"
 
 #include "recur/text/text_file.h"
 #include "test_support.h"
@@ -121,4 +124,38 @@ TEST(NgramCli, BadInputsFailWithAClearMessage) {
   ASSERT_EQ(run_cli("ngram train " + fixture("two_sentences.txt") + " -o " + model).exit_code, 0);
   expect_failure("ngram eval " + model + " " + fixture("empty.txt"), {"is empty"});
   expect_failure("ngram eval " + model + " " + fixture("binary.bin"), {"binary file"});
+}
+
+// Issue #12: sizes from flags, files that are not regular files, CRLF model files, honest hints.
+TEST(NgramCli, HardenedInputs) {
+  const auto dir = recur::test::make_temp_dir("ngram-cli");
+  const std::string model = quoted(dir / "m.ngram");
+  // order * bits wrapped in int and the counter crashed (exit 139).
+  expect_failure("ngram train " + fixture("two_sentences.txt") + " --order 2147483647 -o " + model,
+                 {"order must be at most 128", "got 2147483647"});
+  expect_failure("ngram train " + quoted(dir) + " -o " + model, {"is a directory"});
+  std::filesystem::create_symlink("/dev/zero", dir / "zero.ngram");
+  expect_failure("ngram eval " + quoted(dir / "zero.ngram") + " " + fixture("two_sentences.txt"),
+                 {"zero.ngram", "not a regular file"});
+  ASSERT_EQ(run_cli("ngram train " + fixture("two_sentences.txt") + " --order 2 -o " + model).exit_code, 0);
+  std::string crlf;
+  for (char c : recur::read_text_file(dir / "m.ngram", {.allows_blank = true}))
+    crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  std::ofstream(dir / "crlf.ngram", std::ios::binary) << crlf;
+  const auto eval = run_cli("ngram eval " + quoted(dir / "crlf.ngram") + " " + fixture("two_sentences.txt"));
+  EXPECT_EQ(eval.exit_code, 0) << eval.output;
+  expect_contains(eval.output, "perplexity:");
+  // ngram and stats offer --replace-invalid, so their message says so.
+  expect_failure("ngram train " + fixture("invalid_utf8.txt") + " -o " + model, {"use --replace-invalid"});
+  expect_failure("stats " + fixture("invalid_utf8.txt"), {"use --replace-invalid"});
+}
+
+// The library's message has no hint of its own: a command without the flag must not suggest it.
+TEST(TextFile, InvalidUtf8HintIsTheCallers) {
+  try {
+    (void)recur::check_text("ab\xFF", "x.txt");
+    FAIL();
+  } catch (const recur::IoError& e) {
+    EXPECT_EQ(std::string(e.what()).find("replace"), std::string::npos) << e.what();
+  }
 }

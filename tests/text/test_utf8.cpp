@@ -7,6 +7,7 @@
 #include "recur/core/error.h"
 #include "recur/text/text_file.h"
 #include "recur/text/utf8.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -14,17 +15,6 @@ using namespace recur;
 namespace {
 std::filesystem::path fixture(const std::string& name) { return test::test_data_dir() / "text" / name; }
 
-// Runs `f`, expects E, and returns the message.
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception of the expected type";
-  return {};
-}
 }  // namespace
 
 TEST(Utf8, DecodesOneToFourByteSequences) {
@@ -68,7 +58,7 @@ TEST(Utf8, ReplacementMatchesPythonDecodeReplace) {
 }
 
 TEST(Utf8, InvalidTextThrowsWithOffset) {
-  const std::string msg = message_of<ValueError>([] { (void)utf8_length("abcd\xFF"); });
+  const std::string msg = test::message_of_error<ValueError>([] { (void)utf8_length("abcd\xFF"); });
   EXPECT_NE(msg.find("byte offset 4"), std::string::npos) << msg;
 }
 
@@ -87,24 +77,24 @@ TEST(TextFile, ReadsMultibyteTextUnchanged) {
 
 TEST(TextFile, MissingFileNamesThePath) {
   const auto path = fixture("no_such_file.txt");
-  const std::string msg = message_of<IoError>([&] { (void)read_text_file(path); });
+  const std::string msg = test::message_of_error<IoError>([&] { (void)read_text_file(path); });
   EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
   EXPECT_NE(msg.find("No such file"), std::string::npos) << msg;
 }
 
 TEST(TextFile, DirectoryIsRejected) {
-  const std::string msg = message_of<IoError>([] { (void)read_text_file(test::test_data_dir()); });
+  const std::string msg = test::message_of_error<IoError>([] { (void)read_text_file(test::test_data_dir()); });
   EXPECT_NE(msg.find("is a directory"), std::string::npos) << msg;
 }
 
 TEST(TextFile, EmptyFileIsAnError) {
-  const std::string msg = message_of<IoError>([] { (void)read_text_file(fixture("empty.txt")); });
+  const std::string msg = test::message_of_error<IoError>([] { (void)read_text_file(fixture("empty.txt")); });
   EXPECT_NE(msg.find("empty.txt' is empty"), std::string::npos) << msg;
   EXPECT_EQ(read_text_file(fixture("empty.txt"), {.allows_blank = true}), "");
 }
 
 TEST(TextFile, WhitespaceOnlyFileIsAnError) {
-  const std::string msg = message_of<IoError>([] { (void)read_text_file(fixture("whitespace_only.txt")); });
+  const std::string msg = test::message_of_error<IoError>([] { (void)read_text_file(fixture("whitespace_only.txt")); });
   EXPECT_NE(msg.find("only whitespace"), std::string::npos) << msg;
   EXPECT_NE(msg.find("whitespace_only.txt"), std::string::npos) << msg;
 }
@@ -112,14 +102,14 @@ TEST(TextFile, WhitespaceOnlyFileIsAnError) {
 TEST(TextFile, BinaryFileIsAnErrorEvenWithReplacement) {
   for (auto policy : {InvalidUtf8::error, InvalidUtf8::replace}) {
     const std::string msg =
-        message_of<IoError>([&] { (void)read_text_file(fixture("binary.bin"), {.invalid_utf8 = policy}); });
+        test::message_of_error<IoError>([&] { (void)read_text_file(fixture("binary.bin"), {.invalid_utf8 = policy}); });
     EXPECT_NE(msg.find("binary file"), std::string::npos) << msg;
     EXPECT_NE(msg.find("byte offset 7"), std::string::npos) << msg;
   }
 }
 
 TEST(TextFile, InvalidUtf8NamesFileAndOffsetUnlessReplaced) {
-  const std::string msg = message_of<IoError>([] { (void)read_text_file(fixture("invalid_utf8.txt")); });
+  const std::string msg = test::message_of_error<IoError>([] { (void)read_text_file(fixture("invalid_utf8.txt")); });
   EXPECT_NE(msg.find("invalid_utf8.txt"), std::string::npos) << msg;
   EXPECT_NE(msg.find("not valid UTF-8"), std::string::npos) << msg;
   EXPECT_NE(msg.find("0xFF at byte offset 10"), std::string::npos) << msg;
@@ -129,12 +119,12 @@ TEST(TextFile, InvalidUtf8NamesFileAndOffsetUnlessReplaced) {
 
 TEST(TextFile, ByteOrderMarkIsDropped) {
   EXPECT_EQ(check_text("\xEF\xBB\xBFhi", "<memory>"), "hi");
-  const std::string msg = message_of<IoError>([] { (void)check_text("\xEF\xBB\xBF", "<memory>"); });
+  const std::string msg = test::message_of_error<IoError>([] { (void)check_text("\xEF\xBB\xBF", "<memory>"); });
   EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
 }
 
 TEST(TextFile, UnicodeWhitespaceCountsAsBlank) {
   const std::string msg =
-      message_of<IoError>([] { (void)check_text(" \xC2\xA0\xE3\x80\x80\n", "<memory>"); });
+      test::message_of_error<IoError>([] { (void)check_text(" \xC2\xA0\xE3\x80\x80\n", "<memory>"); });
   EXPECT_NE(msg.find("only whitespace"), std::string::npos) << msg;
 }

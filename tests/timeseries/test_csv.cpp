@@ -2,10 +2,12 @@
 // the error messages for malformed files and cells.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "recur/core/error.h"
 #include "recur/timeseries/csv.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -13,17 +15,6 @@ using namespace recur;
 namespace {
 std::filesystem::path fixture(const std::string& name) { return test::test_data_dir() / "timeseries" / name; }
 
-// Runs `fn`, expects E, and returns its message.
-template <typename E, typename F>
-std::string message_of(F fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return {};
-}
 
 void expect_has(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in: " << text;
@@ -81,38 +72,38 @@ TEST(Csv, SharedAirlineFile) {
 }
 
 TEST(Csv, EmptyFileIsAnError) {
-  auto msg = message_of<IoError>([] { (void)read_csv(fixture("empty.csv")); });
+  auto msg = test::message_of_error<IoError>([] { (void)read_csv(fixture("empty.csv")); });
   expect_has(msg, "empty.csv");
   expect_has(msg, "empty");
 }
 
 TEST(Csv, MissingFileNamesThePath) {
-  auto msg = message_of<IoError>([] { (void)read_csv(fixture("no-such-file.csv")); });
+  auto msg = test::message_of_error<IoError>([] { (void)read_csv(fixture("no-such-file.csv")); });
   expect_has(msg, "no-such-file.csv");
 }
 
 TEST(Csv, RaggedRowNamesLineAndCounts) {
-  auto msg = message_of<IoError>([] { (void)read_csv(fixture("ragged.csv")); });
+  auto msg = test::message_of_error<IoError>([] { (void)read_csv(fixture("ragged.csv")); });
   expect_has(msg, "ragged.csv: line 3");
   expect_has(msg, "expected 2 fields");
   expect_has(msg, "got 3");
 }
 
 TEST(Csv, UnterminatedQuoteNamesWhereItOpened) {
-  auto msg = message_of<IoError>([] { (void)read_csv(fixture("unterminated.csv")); });
+  auto msg = test::message_of_error<IoError>([] { (void)read_csv(fixture("unterminated.csv")); });
   expect_has(msg, "line 2");
   expect_has(msg, "not closed");
 }
 
 TEST(Csv, CharacterAfterClosingQuoteIsAnError) {
-  auto msg = message_of<IoError>([] { (void)parse_csv("a,b\n\"x\"y,1\n", "t.csv"); });
+  auto msg = test::message_of_error<IoError>([] { (void)parse_csv("a,b\n\"x\"y,1\n", "t.csv"); });
   expect_has(msg, "t.csv: line 2");
   expect_has(msg, "after a closing quote");
 }
 
 TEST(Csv, NonNumericCellNamesRowLineAndColumn) {
   CsvTable t = read_csv(fixture("non_numeric.csv"));
-  auto msg = message_of<ValueError>([&] { (void)csv_numeric_column(t, "value"); });
+  auto msg = test::message_of_error<ValueError>([&] { (void)csv_numeric_column(t, "value"); });
   expect_has(msg, "non_numeric.csv");
   expect_has(msg, "data row 3 (line 4)");
   expect_has(msg, "column 'value'");
@@ -121,17 +112,33 @@ TEST(Csv, NonNumericCellNamesRowLineAndColumn) {
 
 TEST(Csv, EmptyAndNonFiniteCells) {
   CsvTable t = parse_csv("v\n1\n \n", "t.csv");
-  expect_has(message_of<ValueError>([&] { (void)csv_numeric_column(t, "v"); }), "is empty");
+  expect_has(test::message_of_error<ValueError>([&] { (void)csv_numeric_column(t, "v"); }), "is empty");
   CsvTable u = parse_csv("v\ninf\n", "u.csv");
-  expect_has(message_of<ValueError>([&] { (void)csv_numeric_column(u, "v"); }), "is not finite");
+  expect_has(test::message_of_error<ValueError>([&] { (void)csv_numeric_column(u, "v"); }), "is not finite");
   CsvTable w = parse_csv("v\n1.5x\n", "w.csv");
-  expect_has(message_of<ValueError>([&] { (void)csv_numeric_column(w, "v"); }), "'1.5x' is not a number");
+  expect_has(test::message_of_error<ValueError>([&] { (void)csv_numeric_column(w, "v"); }), "'1.5x' is not a number");
 }
 
 TEST(Csv, MissingColumnListsTheColumns) {
   CsvTable t = read_csv(fixture("crlf_quoted.csv"));
-  auto msg = message_of<ValueError>([&] { (void)csv_column_index(t, "Passengers"); });
+  auto msg = test::message_of_error<ValueError>([&] { (void)csv_column_index(t, "Passengers"); });
   expect_has(msg, "no column named 'Passengers'");
   expect_has(msg, "'Month', 'Note, with comma', 'Value'");
   EXPECT_EQ(csv_column_index(t, " value "), 2);  // case and spaces forgiven when unambiguous
+}
+
+TEST(Csv, ReadsRegularFilesOnly) {
+  const auto dir = test::make_temp_dir("csv");
+  test::expect_error_words<IoError>([&] { (void)read_csv(dir); }, {"is a directory, not a CSV file"});
+  test::expect_error_words<IoError>([] { (void)read_csv("/dev/zero"); }, {"/dev/zero", "character device"});
+}
+
+TEST(Csv, MissingColumnListsAFewOfManyColumns) {
+  std::string text;
+  for (int c = 0; c < 1000; ++c) text += (c ? ",c" : "c") + std::to_string(c);
+  const CsvTable table = parse_csv(text + "\n", "wide.csv");
+  const std::string message = test::message_of_error<ValueError>([&] { (void)csv_column_index(table, "x"); });
+  EXPECT_NE(message.find("'c0', 'c1'"), std::string::npos) << message;
+  EXPECT_NE(message.find("(and 990 more)"), std::string::npos) << message;
+  EXPECT_EQ(message.find("'c11'"), std::string::npos) << message;
 }

@@ -132,3 +132,38 @@ TEST(ForecastCli, LogNeedsPositiveValuesAndNamesTheLine) {
   expect_failure("forecast --csv '" + fixture("crlf_quoted.csv") + "' --column Value --lags 1 --horizon 1 --log --plot ''",
                  {"data row 3 (line 4)", "--log needs positive values"});
 }
+
+// Issue #12: flags sized without bound, a 1e300 cell giving NaN with exit 0, endless column lists.
+TEST(ForecastCli, HardenedInputs) {
+  const std::string small = "forecast --csv '" + fixture("monthly_small.csv") + "' --plot '' --epochs 1";
+  expect_failure("forecast --synthetic --plot '' --lags 2147483647", {"--lags must be <= 10000, got 2147483647"});
+  expect_failure(small + " --column sales --lags 2147483647", {"--lags must be <= 10000, got 2147483647"});
+  expect_failure(small + " --column sales --horizon 2147483647", {"--horizon must be <= 100000"});
+  expect_failure("forecast --synthetic --plot '' --hidden 2147483647", {"--hidden must be <= 4096"});
+
+  const auto dir = test::make_temp_dir("forecast-hard");
+  {
+    std::ofstream csv(dir / "huge.csv");
+    csv << "t,v\n";
+    for (int i = 0; i < 40; ++i) csv << i << "," << (i == 37 ? "1e300" : std::to_string(10 + i % 5)) << "\n";
+  }
+  const auto r = test::run_cli("forecast --csv '" + (dir / "huge.csv").string() + "' --column v --lags 2 --horizon 2 "
+                               "--plot '' --epochs 1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  for (const char* part : {"huge.csv, column 'v'", "data row 38", "1e+300"})
+    EXPECT_NE(r.output.find(part), std::string::npos) << part << "\n" << r.output;
+  EXPECT_EQ(r.output.find("nan"), std::string::npos) << r.output;
+
+  {
+    std::ofstream csv(dir / "wide.csv");
+    for (int c = 0; c < 100'000; ++c) csv << (c ? "," : "") << "column" << c;
+    csv << "\n";
+    for (int c = 0; c < 100'000; ++c) csv << (c ? "," : "") << c;
+    csv << "\n";
+  }
+  const auto wide = test::run_cli("forecast --csv '" + (dir / "wide.csv").string() + "' --plot ''");
+  EXPECT_EQ(wide.exit_code, 1) << wide.output.substr(0, 500);
+  EXPECT_NE(wide.output.find("and 99990 more"), std::string::npos) << wide.output.substr(0, 500);
+  EXPECT_LT(wide.output.size(), 1000u);
+  expect_failure("forecast --csv '" + dir.string() + "' --column v", {"is a directory"});
+}

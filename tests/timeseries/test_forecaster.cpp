@@ -15,6 +15,7 @@
 #include "recur/timeseries/multi_step.h"
 #include "recur/timeseries/synthetic_experiment.h"
 #include "recur/timeseries/time_series.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -263,4 +264,27 @@ TEST(ForecastEvaluation, BadOptionsNameTheNumbers) {
   std::vector<double> with_zero(20, 1.0);
   with_zero[6] = 0.0;
   EXPECT_THROW((void)evaluate_forecaster(with_zero, {.lags = 2, .horizon = 1, .log = true}), ValueError);
+  // L + 1 wrapped in int: 2^31 - 1 lags passed every check and sized the model from it.
+  EXPECT_NE(message({.lags = 2147483647}).find("lags must be <= 10000, got 2147483647"), std::string::npos);
+  EXPECT_NE(message({.lags = 2, .horizon = 2147483647}).find("horizon must be <= 100000"), std::string::npos);
+  Rng rng(0);
+  EXPECT_THROW(Forecaster({.model = ForecastModel::kMlp, .lags = 4, .hidden_size = 1 << 30}, rng), ValueError);
+  SyntheticExperimentOptions synthetic;
+  synthetic.lags = 2147483647;
+  EXPECT_THROW((void)run_synthetic_experiment(synthetic), ValueError);
+}
+
+// One value of 1e300 made every error and forecast NaN (float windows in the series' units, and a
+// sum of squares that overflowed); now scaling is in double and anything non-finite is named.
+TEST(ForecastEvaluation, HugeValuesFailByNameInsteadOfNan) {
+  std::vector<double> y(40);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = 10.0 + std::sin(0.5 * static_cast<double>(i));
+  ForecastEvaluationOptions o{.lags = 2, .horizon = 2, .series_name = "s.csv, column 'v'"};
+  o.train.epochs = 2;
+  y[37] = 1e300;  // in the test part: scaled by the training part, it is far past float's range
+  test::expect_error_words<NumericError>([&] { (void)evaluate_forecaster(y, o); },
+                                         {"s.csv, column 'v': data row 38: value 1e+300"});
+  y[37] = 10.0;
+  y[5] = 1e300;  // in the training part: the scaler stays finite, the squared errors overflow
+  test::expect_error_words<NumericError>([&] { (void)evaluate_forecaster(y, o); }, {"s.csv, column 'v'"});
 }

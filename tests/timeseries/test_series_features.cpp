@@ -9,6 +9,7 @@
 #include "recur/timeseries/forecast_metrics.h"
 #include "recur/timeseries/series_features.h"
 #include "recur/timeseries/time_series.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -52,6 +53,22 @@ TEST(SeriesScaler, StandardizesAndInverts) {
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("position 2"), std::string::npos) << e.what();
   }
+}
+
+// The plain sum of squares of 1e300 is infinite; the scaler works in units of the largest value.
+TEST(SeriesScaler, HugeValuesScaleInDouble) {
+  const std::vector<double> x = {1e300, -1e300, 1e300, -1e300};
+  const SeriesScaler s = SeriesScaler::fit(x, false);
+  EXPECT_DOUBLE_EQ(s.mean, 0.0);
+  EXPECT_DOUBLE_EQ(s.scale, 1e300);
+  EXPECT_EQ(s.transform_all(x, "x.csv"), (std::vector<double>{1, -1, 1, -1}));
+  EXPECT_THROW((void)SeriesScaler::fit(std::vector<double>{1.0, INFINITY}, false), NumericError);
+  const SeriesScaler unit = SeriesScaler::fit(std::vector<double>{0, 2}, false);
+  test::expect_error_words<NumericError>(
+      [&] { (void)unit.transform_all(std::vector<double>{1, 2, 1e300}, "x.csv, column 'v'"); },
+      {"x.csv, column 'v': data row 3: value 1e+300"});
+  const SeriesScaler logged = SeriesScaler::fit(std::vector<double>{1, 10}, true);
+  EXPECT_THROW((void)logged.inverse_all(std::vector<double>{1e10}, "forecasts"), NumericError);
 }
 
 TEST(ForecastMetrics, MseAndMape) {

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "recur/data/dataset.h"
+#include "recur/core/checked_size.h"
 #include "recur/core/error.h"
 #include "recur/io/svg_plot.h"
 #include "recur/timeseries/csv.h"
@@ -40,6 +41,7 @@ struct ForecastCliOptions {
   std::string optimizer = "adam";
   int hidden = 10;
   uint64_t seed = 0;
+  int threads = 1;  // from --threads (compute_context)
 };
 
 std::string format_mape(double mape) { return std::isnan(mape) ? "n/a" : fmt::format("{:.2f}", mape); }
@@ -52,7 +54,7 @@ std::filesystem::path with_suffix(const std::filesystem::path& path, const std::
 }
 
 ForecastTrainOptions train_options(const ForecastCliOptions& o) {
-  return {.epochs = o.epochs, .batch_size = o.batch_size, .optimizer = o.optimizer, .lr = o.lr};
+  return {.epochs = o.epochs, .batch_size = o.batch_size, .optimizer = o.optimizer, .lr = o.lr, .threads = o.threads};
 }
 
 void run_synthetic(const ForecastCliOptions& o, bool lags_given) {
@@ -106,9 +108,8 @@ void run_csv(const ForecastCliOptions& o, bool season_given) {
   const std::filesystem::path path = resolve_dataset(o.csv);
   const CsvTable table = read_csv(path);
   if (o.column.empty()) {
-    std::string names;
-    for (const auto& h : table.header) names += (names.empty() ? "'" : ", '") + h + "'";
-    throw ValueError(fmt::format("--column is required with --csv; the columns of {} are {}", path.string(), names));
+    throw ValueError(fmt::format("--column is required with --csv; the columns of {} are {}", path.string(),
+                                 list_csv_columns(table)));
   }
   const TimeSeries series = make_time_series(
       table, o.column, o.date_column.empty() ? std::nullopt : std::optional<std::string_view>(o.date_column));
@@ -132,6 +133,7 @@ void run_csv(const ForecastCliOptions& o, bool season_given) {
   options.model = {.model = parse_forecast_model(o.model), .lags = o.lags, .hidden_size = o.hidden};
   options.train = train_options(o);
   options.seed = o.seed;
+  options.series_name = fmt::format("{}, column '{}'", path.string(), series.value_column);
   const ForecastEvaluation ev = evaluate_forecaster(series.values, options);
 
   fmt::print("{}: {} values of '{}'", path.string(), series.size(), series.value_column);
@@ -213,7 +215,10 @@ void add_forecast_command(CLI::App& app, const CommonOptions& common) {
       "Test errors compare the model with the naive (last value) and seasonal-naive (value one season back)\n"
       "forecasts on the last --test-fraction of the series; the model is trained on the rest.");
   cmd->callback([o, &common, lags, season, synthetic, csv] {
-    apply_common(common);
+    o->threads = apply_common(common).threads;
+    check_size_range(o->lags, 1, kMaxForecastLags, "--lags");  // before anything is sized from them
+    check_size_range(o->horizon, 1, kMaxForecastHorizon, "--horizon");
+    check_size_range(o->hidden, 1, kMaxForecastHidden, "--hidden");
     if (synthetic->count() > 0) {
       run_synthetic(*o, lags->count() > 0);
     } else if (csv->count() > 0) {

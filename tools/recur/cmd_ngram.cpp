@@ -32,7 +32,8 @@ struct EvalOptions {
 };
 
 TextReadOptions read_options(bool replaces_invalid) {
-  return {.invalid_utf8 = replaces_invalid ? InvalidUtf8::replace : InvalidUtf8::error,
+  return {.replace_hint = "use --replace-invalid to read it anyway",
+          .invalid_utf8 = replaces_invalid ? InvalidUtf8::replace : InvalidUtf8::error,
           .allows_blank = false};
 }
 
@@ -96,7 +97,7 @@ void add_ngram_command(CLI::App& app, const CommonOptions& common) {
       ->required();
   train
       ->add_option("--order", train_options->order,
-                   "n: each token is predicted from the n-1 before it (>= 1)")
+                   "n: each token is predicted from the n-1 before it (1 to 128)")
       ->capture_default_str();
   train->add_option("--smoothing", train_options->smoothing, "laplace (add one) or add-k (add --k)")
       ->check(CLI::IsMember({"laplace", "add-k"}))

@@ -49,7 +49,8 @@ void run_stats(const StatsOptions& o) {
   validate_zipf_options(fit_options);
   const auto path = resolve_dataset(o.file);
   const std::string raw =
-      read_text_file(path, {.invalid_utf8 = o.replaces_invalid ? InvalidUtf8::replace : InvalidUtf8::error,
+      read_text_file(path, {.replace_hint = "use --replace-invalid to read it anyway",
+                            .invalid_utf8 = o.replaces_invalid ? InvalidUtf8::replace : InvalidUtf8::error,
                             .allows_blank = false});
   const TokenizedText text = tokenize_text(raw, mode, level);
   if (text.num_tokens() == 0)

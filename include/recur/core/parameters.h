@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "recur/core/tensor.h"
@@ -51,6 +52,7 @@ class ParameterStore {
 
  private:
   std::vector<Slot> slots_;
+  std::unordered_map<std::string, int> index_;  // name -> slot index: add and find in O(1)
   std::vector<T> values_;  // [num_values]
   std::vector<T> grads_;   // [num_values]
 };

@@ -12,7 +12,8 @@ namespace recur {
 // content of `path`, if any, is untouched then.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
-// Reads a whole file; throws IoError naming the path.
+// Reads a whole regular file of at most kMaxTextFileBytes (recur/core/file_read.h); throws IoError
+// naming the path, also for a directory or a device.
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);
 
 }  // namespace recur

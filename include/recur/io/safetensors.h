@@ -26,9 +26,13 @@ struct NamedTensor {
 void save_safetensors(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-// Parses and validates: the header length within the file, valid JSON, known dtypes, offsets inside
-// the data section and consistent with the shapes. `source` names the file in error messages.
+// Parses and validates as the format's specification says: the header length within the file (and
+// at most 100 MB), a JSON object without duplicate names, known dtypes, shapes of non-negative
+// integers whose size (checked 64-bit) equals the tensor's byte span, data_offsets that tile the
+// data section exactly (in order, no overlap, gap or trailing byte), and __metadata__ a map of
+// strings. Throws IoError naming `source` and the tensor. Tensors come back in data order.
 [[nodiscard]] std::vector<NamedTensor> decode_safetensors(const std::string& bytes, const std::string& source);
+// Reads `path`, which must be a regular file (a directory or a device is an IoError naming it).
 [[nodiscard]] std::vector<NamedTensor> load_safetensors(const std::filesystem::path& path);
 
 }  // namespace recur

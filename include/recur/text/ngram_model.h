@@ -41,8 +41,11 @@ enum class Smoothing {
 [[nodiscard]] Smoothing parse_smoothing(std::string_view name);
 [[nodiscard]] std::string_view smoothing_name(Smoothing smoothing);
 
+// An n-gram key packs order x bit_width(V - 1) <= 128 bits, so no order above 128 can be counted.
+inline constexpr int kMaxNgramOrder = 128;
+
 struct NgramOptions {
-  int order = 3;  // n >= 1: a token is predicted from the n-1 before it
+  int order = 3;  // n in [1, kMaxNgramOrder]: a token is predicted from the n-1 before it
   Smoothing smoothing = Smoothing::laplace;
   double k = 1.0;                             // additive constant: finite, > 0; must be 1 for laplace
   int64_t min_freq = 0;                       // training tokens seen fewer times become <unk>
@@ -50,7 +53,7 @@ struct NgramOptions {
   TokenLevel level = TokenLevel::word;
 };
 
-// Throws ValueError naming the bad option (order 0, k <= 0 or not finite, laplace with k != 1, ...).
+// Throws ValueError naming the bad option (order outside [1, kMaxNgramOrder], k <= 0 or not finite, laplace with k != 1, ...).
 void validate_ngram_options(const NgramOptions& options);
 
 struct PerplexityReport {

@@ -31,11 +31,15 @@ struct CsvTable {
 // record whose field count differs from the header's.
 [[nodiscard]] CsvTable parse_csv(std::string_view text, std::string_view source = "<text>");
 
-// Reads and parses a file; an unreadable file is an IoError naming the path.
+// Reads and parses a file; an unreadable file, a directory or a device is an IoError naming the path.
 [[nodiscard]] CsvTable read_csv(const std::filesystem::path& path);
 
+// The header's names for messages: the first few, quoted, then how many more there are.
+[[nodiscard]] std::string list_csv_columns(const CsvTable& table);
+
 // Index of the column called `name` (exact match, else the unique match ignoring case and
-// surrounding spaces). Throws ValueError naming the source and listing the columns when absent.
+// surrounding spaces). Throws ValueError naming the source and listing (the first few) columns when
+// absent.
 [[nodiscard]] int64_t csv_column_index(const CsvTable& table, std::string_view name);
 
 // The column's cells as finite numbers (surrounding spaces allowed, a leading '+' too). Throws

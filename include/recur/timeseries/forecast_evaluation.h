@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "recur/timeseries/forecaster.h"
@@ -24,15 +25,18 @@
 
 namespace recur {
 
+inline constexpr int kMaxForecastHorizon = 100'000;
+
 struct ForecastEvaluationOptions {
-  int lags = 12;               // L, >= 1
-  int horizon = 12;            // H, >= 1
+  int lags = 12;               // L, in [1, kMaxForecastLags]
+  int horizon = 12;            // H, in [1, kMaxForecastHorizon]
   double test_fraction = 0.2;  // in (0, 1)
   bool log = false;            // model log(y) (needs y > 0); errors stay in y's units
   int season = 0;              // S for the seasonal-naive baseline; 0 = none
   ForecasterConfig model = {};  // lags is taken from `lags`
   ForecastTrainOptions train = {};
   uint64_t seed = 0;           // model initialization and shuffling: Rng(seed)
+  std::string series_name = "the series";  // names the data in messages: "file.csv, column 'x'"
 };
 
 struct ForecastErrors {
@@ -59,9 +63,11 @@ struct ForecastEvaluation {
   std::vector<double> future_seasonal;  // [H] (empty without a season)
 };
 
-// Throws ValueError naming the numbers for lags or horizon < 1, a test fraction outside (0, 1), a
+// Throws ValueError naming the numbers for lags or horizon out of range, a test fraction outside (0, 1), a
 // series shorter than lags + 1, a training part shorter than lags + 1, a test part shorter than the
-// horizon, and (with log) a value that is not positive, naming its position.
+// horizon, and (with log) a value that is not positive, naming its position. Throws NumericError
+// naming series_name and the data row or forecast when a value, its scaled form (double, then the
+// models' float), a forecast or an error is not finite.
 [[nodiscard]] ForecastEvaluation evaluate_forecaster(std::span<const double> series,
                                                      const ForecastEvaluationOptions& options);
 

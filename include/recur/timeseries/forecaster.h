@@ -11,8 +11,10 @@
 // "output.bias"; "rnn.*" (see recur/nn/rnn.h) and "head.weight", "head.bias".
 // Initialization: the linear model as d2l (w ~ N(0, 0.01^2), b = 0), the others PyTorch's defaults
 // (U(-1/sqrt(fan_in), 1/sqrt(fan_in)); U(-1/sqrt(H), 1/sqrt(H)) for the GRU).
-// The models see whatever scale they are given: callers standardize the series first
-// (SeriesScaler), which keeps SGD and Adam stable.
+// The models see whatever scale they are given: callers standardize the series first in double
+// precision (SeriesScaler::transform_all), run the models on the scaled values and map the
+// forecasts back (SeriesScaler::inverse_all), which keeps SGD and Adam stable and the float
+// arithmetic of the models within range.
 #pragma once
 
 #include <concepts>
@@ -41,10 +43,14 @@ enum class ForecastModel { kLinear, kMlp, kGru };
 // The inverse; throws ValueError listing the names for any other.
 [[nodiscard]] ForecastModel parse_forecast_model(std::string_view name);
 
+// Bounds on the sizes a user picks, checked before anything is allocated.
+inline constexpr int kMaxForecastLags = 10'000;
+inline constexpr int kMaxForecastHidden = 4096;
+
 struct ForecasterConfig {
   ForecastModel model = ForecastModel::kLinear;
-  int lags = 4;          // L, >= 1
-  int hidden_size = 10;  // H for mlp and gru, >= 1
+  int lags = 4;          // L, in [1, kMaxForecastLags]
+  int hidden_size = 10;  // H for mlp and gru, in [1, kMaxForecastHidden]
 };
 
 struct ForecastTrainOptions {
@@ -53,6 +59,7 @@ struct ForecastTrainOptions {
   std::string optimizer = "adam";  // "sgd", "adam" or "adamw" (recur/optim.h)
   double lr = 0.01;              // > 0
   double clip_norm = 1.0;        // global gradient-norm clip; 0 turns it off
+  int threads = 1;               // training graph's ComputeContext::threads, in [1, kMaxThreads]
 };
 
 struct ForecastTrainReport {
@@ -95,14 +102,6 @@ class Forecaster {
 template <typename P>
 concept WindowPredictor = requires(P& p, const Tensor<float>& windows) {
   { p.predict(windows) } -> std::same_as<std::vector<double>>;
-};
-
-// A Forecaster trained on scaled values (scaler.transform of the series), predicting in the
-// series' own units: windows are transformed on the way in, predictions inverted on the way out.
-struct ScaledForecaster {
-  Forecaster& model;
-  const SeriesScaler& scaler;
-  [[nodiscard]] std::vector<double> predict(const Tensor<float>& windows);
 };
 
 }  // namespace recur

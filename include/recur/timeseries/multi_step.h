@@ -11,10 +11,13 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "recur/core/checked_size.h"
 #include "recur/core/error.h"
 #include "recur/core/tensor.h"
 #include "recur/timeseries/forecaster.h"
@@ -36,8 +39,8 @@ template <WindowPredictor P>
                      "), length " + std::to_string(n));
   }
   const int64_t R = end_origin - first_origin;  // rows: origins
-  const int64_t C = lags + horizon;             // columns: L observed, then the forecasts
-  std::vector<double> table(static_cast<size_t>(R * C));  // [R, C]
+  const int64_t C = checked_add(lags, horizon, "recursive_forecasts: lags + horizon");  // L observed, then forecasts
+  std::vector<double> table(static_cast<size_t>(checked_mul(R, C, "recursive_forecasts: origins x (lags + horizon)")));  // [R, C]
   for (int64_t r = 0; r < R; ++r) {
     for (int64_t j = 0; j < lags; ++j) {
       table[static_cast<size_t>(r * C + j)] = series[static_cast<size_t>(first_origin + r - lags + j)];
@@ -58,6 +61,18 @@ template <WindowPredictor P>
     for (int64_t h = 0; h < horizon; ++h) out.at(r, h) = table[static_cast<size_t>(r * C + lags + h)];
   }
   return out;
+}
+
+// recursive_forecasts of a model trained on scaled values, run on the scaled series `z` and mapped
+// back to the series' units; NumericError naming `what` when a forecast is not finite there.
+template <WindowPredictor P>
+[[nodiscard]] Tensor<double> unscaled_recursive_forecasts(P& model, const SeriesScaler& scaler, std::span<const double> z,
+                                                          int lags, int64_t first_origin, int64_t end_origin,
+                                                          int horizon, std::string_view what) {
+  Tensor<double> paths = recursive_forecasts(model, z, lags, first_origin, end_origin, horizon);
+  const std::vector<double> y = scaler.inverse_all(paths.span(), what);
+  std::copy(y.begin(), y.end(), paths.data());
+  return paths;
 }
 
 }  // namespace recur

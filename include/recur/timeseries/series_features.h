@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
+#include <vector>
 
 #include "recur/core/tensor.h"
 
@@ -27,10 +29,16 @@ struct SeriesScaler {
   double scale = 1.0;  // the population standard deviation, or 1 for a constant series
 
   // Throws ValueError when `log` and a value is not positive (naming its position), or when
-  // `values` is empty.
+  // `values` is empty; NumericError for a value that is not finite. Computed in double precision
+  // without overflow for any finite values (1e300 included).
   [[nodiscard]] static SeriesScaler fit(std::span<const double> values, bool log);
   [[nodiscard]] double transform(double y) const;
   [[nodiscard]] double inverse(double z) const;
+  // transform of each value; NumericError naming `name` (the file and column), the data row and the
+  // value when a value or its scaled form is not finite or past float's range (the models are float).
+  [[nodiscard]] std::vector<double> transform_all(std::span<const double> values, std::string_view name) const;
+  // inverse of each scaled forecast; NumericError naming `what` and the forecast when one is not finite.
+  [[nodiscard]] std::vector<double> inverse_all(std::span<const double> z, std::string_view what) const;
 };
 
 }  // namespace recur
