@@ -20,6 +20,8 @@ namespace {
 RnnConfig stack_config(const LanguageModelConfig& c) {
   check(c.vocab_size >= 1, "LanguageModel: vocab_size must be >= 1, got " + std::to_string(c.vocab_size));
   check(c.embedding_size >= 0, "LanguageModel: embedding_size must be >= 0, got " + std::to_string(c.embedding_size));
+  check(c.num_layers <= kMaxLayers, "LanguageModel: num_layers must be <= " + std::to_string(kMaxLayers) +
+                                        ", got " + std::to_string(c.num_layers));
   return RnnConfig{.cell = c.cell,
                    .input_size = c.embedding_size > 0 ? c.embedding_size : c.vocab_size,
                    .hidden_size = c.hidden_size,
@@ -28,6 +30,23 @@ RnnConfig stack_config(const LanguageModelConfig& c) {
                    .dropout = c.dropout};
 }
 }  // namespace
+
+std::vector<std::pair<std::string, Shape>> language_model_parameter_shapes(const LanguageModelConfig& c) {
+  const int64_t G = gate_count(c.cell), H = c.hidden_size;
+  const int64_t input = c.embedding_size > 0 ? c.embedding_size : c.vocab_size;
+  std::vector<std::pair<std::string, Shape>> shapes;
+  for (int k = 0; k < c.num_layers; ++k) {
+    auto name = [&](RnnParam kind) { return "rnn." + rnn_parameter_name(kind, k, 0); };
+    shapes.emplace_back(name(RnnParam::kWeightIh), Shape{G * H, k == 0 ? input : H});
+    shapes.emplace_back(name(RnnParam::kWeightHh), Shape{G * H, H});
+    shapes.emplace_back(name(RnnParam::kBiasIh), Shape{G * H});
+    shapes.emplace_back(name(RnnParam::kBiasHh), Shape{G * H});
+  }
+  if (c.embedding_size > 0) shapes.emplace_back("embedding.weight", Shape{c.vocab_size, c.embedding_size});
+  shapes.emplace_back("head.weight", Shape{c.vocab_size, H});
+  shapes.emplace_back("head.bias", Shape{c.vocab_size});
+  return shapes;
+}
 
 LanguageModel::LanguageModel(const LanguageModelConfig& config)
     : config_(config), rnn_(params_, stack_config(config), "rnn.") {

@@ -2,12 +2,16 @@
 // TrainingRun that ties model, trainer and sampling together.
 #include "recur/lm/run.h"
 
+#include <fmt/core.h>
+
 #include <nlohmann/json.hpp>
 
+#include "json_fields.h"
 #include "recur/core/error.h"
 #include "recur/data/dataset.h"
 #include "recur/io/atomic_file.h"
 #include "recur/lm/evaluate.h"
+#include "recur/lm/memory_estimate.h"
 #include "recur/text/text_file.h"
 
 namespace recur {
@@ -20,8 +24,13 @@ void validate(const RunSettings& s) {
                s.valid_fraction);
   check_option(s.min_freq >= 0, kContext, "min_freq", ">= 0", static_cast<double>(s.min_freq));
   check_option(s.num_layers >= 1, kContext, "num_layers", ">= 1", s.num_layers);
+  check_option(s.num_layers <= kMaxLayers, kContext, "num_layers", "<= " + std::to_string(kMaxLayers), s.num_layers);
   check_option(s.hidden_size >= 1, kContext, "hidden_size", ">= 1", static_cast<double>(s.hidden_size));
+  check_option(s.hidden_size <= kMaxModelWidth, kContext, "hidden_size", "<= 2^24",
+               static_cast<double>(s.hidden_size));
   check_option(s.embedding_size >= 0, kContext, "embedding_size", ">= 0",
+               static_cast<double>(s.embedding_size));
+  check_option(s.embedding_size <= kMaxModelWidth, kContext, "embedding_size", "<= 2^24",
                static_cast<double>(s.embedding_size));
   check_option(s.dropout >= 0 && s.dropout < 1, kContext, "dropout", "in [0, 1)", s.dropout);
   validate(s.train);
@@ -31,7 +40,20 @@ fs::path run_settings_path(const fs::path& run_dir) { return run_dir / "run.json
 fs::path checkpoint_folder(const fs::path& run_dir) { return run_dir / "checkpoint"; }
 fs::path best_model_folder(const fs::path& run_dir) { return run_dir / "best"; }
 
+namespace {
+// Repairs the run folder `dir` belongs to when it is one and no process holds it.
+void repair_if_idle(const fs::path& dir) {
+  fs::path run_dir = dir.lexically_normal();
+  if (run_dir.filename().empty()) run_dir = run_dir.parent_path();
+  if (run_dir.filename() == "checkpoint" || run_dir.filename() == "best") run_dir = run_dir.parent_path();
+  if (run_dir.empty()) run_dir = ".";
+  if (!fs::exists(run_settings_path(run_dir))) return;  // not a run folder: leave it alone
+  if (const auto lock = RunFolderLock::try_lock(run_dir)) (void)recover_run_folder(run_dir);
+}
+}  // namespace
+
 fs::path find_model_folder(const fs::path& dir) {
+  repair_if_idle(dir);
   for (const fs::path& candidate : {dir, best_model_folder(dir), checkpoint_folder(dir)})
     if (fs::exists(candidate / "config.json")) return candidate;
   throw IoError("no model in '" + dir.string() +
@@ -92,48 +114,49 @@ std::string run_settings_json(const RunSettings& s) {
 
 namespace {
 // The enum-valued keys, each through its own parser.
-void read_named_settings(const nlohmann::json& j, RunSettings& s) {
-  s.encoding = {.level = parse_token_level(j.at("level").get<std::string>()),
-                .mode = parse_preprocess_mode(j.at("mode").get<std::string>())};
-  s.cell = run_cell_type(j.at("cell").get<std::string>(), j.at("nonlinearity").get<std::string>());
-  s.train.partition = parse_partition(j.at("partition").get<std::string>());
-  s.train.optimizer = parse_optimizer_kind(j.at("optimizer").get<std::string>());
-  s.train.lr_schedule = parse_lr_schedule_kind(j.at("lr_schedule").get<std::string>());
+void read_named_settings(const JsonFields& f, RunSettings& s) {
+  s.encoding = {.level = parse_token_level(f.string("level")), .mode = parse_preprocess_mode(f.string("mode"))};
+  s.cell = run_cell_type(f.string("cell"), f.string("nonlinearity"));
+  s.train.partition = parse_partition(f.string("partition"));
+  s.train.optimizer = parse_optimizer_kind(f.string("optimizer"));
+  s.train.lr_schedule = parse_lr_schedule_kind(f.string("lr_schedule"));
 }
 
-void read_number_settings(const nlohmann::json& j, RunSettings& s) {
+void read_number_settings(const JsonFields& f, RunSettings& s) {
   TrainOptions& t = s.train;
-  s.data = j.at("data");
-  s.valid = j.at("valid");
-  s.valid_fraction = j.at("valid_fraction");
-  s.min_freq = j.at("min_freq");
-  s.num_layers = j.at("layers");
-  s.hidden_size = j.at("hidden");
-  s.embedding_size = j.at("embed");
-  s.dropout = j.at("dropout");
-  t.batch = j.at("batch");
-  t.steps = j.at("steps");
-  t.lr = j.at("lr");
-  t.momentum = j.at("momentum");
-  t.weight_decay = j.at("weight_decay");
-  t.clip = j.at("clip");
-  t.truncation_keep = j.at("random_truncation");
-  t.lr_gamma = j.at("lr_gamma");
-  t.epochs = j.at("epochs");
-  t.time_budget_s = j.at("time_budget");
-  t.seed = j.at("seed");
-  t.patience = j.value("patience", int64_t{0});  // absent in runs written before early stopping existed
+  s.data = f.string("data");
+  s.valid = f.string("valid");
+  s.valid_fraction = f.number("valid_fraction");
+  s.min_freq = f.integer("min_freq", 0, INT64_MAX);
+  s.num_layers = static_cast<int>(f.integer("layers", 1, kMaxLayers));
+  s.hidden_size = f.integer("hidden", 1, kMaxModelWidth);
+  s.embedding_size = f.integer("embed", 0, kMaxModelWidth);
+  s.dropout = f.number("dropout");
+  t.batch = f.integer("batch", 1, INT64_MAX);
+  t.steps = f.integer("steps", 1, INT64_MAX);
+  t.lr = f.number("lr");
+  t.momentum = f.number("momentum");
+  t.weight_decay = f.number("weight_decay");
+  t.clip = f.number("clip");
+  t.truncation_keep = f.number("random_truncation");
+  t.lr_gamma = f.number("lr_gamma");
+  t.epochs = f.integer("epochs", 1, kMaxEpochs);
+  t.time_budget_s = f.number("time_budget");
+  t.seed = f.unsigned_integer("seed");
+  // Absent in runs written before early stopping existed.
+  t.patience = f.has("patience") ? f.integer("patience", 0, INT64_MAX) : 0;
 }
 }  // namespace
 
 RunSettings parse_run_settings(const std::string& json_text, const std::string& source) {
+  const nlohmann::json j = parse_json_file_text(json_text, source);
+  const JsonFields f(j, source);
   RunSettings s;
+  read_number_settings(f, s);
   try {
-    const nlohmann::json j = nlohmann::json::parse(json_text);
-    read_number_settings(j, s);
-    read_named_settings(j, s);
-  } catch (const nlohmann::json::exception& e) {
-    throw IoError(source + ": malformed: " + e.what());
+    read_named_settings(f, s);
+  } catch (const IoError&) {
+    throw;
   } catch (const ValueError& e) {
     throw IoError(source + ": " + e.what());
   }
@@ -187,25 +210,54 @@ void create_output_folder(const fs::path& dir) {
   if (ec || !fs::is_directory(dir))
     throw IoError("cannot create output folder '" + dir.string() + "'" + (ec ? ": " + ec.message() : ""));
 }
+
+LanguageModelConfig model_config(const RunSettings& s, int64_t vocab_size) {
+  return {.cell = s.cell,
+          .num_layers = s.num_layers,
+          .hidden_size = s.hidden_size,
+          .embedding_size = s.embedding_size,
+          .dropout = s.dropout,
+          .vocab_size = vocab_size};
+}
 }  // namespace
+
+void check_training_fits(const RunSettings& s, int64_t vocab_size) {
+  const MemoryEstimate estimate = estimate_training_memory(model_config(s, vocab_size), s.train);
+  const std::string& field = estimate.largest_field;
+  std::string setting = fmt::format("batch {} x steps {} (vocabulary {})", s.train.batch, s.train.steps, vocab_size);
+  if (field == "hidden_size") setting = fmt::format("hidden_size {} (x{} layers)", s.hidden_size, s.num_layers);
+  if (field == "embedding_size") setting = fmt::format("embedding_size {} (vocabulary {})", s.embedding_size, vocab_size);
+  const std::string message = memory_shortfall(estimate, physical_memory_bytes(), "train", setting);
+  if (!message.empty()) throw OptionError(field, message);
+}
 
 TrainingRun::TrainingRun(RunSettings settings) : settings_(std::move(settings)) {
   validate(settings_);
   data_ = load_run_data(settings_);
-  model_ = std::make_unique<LanguageModel>(LanguageModelConfig{.cell = settings_.cell,
-                                                               .num_layers = settings_.num_layers,
-                                                               .hidden_size = settings_.hidden_size,
-                                                               .embedding_size = settings_.embedding_size,
-                                                               .dropout = settings_.dropout,
-                                                               .vocab_size = data_.text.vocab.size()});
+  check_training_fits(settings_, data_.text.vocab.size());
+  create_output_folder(settings_.train.out_dir);
+  lock_ = std::make_unique<RunFolderLock>(settings_.train.out_dir);
+  repairs_ = recover_run_folder(settings_.train.out_dir);
+  model_ = std::make_unique<LanguageModel>(model_config(settings_, data_.text.vocab.size()));
   Rng init_rng(settings_.train.seed);
   model_->reset_parameters(init_rng);
-  create_output_folder(settings_.train.out_dir);
   trainer_ = std::make_unique<Trainer>(*model_, data_.text, std::move(data_.data), settings_.train);
 }
 
-void TrainingRun::save_settings() const {
-  write_file_atomically(run_settings_path(settings_.train.out_dir), run_settings_json(settings_));
+void TrainingRun::save_settings(ExistingRun existing) {
+  const fs::path& dir = settings_.train.out_dir;
+  const bool holds_run = fs::exists(run_settings_path(dir)) || fs::exists(checkpoint_folder(dir)) ||
+                         fs::exists(best_model_folder(dir));
+  if (holds_run && existing == ExistingRun::kRefuse)
+    throw RunExistsError("the folder '" + dir.string() + "' already holds a run (run.json, checkpoint/ or best/)");
+  if (holds_run) {
+    for (const char* part : {"checkpoint", "best", "metrics.csv", "perplexity.svg"}) {
+      std::error_code ec;
+      fs::remove_all(dir / part, ec);
+      if (ec) throw IoError("cannot remove the earlier run's '" + (dir / part).string() + "': " + ec.message());
+    }
+  }
+  write_file_atomically(run_settings_path(dir), run_settings_json(settings_));
 }
 
 void TrainingRun::resume() { trainer_->resume(); }

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
@@ -146,4 +147,74 @@ TEST(Checkpoint, FailedWriteLeavesThePreviousFolder) {
   int entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(root)) ++entries;
   EXPECT_EQ(entries, 1);
+}
+
+TEST(Checkpoint, ParameterShapesFromTheConfigMatchTheModel) {
+  for (CellType cell : {CellType::kRnnTanh, CellType::kGru, CellType::kLstm})
+    for (int64_t embed : {0, 3}) {
+      const LanguageModelConfig config{
+          .cell = cell, .num_layers = 3, .hidden_size = 4, .embedding_size = embed, .vocab_size = 5};
+      const LanguageModel model(config);
+      const auto shapes = language_model_parameter_shapes(config);
+      ASSERT_EQ(static_cast<int>(shapes.size()), model.parameters().size());
+      for (int i = 0; i < model.parameters().size(); ++i) {
+        EXPECT_EQ(shapes[static_cast<size_t>(i)].first, model.parameters().slot(i).name);
+        EXPECT_EQ(shapes[static_cast<size_t>(i)].second, model.parameters().slot(i).shape);
+      }
+    }
+}
+
+TEST(Checkpoint, ConfigIsCheckedAgainstTheHeaderBeforeAllocating) {
+  // hidden_size 8000 would allocate 2.3 GB of parameters before the shape error in the old order.
+  auto dir = saved_model();
+  rewrite_config(dir, "\"hidden_size\": 4", "\"hidden_size\": 8000");
+  expect_load_error(dir, {"model.safetensors", "has shape", "config.json implies"});
+  dir = saved_model();
+  rewrite_config(dir, "\"hidden_size\": 4", "\"hidden_size\": 1000000000");
+  expect_load_error(dir, {"\"hidden_size\"", "1000000000"});
+  dir = saved_model();  // within the width bound, but far more than any machine's memory
+  rewrite_config(dir, "\"hidden_size\": 4", "\"hidden_size\": 16000000");
+  expect_load_error(dir, {"config.json", "\"hidden_size\" 16000000", "needs about", "GiB"});
+}
+
+TEST(Checkpoint, ConfigIntegersMustBeIntegersReportedAsWritten) {
+  struct Edit {
+    std::string from, to;
+    std::vector<std::string> words;
+  };
+  const Edit edits[] = {
+      {"\"hidden_size\": 4", "\"hidden_size\": 4.5", {"\"hidden_size\" must be an integer", "4.5"}},
+      {"\"layers\": 2", "\"layers\": 18446744073709551615", {"\"layers\"", "18446744073709551615"}},
+      {"\"layers\": 2", "\"layers\": 100000", {"\"layers\" must be in [1, 256], got 100000"}},
+      {"\"embedding_size\": 3", "\"embedding_size\": -3", {"\"embedding_size\"", "-3"}},
+      {"\"vocab\"", "\"vocabulary\"", {"config.json", "missing field \"vocab\""}},
+      {"\"version\": 1", "\"version\": 7", {"\"version\" is 7"}},
+  };
+  for (const Edit& edit : edits) {
+    const auto dir = saved_model();
+    rewrite_config(dir, edit.from, edit.to);
+    expect_load_error(dir, edit.words);
+  }
+}
+
+TEST(Checkpoint, NonFiniteWeightsAreNamed) {
+  auto dir = saved_model(CellType::kGru, 0);
+  auto tensors = load_safetensors(dir / "model.safetensors");
+  const std::pair<float, const char*> cases[] = {{std::numeric_limits<float>::quiet_NaN(), "NaN at index 3"},
+                                                 {std::numeric_limits<float>::infinity(), "infinite value"}};
+  for (const auto& [value, words] : cases) {
+    for (auto& t : tensors)
+      if (t.name == "head.weight") t.tensor.data()[3] = value;
+    save_safetensors(dir / "model.safetensors", tensors);
+    expect_load_error(dir, {"model.safetensors", "'head.weight'", words});
+  }
+}
+
+TEST(Checkpoint, DirectoriesWhereFilesBelongAreCalledDirectories) {
+  auto dir = saved_model();
+  fs::remove(dir / "model.safetensors");
+  fs::create_directory(dir / "model.safetensors");
+  expect_load_error(dir, {"model.safetensors", "is a directory"});
+  dir = saved_model();
+  expect_load_error(dir / "config.json", {"config.json", "is a file, not a folder"});
 }

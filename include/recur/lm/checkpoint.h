@@ -11,13 +11,13 @@
 #pragma once
 
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "recur/lm/corpus.h"
 #include "recur/lm/language_model.h"
+#include "recur/lm/run_folder.h"  // replace_folder_atomically
 
 namespace recur {
 
@@ -36,18 +36,16 @@ struct LoadedModel {
 void save_model_files(const std::filesystem::path& dir, const LanguageModel& model,
                       const ModelTextConfig& text);
 
-// Reads and validates a model folder: config fields and their domains, every tensor present with
-// the shape the config implies, no unknown tensors. Errors name the file and the field or tensor.
+// Reads and validates a model folder, in an order that allocates nothing a file merely claims:
+// config.json's fields and their domains (integers as integers); the memory the model would need
+// against the machine's; the safetensors header's names and shapes against those the config
+// implies (every tensor present, none unknown); then the weights, which must be finite. Errors
+// name the file and the field or tensor.
 [[nodiscard]] LoadedModel load_model(const std::filesystem::path& dir);
 
 // Parses config.json content (`source` names it in messages).
 [[nodiscard]] std::pair<LanguageModelConfig, ModelTextConfig> parse_model_config(const std::string& json_text,
                                                                                  const std::string& source);
 [[nodiscard]] std::string model_config_json(const LanguageModelConfig& model, const ModelTextConfig& text);
-
-// Replaces folder `target` by the folder that `write` fills: `write` gets a fresh temporary folder
-// beside `target`; only when it returns normally is the old folder swapped out and removed.
-void replace_folder_atomically(const std::filesystem::path& target,
-                               const std::function<void(const std::filesystem::path&)>& write);
 
 }  // namespace recur

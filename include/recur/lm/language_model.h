@@ -14,6 +14,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "recur/autograd/graph.h"
 #include "recur/nn/rnn.h"
@@ -30,6 +32,16 @@ struct LanguageModelConfig {
   double dropout = 0.0;
   int64_t vocab_size = 0;
 };
+
+// The most recurrent layers a model may have (run settings and config.json are checked against it).
+inline constexpr int kMaxLayers = 256;
+// The largest hidden or embedding size a model may have (2^24).
+inline constexpr int64_t kMaxModelWidth = int64_t{1} << 24;
+
+// Name and shape of every parameter of a model with `config`, in the order LanguageModel registers
+// them, computed without allocating any: what a model file is checked against before loading.
+[[nodiscard]] std::vector<std::pair<std::string, Shape>> language_model_parameter_shapes(
+    const LanguageModelConfig& config);
 
 // "rnn_tanh", "rnn_relu", "gru", "lstm" (config.json's spelling, cell_name's inverse) -> CellType.
 // Throws ValueError naming the unknown cell.

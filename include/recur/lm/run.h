@@ -9,6 +9,10 @@
 //                    "weight_decay", "clip", "random_truncation", "lr_schedule", "lr_gamma", "epochs",
 //                    "time_budget", "patience", "seed"}
 //   checkpoint/, best/, metrics.csv, perplexity.svg   written by the trainer (recur/lm/trainer.h)
+//   run.lock         locked (flock) by the process that trains in the folder (recur/lm/run_folder.h)
+// A TrainingRun holds the folder's lock for its whole life, so a second run into the same folder
+// fails naming the first one's process id; before it writes anything it repairs a folder that a
+// killed run left mid-swap. A new run never replaces an earlier one unless asked to.
 #pragma once
 
 #include <atomic>
@@ -20,6 +24,7 @@
 #include <string_view>
 
 #include "recur/lm/checkpoint.h"
+#include "recur/lm/run_folder.h"
 #include "recur/lm/sampler.h"
 #include "recur/lm/trainer.h"
 
@@ -42,13 +47,29 @@ struct RunSettings {
 // Throws OptionError naming the first bad field (of RunSettings or of its TrainOptions).
 void validate(const RunSettings& settings);
 
+// Throws OptionError naming the setting that needs the most memory (hidden_size, embedding_size or
+// batch) when training a model of `vocab_size` tokens as `settings` say needs more memory than the
+// machine has (recur/lm/memory_estimate.h).
+void check_training_fits(const RunSettings& settings, int64_t vocab_size);
+
+// A new run into a folder that already holds one (run.json, checkpoint/ or best/).
+class RunExistsError : public IoError {
+ public:
+  using IoError::IoError;
+};
+enum class ExistingRun {
+  kRefuse,   // throw RunExistsError
+  kReplace,  // remove the earlier run's checkpoint/, best/, metrics.csv and perplexity.svg first
+};
+
 // The run folder's parts.
 [[nodiscard]] std::filesystem::path run_settings_path(const std::filesystem::path& run_dir);  // run.json
 [[nodiscard]] std::filesystem::path checkpoint_folder(const std::filesystem::path& run_dir);  // checkpoint/
 [[nodiscard]] std::filesystem::path best_model_folder(const std::filesystem::path& run_dir);  // best/
 
 // `dir` itself when it holds a model (config.json), else its best/, else its checkpoint/. Throws
-// IoError naming `dir` when none does.
+// IoError naming `dir` when none does. A run folder (`dir`, or the folder above a checkpoint/ or
+// best/ given as `dir`) that no process holds is first repaired (recover_run_folder).
 [[nodiscard]] std::filesystem::path find_model_folder(const std::filesystem::path& dir);
 
 // run.json's "cell" and "nonlinearity" (the command line's --cell rnn|gru|lstm, --nonlinearity
@@ -97,12 +118,17 @@ struct RunSample {
 
 class TrainingRun {
  public:
-  // Validates the settings, loads the data, builds the model (initialized from train.seed) and its
-  // trainer, and creates the output folder. Throws OptionError, IoError or ValueError.
+  // Validates the settings, loads the data, checks that training fits in memory, builds the model
+  // (initialized from train.seed) and its trainer, creates the output folder, takes its lock and
+  // repairs what a killed run left there. Throws OptionError, IoError (also when another process
+  // holds the folder) or ValueError.
   explicit TrainingRun(RunSettings settings);
 
-  // A new run: writes run.json.
-  void save_settings() const;
+  // A new run: writes run.json. A folder that already holds a run is refused (RunExistsError) or,
+  // with kReplace, cleared of it first.
+  void save_settings(ExistingRun existing = ExistingRun::kRefuse);
+  // What the constructor repaired in the folder, one line each (recover_run_folder).
+  [[nodiscard]] const std::vector<std::string>& repairs() const { return repairs_; }
   // Continues from checkpoint/ (see Trainer::resume).
   void resume();
   // See Trainer::run.
@@ -120,6 +146,8 @@ class TrainingRun {
 
  private:
   RunSettings settings_;
+  std::unique_ptr<RunFolderLock> lock_;   // held for the run's life
+  std::vector<std::string> repairs_;
   RunData data_;                          // data_.data is moved into the trainer
   std::unique_ptr<LanguageModel> model_;  // not movable: the trainer refers to it
   std::unique_ptr<Trainer> trainer_;
