@@ -27,8 +27,8 @@ void bm_at_b(benchmark::State& state) {
   for (float& b : B) b = static_cast<float>(rng.uniform(-1, 1));
   for (auto _ : state) {
     if constexpr (kBlas) {
-      recur::kernels::gemm<float>(Trans::kYes, Trans::kNo, M, N, K, 1.0f, A.data(), M, B.data(), N, 1.0f,
-                                  C.data(), N);
+      recur::kernels::gemm<float>(recur::bench::bench_context().threads, Trans::kYes, Trans::kNo, M, N, K,
+                                  1.0f, A.data(), M, B.data(), N, 1.0f, C.data(), N);
     } else {
       recur::kernels::add_at_b<float>(M, N, K, A.data(), M, B.data(), N, C.data(), N);
     }

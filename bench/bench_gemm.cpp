@@ -32,8 +32,8 @@ void bm_sgemm(benchmark::State& state) {
   for (float& a : A) a = static_cast<float>(rng.uniform(-1, 1));
   for (float& b : B) b = static_cast<float>(rng.uniform(-1, 1));
   for (auto _ : state) {
-    recur::kernels::gemm<float>(Trans::kNo, Trans::kNo, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f,
-                                C.data(), N);
+    recur::kernels::gemm<float>(recur::bench::bench_context().threads, Trans::kNo, Trans::kNo, M, N, K, 1.0f,
+                                A.data(), K, B.data(), N, 0.0f, C.data(), N);
     benchmark::DoNotOptimize(C.data());
     benchmark::ClobberMemory();
   }
@@ -47,7 +47,7 @@ void bm_sgemm(benchmark::State& state) {
 // The same product through OpenBLAS's own thread pool (openblas_set_num_threads = --threads),
 // which recur does not use (recur/threads.h): the ceiling both ways, for comparison.
 void bm_sgemm_openblas_threads(benchmark::State& state) {
-  openblas_set_num_threads(recur::num_threads());
+  openblas_set_num_threads(recur::bench::bench_context().threads);
   bm_sgemm(state);
   openblas_set_num_threads(1);
 }

@@ -33,7 +33,7 @@ void bm_head(benchmark::State& state) {
   std::vector<float> dx(x.size()), dw(w.size()), db(b.size());
   std::vector<int32_t> targets(static_cast<size_t>(N));
   for (auto& t : targets) t = static_cast<int32_t>(rng.below(static_cast<uint64_t>(V)));
-  Graph<float> g;
+  Graph<float> g(recur::bench::bench_context());
   constexpr bool kNoGrad = kMode == Mode::kFusedNoGrad || kMode == Mode::kUnfusedNoGrad;
   constexpr bool kFused =
       kMode == Mode::kFused || kMode == Mode::kFusedForward || kMode == Mode::kFusedNoGrad;

@@ -73,7 +73,7 @@ void bm_rnn(benchmark::State& state, BenchConfig c, CellType cell, bool fused) {
   std::vector<int32_t> ids(static_cast<size_t>(c.steps * c.batch));  // [T*B] time-major
   for (int32_t& id : ids) id = static_cast<int32_t>(rng.below(static_cast<uint64_t>(c.vocab)));
 
-  recur::Graph<float> g;
+  recur::Graph<float> g(recur::bench::bench_context());
   for (auto _ : state) {
     recur::Var x = recur::reshape(g, recur::one_hot(g, std::span<const int32_t>(ids), c.vocab),
                                   recur::Shape{c.steps, c.batch, c.vocab});

@@ -1,9 +1,11 @@
 // What every Google Benchmark program here does first: take the thread count from `--threads N`
-// (or RECUR_THREADS), apply it to OpenBLAS, and say which kernels run with how many threads.
+// (or RECUR_THREADS; all cores when neither is given), keep it as the program's ComputeContext, and
+// say which kernels run with how many threads.
 #pragma once
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,9 +13,18 @@
 #include <stdexcept>
 #include <string>
 
+#include "recur/core/context.h"
 #include "recur/core/threads.h"
 
 namespace recur::bench {
+
+// The benchmark program's context, set once by setup_threads before any benchmark runs (the
+// registered benchmark functions take no arguments, so they read it here; the library itself
+// keeps no such setting).
+inline ComputeContext& bench_context() {
+  static ComputeContext context = make_compute_context(0);
+  return context;
+}
 
 // A thread count from the command line or the environment; throws std::invalid_argument unless an integer.
 inline int parse_threads(const char* text) {
@@ -52,9 +63,14 @@ inline bool setup_threads(int& argc, char** argv, const char* program) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());
     return false;
   }
-  if (threads) set_num_threads(*threads);  // <= 0: all cores
+  try {
+    bench_context() = make_compute_context(std::max(threads.value_or(0), 0));  // <= 0: all cores
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return false;
+  }
   const std::string core = blas_core_name();
-  const std::string thread_count = std::to_string(num_threads());
+  const std::string thread_count = std::to_string(bench_context().threads);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("OpenBLAS core: %s, threads: %s, OPENBLAS_CORETYPE=%s\n", core.c_str(), thread_count.c_str(),
               coretype ? coretype : "(unset)");

@@ -9,6 +9,17 @@
 namespace recur {
 
 template <Scalar T>
+Graph<T>::Graph(ComputeContext context) {
+  set_context(context);
+}
+
+template <Scalar T>
+void Graph<T>::set_context(ComputeContext context) {
+  check_compute_context(context, "Graph");
+  context_ = context;
+}
+
+template <Scalar T>
 typename Graph<T>::Node& Graph<T>::node(Var v) {
   // The message is built only on failure: every value/grad/shape access passes through here.
   if (v.id < 0 || static_cast<size_t>(v.id) >= used_) [[unlikely]] {

@@ -1,33 +1,22 @@
-// Thread count, and OpenBLAS kept on one thread (see threads.h).
+// OpenBLAS kept on one thread (see threads.h).
 #include "recur/core/threads.h"
 
 #include <cblas.h>
 
-#include <algorithm>
-#include <atomic>
-#include <thread>
-
 namespace recur {
 
-namespace {
-
-int all_cores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
-
-std::atomic<int>& thread_setting() {
-  // First use (before any kernel runs): OpenBLAS to one thread, recur to all cores.
-  static std::atomic<int> setting = [] {
+void keep_blas_single_threaded() {
+  // A function-local static: thread-safe one-time initialization, never changed afterwards.
+  static const bool done = [] {
     openblas_set_num_threads(1);
-    return all_cores();
+    return true;
   }();
-  return setting;
+  (void)done;
 }
 
-}  // namespace
-
-void set_num_threads(int n) { thread_setting().store(n <= 0 ? all_cores() : n); }
-
-int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
-
-const char* blas_core_name() { return openblas_get_corename(); }
+const char* blas_core_name() {
+  keep_blas_single_threaded();
+  return openblas_get_corename();
+}
 
 }  // namespace recur

@@ -20,8 +20,6 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
-
-#include "kernels/aligned_buffer.h"
 #endif
 
 namespace recur::kernels {
@@ -222,8 +220,10 @@ void add_at_b_avx512(int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
   // N's last 1 to 4 columns past a multiple of 16 go to column_edge; the rest to the row tiles.
   const int64_t edge = N % 16 <= kMaxEdge ? N % 16 : 0, n_main = N - edge;
   alignas(64) float panel[kChunkK * kCols];
-  static thread_local AlignedFloats a_block;
-  if (pack_a) a_block.resize(static_cast<size_t>(kChunkK * std::min(M, kBlockM)));
+  // The packed A block, on the stack like the panel (96 KiB at most, well within a thread's stack):
+  // callers run this on worker threads started per call, so no buffer outlives the call and none
+  // needs to be passed in or kept per thread.
+  alignas(64) float a_block[kChunkK * kBlockM];
   for (int64_t k0 = 0; k0 < K; k0 += kChunkK) {
     const int64_t kc = std::min(kChunkK, K - k0);
     const float* a_chunk = A + k0 * lda;
@@ -232,12 +232,12 @@ void add_at_b_avx512(int64_t M, int64_t N, int64_t K, const float* A, int64_t ld
       const int64_t block_tiles = std::min(kTilesPerBlock, tiles - t0);
       int64_t starts[kTilesPerBlock + 1];  // row of each tile in the block, and the end
       for (int64_t t = 0; t <= block_tiles; ++t) starts[t] = (t0 + t) * M / tiles;
-      if (pack_a) pack_a_block(kc, a_chunk, lda, starts, block_tiles, a_block.data());
+      if (pack_a) pack_a_block(kc, a_chunk, lda, starts, block_tiles, a_block);
       // Row tile t of the block over the panel of N at n0, its B rows at b with row stride b_stride.
       const auto tile = [&](int64_t t, int64_t n0, const float* b, int64_t b_stride) {
         const int64_t i = starts[t];
         const int rows = static_cast<int>(starts[t + 1] - i);
-        const float* a = pack_a ? a_block.data() + (i - starts[0]) * kc : a_chunk + i;
+        const float* a = pack_a ? a_block + (i - starts[0]) * kc : a_chunk + i;
         const int64_t a_stride = pack_a ? rows : lda;
         const int64_t width = std::min(kCols, n_main - n0);
         const auto mask = static_cast<__mmask16>((1u << (width > 16 ? width - 16 : width)) - 1u);

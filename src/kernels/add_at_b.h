@@ -2,7 +2,7 @@
 // of K rows (time steps x batch). recur calls it on its own worker threads, where OpenBLAS must not
 // run (its thread pool serializes concurrent callers), so it is a self-contained single-threaded
 // kernel, safe to call from many threads on disjoint C (its only scratch, up to 96 KiB for wide N,
-// is per thread).
+// is on its stack).
 //
 // Glossary: A [K, M] (row stride lda), B [K, N] (row stride ldb), C [M, N] (row stride ldc).
 // float keeps a tile of C (up to 12 rows of M x 32 columns of N) in AVX-512 registers across a

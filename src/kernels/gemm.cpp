@@ -36,10 +36,10 @@ constexpr double kSplitMacs = 8.0e6;
 // on its own thread. Blocks are disjoint, so results do not depend on the thread count beyond the
 // blocking BLAS itself does.
 template <typename T>
-void split_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-                int64_t ldb, T beta, T* C, int64_t ldc) {
+void split_gemm(int threads, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  const int threads = num_threads();
+  keep_blas_single_threaded();
   const bool by_rows = M >= N;
   const int64_t extent = by_rows ? M : N;
   const double macs = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
@@ -67,15 +67,17 @@ void split_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, T alpha, co
 }  // namespace
 
 template <>
-void gemm<float>(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  split_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+void gemm<float>(int threads, Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc) {
+  split_gemm(threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <>
-void gemm<double>(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-                  int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  split_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+void gemm<double>(int threads, Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, double alpha,
+                  const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
+                  int64_t ldc) {
+  split_gemm(threads, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <Scalar T>

@@ -1,9 +1,10 @@
 // General matrix multiply C = alpha * op(A) * op(B) + beta * C on row-major data, through CBLAS
 // (OpenBLAS), with a plain-loop reference twin that tests compare against.
 // Glossary: M rows of op(A) and C, N columns of op(B) and C, K the shared dimension.
-// OpenBLAS itself runs on one thread (recur/threads.h); gemm splits a large product into blocks of
-// C on recur::num_threads() threads it starts, so call it from the caller's thread, not from inside
-// recur's own worker threads (for_row_blocks), where it would start threads of its own.
+// OpenBLAS itself runs on one thread (recur/core/threads.h); gemm splits a large product into
+// blocks of C on up to `threads` threads it starts (the caller's ComputeContext::threads), so call
+// it from the caller's thread, not from inside recur's own worker threads (for_row_blocks), where
+// it would start threads of its own.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,8 @@ namespace recur::kernels {
 enum class Trans { kNo, kYes };
 
 template <Scalar T>
-void gemm(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+void gemm(int threads, Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
 template <Scalar T>
 void gemm_reference(Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,

@@ -124,7 +124,8 @@ void packed_gemm(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, T
     return;
   }
 #endif
-  gemm(Trans::kNo, b.trans, M, b.N, b.K, T(1), A, lda, b.source, b.ld, beta, C, ldc);
+  // One thread: packed_gemm runs inside recur's worker threads (row blocks), which start no more.
+  gemm(1, Trans::kNo, b.trans, M, b.N, b.K, T(1), A, lda, b.source, b.ld, beta, C, ldc);
 }
 
 template <Scalar T>

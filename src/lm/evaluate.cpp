@@ -9,13 +9,14 @@
 
 namespace recur {
 
-EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, int64_t rows, int64_t chunk) {
+EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, int64_t rows, int64_t chunk,
+                           const ComputeContext& context) {
   check(rows >= 1 && chunk >= 1, "evaluate_stream: rows and chunk must be >= 1");
   const int64_t segment = static_cast<int64_t>(ids.size()) / rows;
   check(segment >= 2, "evaluate_stream: " + std::to_string(ids.size()) + " tokens are too few for " +
                           std::to_string(rows) + " stream(s) (each needs at least 2)");
   const int64_t V = model.config().vocab_size;
-  Graph<float> g;
+  Graph<float> g(context);
   NoGradGuard<float> no_grad(g);
   RecurrentState state = model.zero_state(rows);
   EvalResult result;
@@ -57,7 +58,7 @@ std::vector<int32_t> generate_tokens(LanguageModel& model, std::span<const int32
   InferenceSession session(model, inference);
   SamplerWorkspace workspace;
   std::vector<int32_t> out;
-  out.reserve(static_cast<size_t>(length));
+  out.reserve(static_cast<size_t>(std::min<int64_t>(length, int64_t{1} << 20)));  // grows past that
   std::span<const float> last;
   for (int32_t id : prefix) last = session.step(id);
   for (int64_t i = 0; i < length; ++i) {

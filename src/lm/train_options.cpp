@@ -46,18 +46,22 @@ OptimizerKind parse_optimizer_kind(std::string_view name) {
 
 void validate(const TrainOptions& o) {
   constexpr std::string_view kContext = "train";
-  check_option(o.batch >= 1, kContext, "batch", ">= 1", static_cast<double>(o.batch));
-  check_option(o.steps >= 1, kContext, "steps", ">= 1", static_cast<double>(o.steps));
+  // The partitions count rows and steps in 32 bits.
+  check_option(o.batch >= 1 && o.batch <= INT32_MAX, kContext, "batch", "in [1, 2^31)", static_cast<double>(o.batch));
+  check_option(o.steps >= 1 && o.steps <= INT32_MAX, kContext, "steps", "in [1, 2^31)", static_cast<double>(o.steps));
   check_option(std::isfinite(o.lr) && o.lr > 0, kContext, "lr", "positive", o.lr);
   check_option(std::isfinite(o.clip) && o.clip >= 0, kContext, "clip", ">= 0", o.clip);
   check_option(o.truncation_keep > 0 && o.truncation_keep <= 1, kContext, "truncation_keep", "in (0, 1]",
                o.truncation_keep);
   check_option(o.momentum >= 0 && o.momentum < 1, kContext, "momentum", "in [0, 1)", o.momentum);
   check_option(o.lr_gamma > 0 && o.lr_gamma <= 1, kContext, "lr_gamma", "in (0, 1]", o.lr_gamma);
-  check_option(o.epochs >= 1, kContext, "epochs", ">= 1", static_cast<double>(o.epochs));
+  check_option(o.epochs >= 1 && o.epochs <= kMaxEpochs, kContext, "epochs", "in [1, 1e9]",
+               static_cast<double>(o.epochs));
   check_option(std::isfinite(o.time_budget_s) && o.time_budget_s >= 0, kContext, "time_budget_s", ">= 0",
                o.time_budget_s);
   check_option(o.patience >= 0, kContext, "patience", ">= 0", static_cast<double>(o.patience));
+  check_option(o.threads >= 1 && o.threads <= kMaxThreads, kContext, "threads", "in [1, 256]",
+               static_cast<double>(o.threads));
   if (o.out_dir.empty()) throw OptionError("out_dir", "train: an output folder (out_dir) is required");
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "recur/autograd/ops.h"
+#include "recur/core/checked_size.h"
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/io/svg_plot.h"
@@ -110,7 +111,8 @@ Trainer::Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, Tra
   check(text_.vocab.size() == model_.config().vocab_size,
         fmt::format("Trainer: the vocabulary has {} tokens, the model {}", text_.vocab.size(),
                     model_.config().vocab_size));
-  const int64_t needed = (options_.batch + 1) * options_.steps;
+  const int64_t needed = checked_mul(checked_add(options_.batch, 1, "train: batch + 1"), options_.steps,
+                                    "train: (batch + 1) x steps tokens");
   check(static_cast<int64_t>(data_.train.size()) >= needed,
         fmt::format("train: the training text has {} tokens; batch {} x steps {} needs at least {}",
                     data_.train.size(), options_.batch, options_.steps, needed));
@@ -159,8 +161,18 @@ void Trainer::resume() {
   auto src = loaded.model->parameters().values();
   std::copy(src.begin(), src.end(), model_.parameters().values().begin());
   LoadedTrainState train_state = load_train_state(dir, options_, carried_);
+  check_batch_index(train_state.state, dir / "train_state.json");
   state_ = std::move(train_state.state);
   optimizer_->load_state(train_state.optimizer, model_.parameters().num_values());
+}
+
+void Trainer::check_batch_index(const TrainState& saved, const fs::path& source) const {
+  if (saved.batch_index == 0) return;
+  EpochBatches batches(data_.train, options_);
+  const int64_t num_batches = batches.plan(saved.epoch_seed);
+  if (saved.batch_index > num_batches)
+    throw IoError(fmt::format("{}: \"batch_index\" must be in [0, {}] (the batches of an epoch of this run), got {}",
+                              source.string(), num_batches, saved.batch_index));
 }
 
 void Trainer::start_epoch() {
@@ -189,8 +201,12 @@ double Trainer::train_step(Graph<float>& g, const EpochBatches& batches, std::ve
   Var loss = model_.loss(g, batches.x, batches.y, T, B, carried_, &state_.dropout_rng, true, carry_scales);
   const double loss_value = g.item(loss);
   const std::string where = fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step + 1);
-  check_finite(loss_value, "training loss",
-               where + "; the last good checkpoint is kept in " + (options_.out_dir / "checkpoint").string());
+  if (!std::isfinite(loss_value)) {
+    const fs::path kept = options_.out_dir / "checkpoint";
+    check_finite(loss_value, "training loss",
+                 where + (fs::exists(kept / "train_state.json") ? "; the last good checkpoint is kept in " + kept.string()
+                                                                  : "; no checkpoint was saved before it"));
+  }
   g.backward(loss);
   const double norm =
       options_.clip > 0 ? clip_grad_norm(params.grads(), options_.clip) : grad_norm(params.grads());
@@ -215,7 +231,7 @@ Trainer::EpochRun Trainer::run_batches(EpochBatches& batches, Clock::time_point 
                                        const std::atomic<bool>* stop, const TrainCallbacks& callbacks) {
   EpochRun run{.start = Clock::now(), .tokens_before = state_.epoch_tokens};
   const int64_t num_batches = batches.plan(state_.epoch_seed);
-  Graph<float> g;
+  Graph<float> g(ComputeContext{.threads = options_.threads});
   std::vector<float> carry_scales(options_.truncation_keep < 1 ? static_cast<size_t>(options_.steps) : 0);
   while (state_.batch_index < num_batches) {
     batches.fill(state_.batch_index);
@@ -254,7 +270,8 @@ EpochMetrics Trainer::measure_epoch(const EpochRun& run) {
     const int64_t B = options_.batch, T = options_.steps;
     const int64_t rows =
         std::max<int64_t>(1, std::min<int64_t>(B, static_cast<int64_t>(data_.valid.size()) / (T + 1)));
-    m.valid_perplexity = evaluate_stream(model_, data_.valid, rows, T).perplexity();
+    const ComputeContext context{.threads = options_.threads};
+    m.valid_perplexity = evaluate_stream(model_, data_.valid, rows, T, context).perplexity();
   }
   return m;
 }

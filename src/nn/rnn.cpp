@@ -242,6 +242,7 @@ RnnOutputs Rnn<T>::forward_impl(Graph<T>& g, Var x, std::span<const int32_t> ids
   r.config = c;
   r.use_dropout = training && c.dropout > 0 && c.num_layers > 1;
   r.one_hot = !x.valid();
+  r.threads = g.context().threads;
   const auto [steps, batch] = fused::check_rnn_inputs(
       r.one_hot ? "Rnn::forward_one_hot" : "Rnn::forward", c, x_shape, h0 ? &g.shape(*h0) : nullptr,
       c0 ? &g.shape(*c0) : nullptr, r.use_dropout, dropout_rng != nullptr);

@@ -41,7 +41,8 @@ fused::SequenceArgs<T> RnnRecord<T>::sequence(Graph<T>& g, int layer, int direct
   const int64_t H = config.hidden_size, BH = batch * H;
   const int k = layer * D + direction;
   const T* zeros = workspace->zeros.data();
-  fused::SequenceArgs<T> a{.steps = steps, .B = batch, .I = layer_input_size(layer), .H = H};
+  fused::SequenceArgs<T> a{
+      .steps = steps, .B = batch, .I = layer_input_size(layer), .H = H, .threads = threads};
   a.reverse = direction == 1;
   a.x = layer_input(g, layer);
   if (layer == 0 && one_hot) {
@@ -88,7 +89,7 @@ void prepare_backward_scratch(RnnPool<T>& pool, const RnnRecord<T>& r, int gates
   const int64_t H = r.config.hidden_size, GH = gates * H;
   const auto rows = static_cast<size_t>(r.steps * r.batch);
   const auto width = static_cast<size_t>(r.num_directions() * H);
-  const auto threads = static_cast<size_t>(std::max(num_threads(), 1));
+  const auto threads = static_cast<size_t>(std::max(r.threads, 1));
   pool.dgates_ih.resize(rows * static_cast<size_t>(GH));
   if (recurrent_apart) pool.dgates_hh.resize(rows * static_cast<size_t>(GH));
   pool.dy_a.resize(rows * width);

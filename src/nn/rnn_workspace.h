@@ -61,6 +61,7 @@ struct RnnRecord {
   int64_t steps = 0, batch = 0;
   bool use_dropout = false;
   bool one_hot = false;  // layer 0 reads workspace->ids instead of x
+  int threads = 1;       // the recording graph's ComputeContext::threads, for forward and backward
   Var x, output, h_n, c_n;
   std::optional<Var> h0, c0;
   std::vector<Var> params;  // [L*D*4] parameter leaves, in add_rnn_parameters order

@@ -10,18 +10,18 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/parallel.h"
 #include "kernels/add_at_b.h"
 #include "kernels/gemm.h"
-#include "core/parallel.h"
 #include "kernels/packed_gemm.h"
 #include "recur/core/tensor.h"
-#include "recur/core/threads.h"
 
 namespace recur::fused {
 
 template <Scalar T>
 struct SequenceArgs {
   int64_t steps = 0, B = 0, I = 0, H = 0;  // T (named steps: T is the scalar type), B, I, H
+  int threads = 1;          // threads the scan and its GEMMs may use (the Graph's ComputeContext)
   bool reverse = false;     // run t = T-1 .. 0 (the reverse direction of a bidirectional layer)
   const T* x = nullptr;     // [T*B, I] layer input (after dropout); null for one-hot input (ids)
   // One-hot input (char-level models): row r of x would be one_hot(ids[r], I). The input
@@ -94,11 +94,10 @@ bool use_step_weight_grads(int64_t GH, int64_t H) {
 
 // Batch rows never interact inside a recurrence (row b of h_t depends only on row b of h_{t-1}),
 // so a layer's whole time loop, forward or backward, can run as independent row blocks, one per
-// thread, with no barrier per step. How many: recur::num_threads() (the caller's --threads), at
-// most one block per 8 rows, and one block when the recurrent work is too small to pay for a
-// thread start (about 20 us).
-inline int row_block_count(int64_t steps, int64_t B, int64_t GH, int64_t H) {
-  const int threads = num_threads();
+// thread, with no barrier per step. How many: `threads` (the graph's ComputeContext), at most one
+// block per 8 rows, and one block when the recurrent work is too small to pay for a thread start
+// (about 20 us).
+inline int row_block_count(int threads, int64_t steps, int64_t B, int64_t GH, int64_t H) {
   if (threads <= 1 || steps * B * GH * H < (int64_t{1} << 22)) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, B / 8)));
 }
@@ -143,8 +142,8 @@ void clear_bias_sums(const SequenceGrads<T>& d, int64_t GH, int64_t H) {
 template <Scalar T>
 void project_inputs(const SequenceArgs<T>& a, int64_t GH, T* gates) {
   if (a.ids != nullptr) return;
-  kernels::gemm(kernels::Trans::kNo, kernels::Trans::kYes, a.steps * a.B, GH, a.I, T(1), a.x, a.I, a.w_ih,
-                a.I, T(0), gates, GH);
+  kernels::gemm(a.threads, kernels::Trans::kNo, kernels::Trans::kYes, a.steps * a.B, GH, a.I, T(1), a.x, a.I,
+                a.w_ih, a.I, T(0), gates, GH);
 }
 
 // One-hot input: the gates rows of step t, batch rows [b0, b1), = the W_ih^T rows of their ids.
@@ -214,18 +213,19 @@ void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>&
   using kernels::Trans;
   const int64_t rows = a.steps * a.B;
   if (d.dw_ih != nullptr && a.ids == nullptr)
-    kernels::gemm(Trans::kYes, Trans::kNo, GH, a.I, rows, T(1), dgates_ih, GH, a.x, a.I, T(1), d.dw_ih, a.I);
+    kernels::gemm(a.threads, Trans::kYes, Trans::kNo, GH, a.I, rows, T(1), dgates_ih, GH, a.x, a.I, T(1),
+                  d.dw_ih, a.I);
   if (d.dw_hh != nullptr && d.dw_hh_parts == nullptr) {
     if (a.steps > 1) {
       // Forward: steps 1..T-1 started from out[0..T-2]; reverse: steps 0..T-2 from out[1..T-1].
       const T* dg = a.reverse ? dgates_hh : dgates_hh + a.B * GH;
       const T* hp = a.reverse ? a.out + a.B * a.ld_out : a.out;
-      kernels::gemm(Trans::kYes, Trans::kNo, GH, a.H, (a.steps - 1) * a.B, T(1), dg, GH, hp, a.ld_out, T(1),
-                    d.dw_hh, a.H);
+      kernels::gemm(a.threads, Trans::kYes, Trans::kNo, GH, a.H, (a.steps - 1) * a.B, T(1), dg, GH, hp,
+                    a.ld_out, T(1), d.dw_hh, a.H);
     }
     const int64_t first = a.time_at(0);
-    kernels::gemm(Trans::kYes, Trans::kNo, GH, a.H, a.B, T(1), dgates_hh + first * a.B * GH, GH, a.h0, a.H,
-                  T(1), d.dw_hh, a.H);
+    kernels::gemm(a.threads, Trans::kYes, Trans::kNo, GH, a.H, a.B, T(1), dgates_hh + first * a.B * GH, GH,
+                  a.h0, a.H, T(1), d.dw_hh, a.H);
   }
   // Bias gradients from the column sums the step kernels accumulated in d.dbias. dgates_hh equals
   // dgates_ih except in GRU's n block, whose sums follow the first G*H.
@@ -237,8 +237,8 @@ void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>&
     for (int64_t j = 0; j < GH; ++j) d.db_hh[j] += !same && j >= GH - a.H ? sums[j + a.H] : sums[j];
   }
   if (d.dx != nullptr && a.ids == nullptr)
-    kernels::gemm(Trans::kNo, Trans::kNo, rows, a.I, GH, T(1), dgates_ih, GH, a.w_ih, a.I, d.dx_beta, d.dx,
-                  a.I);
+    kernels::gemm(a.threads, Trans::kNo, Trans::kNo, rows, a.I, GH, T(1), dgates_ih, GH, a.w_ih, a.I,
+                  d.dx_beta, d.dx, a.I);
 }
 
 }  // namespace recur::fused

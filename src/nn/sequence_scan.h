@@ -127,7 +127,7 @@ void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
   T* gates = cache.gates.data();
   project_inputs(a, GH, gates);
   kernels::pack_matrix(kernels::Trans::kYes, H, GH, a.w_hh, H, cache.w_hh_t);
-  for_row_blocks(B, row_block_count(a.steps, B, GH, H), [&](int, int64_t b0, int64_t b1) {
+  for_row_blocks(B, row_block_count(a.threads, a.steps, B, GH, H), [&](int, int64_t b0, int64_t b1) {
     StepForward<T> s{.rows = b1 - b0, .H = H, .bias = cache.bias.data(), .b_hh = a.b_hh, .ld_h = a.ld_out};
     if (Cell::kRecurrentApart) s.hh = cache.hh.data() + b0 * GH;
     for (int64_t step = 0; step < a.steps; ++step) {
@@ -168,7 +168,7 @@ void scan_backward(const SequenceArgs<T>& a, const ScanCache<T>& cache, const Se
   T* dgates_hh = Cell::kRecurrentApart ? d.dgates_hh : d.dgates_ih;  // [T*B, G*H]
   clear_bias_sums(d, GH, H);
   kernels::pack_matrix(kernels::Trans::kNo, GH, H, a.w_hh, H, *d.w_hh_packed);
-  const int parts = d.dbias_parts != nullptr ? row_block_count(a.steps, B, GH, H) : 1;
+  const int parts = d.dbias_parts != nullptr ? row_block_count(a.threads, a.steps, B, GH, H) : 1;
   clear_part_sums(d, parts, GH + H);
   for_row_blocks(B, parts, [&](int part, int64_t b0, int64_t b1) {
     const BlockWeightGrads<T> weight_grads(a, d, GH, part, b0, b1);

@@ -14,9 +14,8 @@
 #include <vector>
 
 #include "gradcheck.h"
-#include "recur/core/error.h"
 #include "recur/autograd/ops.h"
-#include "recur/core/threads.h"
+#include "recur/core/error.h"
 
 using namespace recur;
 
@@ -130,17 +129,8 @@ void expect_results_close(const Result<T>& a, const Result<T>& b, double toleran
   expect_close(a.db, b.db, tolerance, label + ": db");
 }
 
-// Restores the thread count a test changed.
-class ThreadsGuard {
- public:
-  ThreadsGuard() : saved_(num_threads()) {}
-  ~ThreadsGuard() { set_num_threads(saved_); }
-  ThreadsGuard(const ThreadsGuard&) = delete;
-  ThreadsGuard& operator=(const ThreadsGuard&) = delete;
-
- private:
-  int saved_;
-};
+// Two threads: the tests that do not compare thread counts still run the op's split paths.
+constexpr ComputeContext kTwoThreads{.threads = 2};
 
 struct Size {
   int64_t N, I, V;
@@ -156,18 +146,17 @@ std::string describe(const Size& s, bool with_bias, MaskKind mask, int threads) 
 // two thread counts against each other.
 template <Scalar T>
 void compare_with_unfused(const std::vector<Size>& sizes, double tolerance, double thread_tolerance) {
-  ThreadsGuard guard;
   Graph<T> g;
   uint64_t seed = 1;
   for (const Size& s : sizes) {
     for (bool with_bias : {true, false}) {
       for (MaskKind mask : {MaskKind::kNone, MaskKind::kSome}) {
         const Inputs<T> in = make_inputs<T>(s.N, s.I, s.V, mask, seed++);
-        set_num_threads(1);
+        g.set_context({.threads = 1});
         const Result<T> reference = run(g, in, false, with_bias);
         std::optional<Result<T>> single;
         for (int threads : {1, 2}) {
-          set_num_threads(threads);
+          g.set_context({.threads = threads});
           const std::string label = describe(s, with_bias, mask, threads);
           const Result<T> fused = run(g, in, true, with_bias);
           expect_results_close(fused, reference, tolerance, label);
@@ -203,12 +192,12 @@ TEST(LinearCrossEntropy, MatchesUnfusedDouble) { compare_with_unfused<double>(kS
 TEST(LinearCrossEntropy, UpstreamGradientAndXUsedElsewhere) {
   // loss * 2.5, and loss * 2.5 + sum(x): the op scales by its upstream gradient, and writes x's
   // gradient when it is the first to reach x or adds into it when sum(x) was first.
-  Graph<float> gf;
-  Graph<double> gd;
+  Graph<float> gf(kTwoThreads);
+  Graph<double> gd(kTwoThreads);
   for (const Size& s : {Size{300, 32, 28}, Size{50, 40, 3000}}) {
     for (bool x_elsewhere : {false, true}) {
       const std::string label =
-          describe(s, true, MaskKind::kSome, num_threads()) + (x_elsewhere ? " + sum(x)" : "");
+          describe(s, true, MaskKind::kSome, kTwoThreads.threads) + (x_elsewhere ? " + sum(x)" : "");
       const Inputs<float> f = make_inputs<float>(s.N, s.I, s.V, MaskKind::kSome, 77);
       expect_results_close(run(gf, f, true, true, 2.5f, x_elsewhere),
                            run(gf, f, false, true, 2.5f, x_elsewhere), 1e-5, label + " float");
@@ -225,12 +214,12 @@ TEST(LinearCrossEntropy, LargeLogitsAndMaskedOutGarbage) {
   for (const Size& s : {Size{300, 32, 28}, Size{40, 16, 65}, Size{50, 40, 3000}}) {
     Inputs<float> in = make_inputs<float>(s.N, s.I, s.V, MaskKind::kSome, 21);
     for (auto& v : in.x.span()) v *= 100.0f;
-    Graph<float> g;
+    Graph<float> g(kTwoThreads);
     const Result<float> clean = run(g, in, true, true);
     const Result<float> reference = run(g, in, false, true);
     EXPECT_TRUE(std::isfinite(clean.loss));
     expect_results_close(clean, reference, 1e-5,
-                         describe(s, true, MaskKind::kSome, num_threads()) + " x * 100");
+                         describe(s, true, MaskKind::kSome, kTwoThreads.threads) + " x * 100");
     for (int64_t i = 0; i < s.N; ++i) {
       if (in.mask[static_cast<size_t>(i)] != 0.0f) continue;
       for (int64_t c = 0; c < s.I; ++c)
@@ -256,15 +245,15 @@ TEST(LinearCrossEntropy, LargeLogitsAndMaskedOutGarbage) {
 TEST(LinearCrossEntropy, GraphReusedAcrossSteps) {
   // The second step finds the first step's buffers (dlogits, x's gradient) in place: they must be
   // overwritten, not added to.
-  Graph<float> g;
-  Graph<float> fresh;
+  Graph<float> g(kTwoThreads);
+  Graph<float> fresh(kTwoThreads);
   for (const Size& s : {Size{300, 32, 28}, Size{50, 40, 3000}}) {
     const Inputs<float> first = make_inputs<float>(s.N, s.I, s.V, MaskKind::kNone, 5);
     const Inputs<float> second = make_inputs<float>(s.N, s.I, s.V, MaskKind::kSome, 6);
     run(g, first, true, true);
     const Result<float> reused = run(g, second, true, true);
     const Result<float> alone = run(fresh, second, true, true);
-    expect_results_close(reused, alone, 0.0, describe(s, true, MaskKind::kSome, num_threads()));
+    expect_results_close(reused, alone, 0.0, describe(s, true, MaskKind::kSome, kTwoThreads.threads));
   }
 }
 
@@ -314,13 +303,11 @@ TEST(LinearCrossEntropy, FiniteDifferences) {
 }
 
 TEST(LinearCrossEntropy, NoGradGivesTheSameLoss) {
-  ThreadsGuard guard;
   for (int threads : {1, 2}) {
-    set_num_threads(threads);
     // The large no-grad case runs its rows through several scratch blocks.
     for (const Size& s : {Size{300, 32, 28}, Size{70, 512, 65}, Size{1500, 22, 3000}}) {
       const Inputs<float> in = make_inputs<float>(s.N, s.I, s.V, MaskKind::kSome, 12);
-      Graph<float> g;
+      Graph<float> g(ComputeContext{.threads = threads});
       const double with_grad = run(g, in, true, true).loss;
       const double reference = run(g, in, false, true).loss;
       g.clear();
@@ -335,7 +322,7 @@ TEST(LinearCrossEntropy, NoGradGivesTheSameLoss) {
           << describe(s, true, MaskKind::kSome, threads);
       EXPECT_NEAR(g.item(loss), reference, 1e-5 * reference) << describe(s, true, MaskKind::kSome, threads);
       // Constants only (grad mode on, nothing to differentiate): the same.
-      Graph<float> h;
+      Graph<float> h(ComputeContext{.threads = threads});
       Var constant = linear_cross_entropy(h, h.input(in.x), h.input(in.w), h.input(in.b), targets, mask);
       EXPECT_FLOAT_EQ(h.item(constant), static_cast<float>(with_grad));
     }

@@ -159,7 +159,7 @@ TEST(AddAtB, MatchesGemm) {
   for (auto [M, N, K, pad] : {Shape{96, 32, 512, 0}, Shape{28, 65, 100, 3}, Shape{2048, 512, 25, 0}}) {
     Problem<float> p(M, N, K, pad, rng);
     std::vector<float> want = p.C;
-    gemm<float>(Trans::kYes, Trans::kNo, M, N, K, 1.0f, p.A.data(), p.lda, p.B.data(), p.ldb, 1.0f,
+    gemm<float>(1, Trans::kYes, Trans::kNo, M, N, K, 1.0f, p.A.data(), p.lda, p.B.data(), p.ldb, 1.0f,
                 want.data(), p.ldc);
     add_at_b(M, N, K, p.A.data(), p.lda, p.B.data(), p.ldb, p.C.data(), p.ldc);
     for (int64_t i = 0; i < M; ++i)

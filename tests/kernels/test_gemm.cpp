@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "kernels/gemm.h"
-#include "recur/core/threads.h"
 #include "recur/core/rng.h"
 
 using namespace recur;
@@ -42,7 +41,8 @@ std::string describe(const GemmShape& s, Trans ta, Trans tb, double alpha, doubl
 // output is a sum of K + 1 terms of magnitude at most max(|alpha|, |beta|) and the error bound
 // is 2 (K + 1) eps of that.
 template <typename T>
-void expect_gemm_matches_reference(const GemmShape& s, Trans ta, Trans tb, T alpha, T beta, uint64_t seed) {
+void expect_gemm_matches_reference(const GemmShape& s, Trans ta, Trans tb, T alpha, T beta, uint64_t seed,
+                                   int threads = 1) {
   Rng rng(seed);
   const int64_t lda = ta == Trans::kYes ? s.M : s.K;  // A stored [M, K] or [K, M]
   const int64_t ldb = tb == Trans::kYes ? s.K : s.N;  // B stored [K, N] or [N, K]
@@ -50,7 +50,8 @@ void expect_gemm_matches_reference(const GemmShape& s, Trans ta, Trans tb, T alp
   const auto b = random_values<T>(rng, s.K * s.N);
   auto c_fast = random_values<T>(rng, s.M * s.N);
   auto c_ref = c_fast;
-  kernels::gemm<T>(ta, tb, s.M, s.N, s.K, alpha, a.data(), lda, b.data(), ldb, beta, c_fast.data(), s.N);
+  kernels::gemm<T>(threads, ta, tb, s.M, s.N, s.K, alpha, a.data(), lda, b.data(), ldb, beta, c_fast.data(),
+                   s.N);
   kernels::gemm_reference<T>(ta, tb, s.M, s.N, s.K, alpha, a.data(), lda, b.data(), ldb, beta, c_ref.data(),
                              s.N);
   const double magnitude =
@@ -87,18 +88,15 @@ TEST(Gemm, MatchesReferenceFloat) { check_all_shapes<float>(); }
 TEST(Gemm, LargeProductsSplitOverThreadsMatchTheReference) {
   // Above the split threshold gemm runs blocks of C's rows (tall C) or columns (wide C) on
   // several threads; uneven extents leave a short last block.
-  const int before = num_threads();
   uint64_t seed = 1000;
   for (int threads : {2, 3}) {
-    set_num_threads(threads);
     for (const GemmShape& s : {GemmShape{301, 77, 500}, GemmShape{77, 301, 500}, GemmShape{1000, 40, 260}})
       for (Trans ta : {Trans::kNo, Trans::kYes})
         for (Trans tb : {Trans::kNo, Trans::kYes}) {
-          expect_gemm_matches_reference<float>(s, ta, tb, 1.0f, 0.0f, seed++);
-          expect_gemm_matches_reference<float>(s, ta, tb, 0.5f, 1.0f, seed++);
+          expect_gemm_matches_reference<float>(s, ta, tb, 1.0f, 0.0f, seed++, threads);
+          expect_gemm_matches_reference<float>(s, ta, tb, 0.5f, 1.0f, seed++, threads);
         }
   }
-  set_num_threads(before);
 }
 
 TEST(Gemm, MatchesReferenceDouble) { check_all_shapes<double>(); }
@@ -112,7 +110,8 @@ TEST(Gemm, HandComputed2x2) {
       kernels::gemm_reference<double>(Trans::kNo, Trans::kNo, 2, 2, 2, 1.0, a.data(), 2, b.data(), 2, 0.0,
                                       c.data(), 2);
     } else {
-      kernels::gemm<double>(Trans::kNo, Trans::kNo, 2, 2, 2, 1.0, a.data(), 2, b.data(), 2, 0.0, c.data(), 2);
+      kernels::gemm<double>(1, Trans::kNo, Trans::kNo, 2, 2, 2, 1.0, a.data(), 2, b.data(), 2, 0.0, c.data(),
+                            2);
     }
     EXPECT_EQ(c, (std::vector<double>{19, 22, 43, 50})) << (reference ? "reference" : "gemm");
   }
@@ -127,7 +126,7 @@ TEST(Gemm, BetaZeroOverwritesNaN) {
       kernels::gemm_reference<float>(Trans::kNo, Trans::kNo, 1, 1, 2, 1.0f, a.data(), 2, b.data(), 1, 0.0f,
                                      c.data(), 1);
     } else {
-      kernels::gemm<float>(Trans::kNo, Trans::kNo, 1, 1, 2, 1.0f, a.data(), 2, b.data(), 1, 0.0f, c.data(),
+      kernels::gemm<float>(1, Trans::kNo, Trans::kNo, 1, 1, 2, 1.0f, a.data(), 2, b.data(), 1, 0.0f, c.data(),
                            1);
     }
     EXPECT_EQ(c[0], 11.0f) << (reference ? "reference" : "gemm");

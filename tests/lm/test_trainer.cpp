@@ -182,12 +182,12 @@ TEST(Evaluate, StreamMatchesTokenByTokenScoring) {
   model.reset_parameters(rng);
   auto ids = toy_ids(50, V);
   // Chunking must not change the figure: the state carries across chunks.
-  const double whole = evaluate_stream(model, ids, 1, 1000).nll_sum;
-  const double chunked = evaluate_stream(model, ids, 1, 7).nll_sum;
-  const double single = evaluate_stream(model, ids, 1, 1).nll_sum;
+  const double whole = evaluate_stream(model, ids, 1, 1000, {}).nll_sum;
+  const double chunked = evaluate_stream(model, ids, 1, 7, {}).nll_sum;
+  const double single = evaluate_stream(model, ids, 1, 1, {}).nll_sum;
   EXPECT_NEAR(whole, chunked, 1e-4 * std::abs(whole));
   EXPECT_NEAR(whole, single, 1e-4 * std::abs(whole));
-  EXPECT_EQ(evaluate_stream(model, ids, 1, 7).predicted, 49);
+  EXPECT_EQ(evaluate_stream(model, ids, 1, 7, {}).predicted, 49);
 }
 
 TEST(Generate, GreedyIsDeterministicAndSeededSamplingRepeats) {

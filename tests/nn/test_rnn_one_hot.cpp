@@ -9,10 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/nn/rnn.h"
-#include "recur/autograd/ops.h"
-#include "recur/core/threads.h"
 
 namespace recur {
 namespace {
@@ -28,7 +27,8 @@ std::vector<double> to_double(std::span<const T> s) {
 
 // One forward and backward, with the input as ids (as_ids = true) or as a one-hot matrix.
 template <Scalar T>
-Run run(const RnnConfig& config, const std::vector<int32_t>& ids, int64_t steps, int64_t batch, bool as_ids) {
+Run run(const RnnConfig& config, const std::vector<int32_t>& ids, int64_t steps, int64_t batch, bool as_ids,
+        int threads) {
   ParameterStore<T> store;
   Rnn<T> rnn(store, config);
   Rng rng(5);
@@ -37,7 +37,7 @@ Run run(const RnnConfig& config, const std::vector<int32_t>& ids, int64_t steps,
   Tensor<T> h0(Shape{L, batch, H}), c0(Shape{L, batch, H});
   for (T& v : h0.span()) v = static_cast<T>(rng.uniform(-0.5, 0.5));
   for (T& v : c0.span()) v = static_cast<T>(rng.uniform(-0.5, 0.5));
-  Graph<T> g;
+  Graph<T> g(ComputeContext{.threads = threads});
   Var h0v = g.input(h0, true);
   std::optional<Var> c0v;
   if (config.cell == CellType::kLstm) c0v = g.input(c0, true);
@@ -78,12 +78,13 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
 }
 
 template <Scalar T>
-void compare(const RnnConfig& config, int64_t steps, int64_t batch, double tol, const std::string& name) {
+void compare(const RnnConfig& config, int64_t steps, int64_t batch, double tol, const std::string& name,
+             int threads = 1) {
   Rng rng(17);
   std::vector<int32_t> ids(static_cast<size_t>(steps * batch));
   for (int32_t& id : ids) id = static_cast<int32_t>(rng.below(static_cast<uint64_t>(config.input_size)));
-  const Run dense = run<T>(config, ids, steps, batch, false);
-  const Run sparse = run<T>(config, ids, steps, batch, true);
+  const Run dense = run<T>(config, ids, steps, batch, false, threads);
+  const Run sparse = run<T>(config, ids, steps, batch, true, threads);
   expect_close(sparse.output, dense.output, tol, name + " output");
   expect_close(sparse.h_n, dense.h_n, tol, name + " h_n");
   expect_close(sparse.c_n, dense.c_n, tol, name + " c_n");
@@ -105,15 +106,13 @@ TEST(RnnOneHot, MatchesTheOneHotMatrixInDouble) {
 
 TEST(RnnOneHot, MatchesInFloatWithRowBlocksOnTwoThreads) {
   // Large enough that the time loop splits into row blocks (row_block_count), uneven batch.
-  const int before = num_threads();
   for (int threads : {1, 2}) {
-    set_num_threads(threads);
     for (CellType cell : {CellType::kRnnTanh, CellType::kGru, CellType::kLstm}) {
       const RnnConfig config{.cell = cell, .input_size = 28, .hidden_size = 96, .num_layers = 1};
-      compare<float>(config, 12, 37, 2e-5, std::string(cell_name(cell)) + " threads " + std::to_string(threads));
+      compare<float>(config, 12, 37, 2e-5,
+                     std::string(cell_name(cell)) + " threads " + std::to_string(threads), threads);
     }
   }
-  set_num_threads(before);
 }
 
 TEST(RnnOneHot, RejectsIdsOutOfRangeAndWrongCounts) {

@@ -9,9 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "recur/nn/rnn.h"
 #include "recur/autograd/ops.h"
-#include "recur/core/threads.h"
+#include "recur/nn/rnn.h"
 
 namespace recur {
 namespace {
@@ -21,7 +20,6 @@ struct LayerRun {
 };
 
 LayerRun run_once(CellType cell, int threads) {
-  set_num_threads(threads);
   const int64_t T = 10, B = 19, I = 7, H = 160;  // T*B*G*H*H >= 2^22: split (row_block_count)
   ParameterStore<float> store;
   Rnn<float> rnn(store, {.cell = cell, .input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true});
@@ -31,7 +29,7 @@ LayerRun run_once(CellType cell, int threads) {
   for (float& v : x.span()) v = static_cast<float>(rng.uniform(-1, 1));
   for (float& v : h0.span()) v = static_cast<float>(rng.uniform(-0.5, 0.5));
   for (float& v : c0.span()) v = static_cast<float>(rng.uniform(-0.5, 0.5));
-  Graph<float> g;
+  Graph<float> g(ComputeContext{.threads = threads});
   Var xv = g.input(x, true);
   Var h0v = g.input(h0, true);
   std::optional<Var> c0v;
@@ -61,7 +59,6 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, cons
 }  // namespace
 
 TEST(RnnRowBlocks, TwoThreadsMatchOne) {
-  const int before = num_threads();
   for (CellType cell : {CellType::kRnnTanh, CellType::kGru, CellType::kLstm}) {
     const LayerRun one = run_once(cell, 1);
     const LayerRun two = run_once(cell, 2);
@@ -72,7 +69,6 @@ TEST(RnnRowBlocks, TwoThreadsMatchOne) {
     expect_close(two.dx, one.dx, name + " dx");
     expect_close(two.dh0, one.dh0, name + " dh0");
   }
-  set_num_threads(before);
 }
 
 }  // namespace recur

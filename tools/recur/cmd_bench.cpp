@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "lm_run.h"
 #include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/lm/checkpoint.h"
@@ -67,7 +68,30 @@ std::vector<int32_t> bench_tokens(const BenchOptions& o, int64_t count, Rng& rng
   return ids;
 }
 
+// The sizes must be in range and training them must fit in memory, as for `recur train`.
+void check_bench_sizes(const BenchOptions& o) {
+  check(o.vocab >= 1 && o.vocab <= kMaxModelWidth,
+        "bench: --vocab must be in [1, 2^24], got " + std::to_string(o.vocab));
+  RunSettings s;
+  s.cell = parse_cell_type(o.cell);
+  s.num_layers = o.layers;
+  s.hidden_size = o.hidden;
+  s.embedding_size = o.embed;
+  s.train.batch = o.batch;
+  s.train.steps = o.steps;
+  s.train.lr = o.lr;
+  s.train.clip = o.clip;
+  s.train.out_dir = "bench";
+  try {
+    validate(s);
+    check_training_fits(s, o.vocab);
+  } catch (const OptionError& e) {
+    throw ValueError("bench: " + with_flag_name(e));
+  }
+}
+
 std::unique_ptr<LanguageModel> random_model(const BenchOptions& o, Rng& rng) {
+  check_bench_sizes(o);
   auto model = std::make_unique<LanguageModel>(LanguageModelConfig{.cell = parse_cell_type(o.cell),
                                                                    .num_layers = o.layers,
                                                                    .hidden_size = o.hidden,
@@ -79,7 +103,7 @@ std::unique_ptr<LanguageModel> random_model(const BenchOptions& o, Rng& rng) {
 
 // The trainer's step (src/lm/trainer.cpp): forward, cross-entropy over all steps, backward,
 // clipping by global norm, SGD. State is carried across minibatches (truncated BPTT).
-void bench_train(const BenchOptions& o) {
+void bench_train(const BenchOptions& o, const ComputeContext& context) {
   check(o.batch >= 1 && o.steps >= 1 && o.vocab >= 1 && o.hidden >= 1 && o.layers >= 1,
         "bench train: --batch, --steps, --vocab, --hidden and --layers must be >= 1");
   check(o.embed >= 0, "bench train: --embed must be >= 0, got " + std::to_string(o.embed));
@@ -92,7 +116,7 @@ void bench_train(const BenchOptions& o) {
   auto optimizer = make_optimizer<float>("sgd", {.lr = o.lr});
   auto& params = model->parameters();
   RecurrentState state = model->zero_state(B);
-  Graph<float> g;
+  Graph<float> g(context);
   int64_t step = 0;
   auto train_step = [&] {
     const size_t offset = static_cast<size_t>((step % num_batches) * B * T);
@@ -119,12 +143,12 @@ void bench_train(const BenchOptions& o) {
   fmt::print(
       "cell={} layers={} hidden={} embed={} batch={} steps={} vocab={} threads={} timed_steps={} "
       "seconds={:.3f}\n",
-      o.cell, o.layers, o.hidden, o.embed, B, T, o.vocab, num_threads(), timed, dt);
+      o.cell, o.layers, o.hidden, o.embed, B, T, o.vocab, context.threads, timed, dt);
   fmt::print("tokens_per_s={:.1f}\n", static_cast<double>(timed * B * T) / dt);
 }
 
 // Greedy generation, batch 1: `prefix` tokens warm the state up, then `length` tokens are drawn.
-void bench_generate(const BenchOptions& o) {
+void bench_generate(const BenchOptions& o, const ComputeContext& context) {
   check(o.length >= 1 && o.prefix >= 1, "bench generate: --length and --prefix must be >= 1");
   Rng rng(o.seed);
   std::unique_ptr<LanguageModel> model;
@@ -138,7 +162,7 @@ void bench_generate(const BenchOptions& o) {
   data_options.vocab = V;
   const std::vector<int32_t> prefix = bench_tokens(data_options, o.prefix, rng);
   const SamplerOptions sampler{.greedy = true};
-  const InferenceOptions inference{.threads = num_threads() >= 2 ? 2 : 1};
+  const InferenceOptions inference{.threads = context.threads >= 2 ? 2 : 1};
   (void)generate_tokens(*model, prefix, std::min<int64_t>(o.length, 50), sampler, rng, inference);  // warm-up
   double best = 0;
   int64_t runs = 0;
@@ -151,7 +175,7 @@ void bench_generate(const BenchOptions& o) {
   } while (seconds_since(t0) < o.seconds);
   fmt::print("cell={} layers={} hidden={} vocab={} length={} threads={} runs={} (best run reported)\n",
              cell_name(model->config().cell), model->config().num_layers, model->config().hidden_size, V,
-             o.length, num_threads(), runs);
+             o.length, context.threads, runs);
   fmt::print("chars_per_s={:.1f}\n", best);
 }
 
@@ -186,8 +210,7 @@ void add_bench_command(CLI::App& app, const CommonOptions& common) {
       "Example:\n  recur bench train --cell gru --layers 1 --hidden 256 --batch 32 --steps 35 --vocab 28 "
       "--threads 2");
   train->callback([o, &common] {
-    apply_common(common);
-    bench_train(*o);
+    bench_train(*o, apply_common(common));
   });
 
   auto* gen = cmd->add_subcommand("generate", "Characters/s of greedy generation, batch 1");
@@ -198,8 +221,7 @@ void add_bench_command(CLI::App& app, const CommonOptions& common) {
   gen->footer(
       "Example:\n  recur bench generate --cell lstm --layers 2 --hidden 512 --vocab 65 --length 2000");
   gen->callback([o, &common] {
-    apply_common(common);
-    bench_generate(*o);
+    bench_generate(*o, apply_common(common));
   });
 }
 

@@ -15,13 +15,15 @@ void add_demo_command(CLI::App& app, const CommonOptions& common) {
   cmd->add_option("--out", *out, "Output folder")->capture_default_str();
   cmd->footer("Example:\n  recur demo --seconds 60");
   cmd->callback([seconds, out, &common] {
-    apply_common(common);
+    const ComputeContext context = apply_common(common);
     TrainFlags flags;  // d2l 9.5: one-hot characters, GRU 256, batch 32 x 35 steps, SGD lr 1, clip 1
     flags.settings.data = "timemachine";
     flags.settings.train.epochs = 1000;
     flags.settings.train.time_budget_s = *seconds;
     flags.settings.train.patience = 10;  // it overfits after about 40 epochs (best/ keeps the best model)
     flags.settings.train.out_dir = *out;
+    flags.settings.train.threads = context.threads;
+    flags.force = true;  // each demo starts over in its folder (a note says so)
     flags.sample_length = 150;
     flags.sample_temperature = 0.8;
     if (int code = run_training(flags); code != 0) std::exit(code);

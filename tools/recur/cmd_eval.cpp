@@ -24,14 +24,14 @@ void add_eval_command(CLI::App& app, const CommonOptions& common) {
       ->capture_default_str();
   cmd->footer("Example:\n  recur eval --model runs/demo timemachine");
   cmd->callback([model, file, chunk, &common] {
-    apply_common(common);
+    const ComputeContext context = apply_common(common);
     check(*chunk >= 1, "eval: --chunk must be >= 1, got " + std::to_string(*chunk));
     const auto folder = find_model_folder(*model);
     LoadedModel loaded = load_model(folder);
     const auto path = resolve_dataset(*file);
     const EncodedTokens text = encode_text(read_text_file(path), loaded.text.encoding, loaded.text.vocab);
     if (text.ids.size() < 2) throw ValueError("'" + path.string() + "' gives fewer than 2 tokens to score");
-    const EvalResult r = evaluate_stream(*loaded.model, text.ids, 1, *chunk);
+    const EvalResult r = evaluate_stream(*loaded.model, text.ids, 1, *chunk, context);
     fmt::print("model: {}\ntext: {} ({} {} tokens, {} not in the vocabulary, scored as {})\n",
                folder.string(), path.string(), text.ids.size(), token_level_name(loaded.text.encoding.level),
                text.unknown_count, loaded.text.vocab.unk());

@@ -44,7 +44,7 @@ void add_generate_command(CLI::App& app, const CommonOptions& common) {
       "Examples:\n  recur generate --model runs/demo --prefix \"time traveller \" --length 200 --greedy\n"
       "  recur generate --model runs/demo --temperature 0.8 --top-k 10 --seed 7");
   cmd->callback([o, &common] {
-    apply_common(common);
+    const ComputeContext context = apply_common(common);
     SamplerOptions sampler{
         .greedy = o->greedy, .temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p};
     validate(sampler);
@@ -58,7 +58,7 @@ void add_generate_command(CLI::App& app, const CommonOptions& common) {
                  prefix.unknown_count, vocab.unk());
     Rng rng(o->seed);
     auto out = generate_tokens(*loaded.model, prefix.ids, o->length, sampler, rng,
-                               {.threads = num_threads() >= 2 ? 2 : 1});
+                               {.threads = context.threads >= 2 ? 2 : 1});
     std::vector<int32_t> all = prefix.ids;
     all.insert(all.end(), out.begin(), out.end());
     fmt::print("{}\n", detokenize(all, vocab, loaded.text.encoding.level));

@@ -17,7 +17,7 @@ void add_train_command(CLI::App& app, const CommonOptions& common) {
       "--out runs/wt2\n"
       "  recur train --resume runs/tm --epochs 40     # continue a run (Ctrl-C saves a checkpoint)");
   cmd->callback([cmd, flags, &common] {
-    apply_common(common);
+    flags->settings.train.threads = apply_common(common).threads;
     note_resume_overrides(*cmd, *flags);
     if (int code = run_training(*flags); code != 0) std::exit(code);
   });

@@ -4,7 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "recur/core/threads.h"
+#include "recur/core/context.h"
 
 namespace recur::cli {
 
@@ -13,8 +13,13 @@ struct CommonOptions {
   int threads = 0;  // 0 = all cores
 };
 
-// Every command's callback starts with this (callbacks run after the whole command line is parsed).
-inline void apply_common(const CommonOptions& common) { recur::set_num_threads(common.threads); }
+// The context of --threads N (0 = all cores), capped at 4x the hardware threads and at most 256
+// (each thread has its own buffers; make_compute_context), with a note on stderr when it is capped.
+[[nodiscard]] ComputeContext compute_context(const CommonOptions& common);
+
+// Every command's callback starts with this (callbacks run after the whole command line is parsed);
+// commands that compute pass the context it returns on (nothing is set process-wide).
+inline ComputeContext apply_common(const CommonOptions& common) { return compute_context(common); }
 
 void add_demo_command(CLI::App& app, const CommonOptions& common);
 void add_data_command(CLI::App& app, const CommonOptions& common);

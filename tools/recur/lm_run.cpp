@@ -18,9 +18,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Set by SIGINT; the trainer checks it after every step, saves a checkpoint and returns.
+// Set by SIGINT (Ctrl-C) and SIGTERM (what batch schedulers send); the trainer checks it after
+// every step, saves a checkpoint and returns. The exit status is then 128 + the signal.
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
+std::atomic<int> g_signal{0};
+extern "C" void on_stop_signal(int signal) {
+  g_signal.store(signal);
+  g_interrupted.store(true);
+}
 
 // RunSettings / TrainOptions field -> the flag that sets it.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 24> kFlagOfField = {{
@@ -50,7 +55,8 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 24> kFlagOfF
     {"out_dir", "--out"},
 }};
 
-// The library's message with its first mention of the field spelled as the flag.
+}  // namespace
+
 std::string with_flag_name(const OptionError& e) {
   std::string message = e.what();
   const auto it = std::find_if(kFlagOfField.begin(), kFlagOfField.end(),
@@ -65,8 +71,14 @@ std::string with_flag_name(const OptionError& e) {
   return message;
 }
 
+namespace {
+
 RunSettings to_settings(const TrainFlags& f) {
-  if (!f.resume.empty()) return resume_settings(f.resume, f.overrides);
+  if (!f.resume.empty()) {
+    RunSettings resumed = resume_settings(f.resume, f.overrides);
+    resumed.train.threads = f.settings.train.threads;  // not in run.json: this session's --threads
+    return resumed;
+  }
   RunSettings s = f.settings;
   s.encoding = {.level = parse_token_level(f.level), .mode = parse_preprocess_mode(f.mode)};
   s.cell = run_cell_type(f.cell, f.nonlinearity);
@@ -139,21 +151,32 @@ void print_run(const TrainingRun& run) {
   std::fflush(stdout);
 }
 
-// Runs the trainer with SIGINT turned into a checkpoint-and-return.
-TrainSummary train_interruptibly(TrainingRun& run) {
-  g_interrupted = false;
-  auto previous = std::signal(SIGINT, on_sigint);
-  ProgressPrinter printer(run.settings().train.time_budget_s);
-  TrainSummary summary;
-  try {
-    summary = run.train(&g_interrupted, {.on_step = [&](const TrainProgress& p) { printer.step(p); },
-                                         .on_epoch = [&](const EpochMetrics& m) { printer.epoch(m); }});
-  } catch (...) {
-    std::signal(SIGINT, previous);
-    throw;
+// SIGINT and SIGTERM turned into a checkpoint-and-return while it lives.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_interrupted = false;
+    g_signal = 0;
+    previous_int_ = std::signal(SIGINT, on_stop_signal);
+    previous_term_ = std::signal(SIGTERM, on_stop_signal);
   }
-  std::signal(SIGINT, previous);
-  return summary;
+  ~StopSignals() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  void (*previous_int_)(int) = SIG_DFL;
+  void (*previous_term_)(int) = SIG_DFL;
+};
+
+TrainSummary train_interruptibly(TrainingRun& run) {
+  const StopSignals signals;
+  ProgressPrinter printer(run.settings().train.time_budget_s);
+  return run.train(&g_interrupted, {.on_step = [&](const TrainProgress& p) { printer.step(p); },
+                                    .on_epoch = [&](const EpochMetrics& m) { printer.epoch(m); }});
 }
 
 void print_summary(const TrainSummary& summary, const TrainOptions& options) {
@@ -162,6 +185,10 @@ void print_summary(const TrainSummary& summary, const TrainOptions& options) {
   if (summary.reason == StopReason::kNoImprovement)
     fmt::print("stopped early: no new best validation perplexity in {} epochs (--patience)\n",
                options.patience);
+  if (summary.history.empty()) {
+    fmt::print("nothing to train: the run has already done its {} epochs (--epochs)\n", options.epochs);
+    return;
+  }
   const EpochMetrics& last = summary.history.back();
   const auto best =
       std::min_element(summary.history.begin(), summary.history.end(),
@@ -182,9 +209,24 @@ void print_samples(const TrainingRun& run, const TrainFlags& f) {
                f.sample_temperature, seed, sampled->text);
 }
 
+// A new run writes run.json; an earlier run in the folder is replaced only with --force.
+void start_new_run(TrainingRun& run, const TrainFlags& f) {
+  const fs::path out = run.settings().train.out_dir;
+  const bool had_run = fs::exists(run_settings_path(out));
+  try {
+    run.save_settings(f.force ? ExistingRun::kReplace : ExistingRun::kRefuse);
+  } catch (const RunExistsError& e) {
+    throw ValueError(std::string(e.what()) + "; continue it with --resume " + out.string() +
+                     ", or pass --force to replace it");
+  }
+  if (f.force && had_run) fmt::print(stderr, "note: replaced the earlier run in {} (--force)\n", out.string());
+}
+
 int train_and_report(const TrainFlags& f) {
   TrainingRun run(to_settings(f));
-  if (f.resume.empty()) run.save_settings();
+  for (const std::string& repair : run.repairs())
+    fmt::print(stderr, "note: repaired the run folder: {}\n", repair);
+  if (f.resume.empty()) start_new_run(run, f);
   print_run(run);
   const fs::path out = run.settings().train.out_dir;
   if (!f.resume.empty()) {
@@ -193,9 +235,10 @@ int train_and_report(const TrainFlags& f) {
   }
   const TrainSummary summary = train_interruptibly(run);
   if (summary.reason == StopReason::kInterrupted) {
-    fmt::print(stderr, "\ninterrupted: checkpoint saved in {}; continue with --resume {}\n",
-               checkpoint_folder(out).string(), out.string());
-    return 130;
+    const int signal = g_signal.load() != 0 ? g_signal.load() : SIGINT;
+    fmt::print(stderr, "\ninterrupted: checkpoint saved in {} after {}; continue with --resume {}\n",
+               checkpoint_folder(out).string(), signal == SIGTERM ? "SIGTERM" : "SIGINT", out.string());
+    return 128 + signal;
   }
   print_summary(summary, run.settings().train);
   print_samples(run, f);
@@ -259,6 +302,7 @@ void add_train_options(CLI::App& cmd, TrainFlags& f) {
   cmd.add_option("--out", t.out_dir, "Output folder (checkpoints, metrics.csv, perplexity.svg)")
       ->capture_default_str();
   cmd.add_option("--resume", f.resume, "Continue the run in this folder (its run.json gives the settings)");
+  cmd.add_flag("--force", f.force, "Replace the run already in --out (its checkpoint/, best/ and metrics)");
   cmd.add_option("--prefix", f.prefix, "Text to continue after training")->capture_default_str();
   cmd.add_option("--sample-length", f.sample_length, "Tokens to generate after training")
       ->capture_default_str();

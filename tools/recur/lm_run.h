@@ -16,6 +16,7 @@ struct TrainFlags {
   std::string level = "char", mode = "d2l", cell = "gru", nonlinearity = "tanh";
   std::string partition = "sequential", optimizer = "sgd", lr_schedule = "constant";
   std::string resume;                      // a run folder to continue
+  bool force = false;                      // a new run may replace the run already in --out
   ResumeOverrides overrides;               // on resume: the flags given for how long to go on
   std::string prefix = "time traveller ";  // continued after training
   int64_t sample_length = 100;
@@ -31,5 +32,9 @@ void note_resume_overrides(const CLI::App& cmd, TrainFlags& flags);
 // continuations of flags.prefix (greedy, and sampled at flags.sample_temperature with the run's
 // seed). Returns the process exit code. OptionErrors come out with the flag's name.
 int run_training(const TrainFlags& flags);
+
+// The library's OptionError message with its first mention of the field spelled as the flag
+// (hidden_size -> --hidden).
+[[nodiscard]] std::string with_flag_name(const OptionError& e);
 
 }  // namespace recur::cli

@@ -4,9 +4,21 @@
 
 #include <CLI/CLI.hpp>
 #include <exception>
+#include <new>
 
 #include "commands.h"
 #include "recur/core/error.h"
+
+namespace recur::cli {
+ComputeContext compute_context(const CommonOptions& common) {
+  const ComputeContext context = make_compute_context(common.threads);
+  if (common.threads > context.threads) {
+    fmt::print(stderr, "note: --threads {} is more than 4 x the {} hardware threads (at most {}); using {}\n",
+               common.threads, hardware_threads(), kMaxThreads, context.threads);
+  }
+  return context;
+}
+}  // namespace recur::cli
 
 int main(int argc, char** argv) {
   CLI::App app{"recur: recurrent neural networks and sequence models on the CPU"};
@@ -33,6 +45,10 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const recur::Error& e) {
     fmt::print(stderr, "recur: error: {}\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // A backstop: sizes from flags and files are checked against the machine's memory first.
+    fmt::print(stderr, "recur: error: out of memory (a size on the command line or in a file is too large)\n");
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "recur: internal error: {}\n", e.what());

@@ -13,13 +13,22 @@
 // Conventions: backward *adds* into gradient buffers; parameter gradients live outside the graph
 // (in the ParameterStore) and the trainer zeroes them once per step. With grad disabled (no-grad
 // mode, see NoGradGuard) ops record no backward closures and nothing requires a gradient.
+//
+// A graph carries the ComputeContext its ops run with (how many threads the recurrent stack, the
+// fused head and the GEMMs may use): one thread unless given, `Graph<float> g(make_compute_context(0))`
+// for all cores. Two graphs in one process may use different counts.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <typeindex>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
+#include "recur/core/context.h"
 #include "recur/core/tensor.h"
 
 namespace recur {
@@ -50,7 +59,8 @@ class Graph {
   // Called during backward; reads its outputs' gradients and adds into its inputs' gradients.
   using BackwardFn = std::function<void(Graph&)>;
 
-  Graph() = default;
+  // Throws ValueError unless context.threads is in [1, kMaxThreads].
+  explicit Graph(ComputeContext context = {});
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
 
@@ -106,6 +116,18 @@ class Graph {
   [[nodiscard]] bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
 
+  // --- Machine and scratch -----------------------------------------------------------------------
+  // What the ops may use of the machine; ops read it when they are recorded (and their backward
+  // uses what the forward saw).
+  [[nodiscard]] const ComputeContext& context() const { return context_; }
+  // Throws ValueError unless context.threads is in [1, kMaxThreads].
+  void set_context(ComputeContext context);
+  // An op's reusable scratch of type W (default-constructed on first use, one per type), kept for
+  // the graph's life so that a training loop stops allocating. An op fills and reads it within one
+  // forward or one backward call, never across them (another op call of the same type runs between).
+  template <class W>
+  W& scratch();
+
  private:
   struct Node {
     Shape shape;
@@ -126,7 +148,20 @@ class Graph {
   std::deque<Node> nodes_;  // deque: node addresses stay fixed while the tape grows
   size_t used_ = 0;         // nodes_[0, used_) are this tape's; the rest wait for reuse
   bool grad_enabled_ = true;
+  ComputeContext context_;
+  // scratch<W>() objects, keyed by W; shared_ptr<void> deletes each as its own type.
+  std::vector<std::pair<std::type_index, std::shared_ptr<void>>> scratch_;
 };
+
+template <Scalar T>
+template <class W>
+W& Graph<T>::scratch() {
+  const std::type_index key(typeid(W));
+  for (auto& [type, object] : scratch_)
+    if (type == key) return *static_cast<W*>(object.get());
+  scratch_.emplace_back(key, std::make_shared<W>());
+  return *static_cast<W*>(scratch_.back().second.get());
+}
 
 // Turns gradient recording off for its lifetime (inference), restoring the previous mode after.
 template <Scalar T>

@@ -1,4 +1,5 @@
-// Thread count for the numeric kernels. Every command takes --threads.
+// OpenBLAS kept on one thread. The thread count itself is no global: it travels in a
+// ComputeContext (recur/core/context.h), which every command fills from --threads.
 //
 // recur runs its own threads and keeps OpenBLAS single-threaded: the recurrent time loop, the fused
 // head and the large GEMMs (kernels::gemm splits them) all run on threads recur starts. OpenBLAS's
@@ -8,10 +9,9 @@
 
 namespace recur {
 
-// Sets the number of threads recur's kernels use; n <= 0 means "all cores". Process-wide.
-void set_num_threads(int n);
-// The current setting (all cores until set_num_threads is called).
-[[nodiscard]] int num_threads();
+// Sets OpenBLAS to one thread, once per process (a one-time library setup, not a setting; later
+// calls do nothing). kernels::gemm calls it before its first BLAS call.
+void keep_blas_single_threaded();
 // Name of the BLAS core (kernel set) OpenBLAS selected, e.g. "Haswell" or "SkylakeX".
 [[nodiscard]] const char* blas_core_name();
 

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "recur/core/context.h"
 #include "recur/lm/inference.h"
 #include "recur/lm/language_model.h"
 #include "recur/lm/sampler.h"
@@ -24,9 +25,10 @@ struct EvalResult {
 // segments (the remainder is dropped), each read from a zero state and carried token to token with
 // no reset, `chunk` steps per forward pass. Every token of a segment but its first is predicted
 // from its full history within the segment. rows = 1 scores the whole text exactly (what
-// `recur eval` does); the trainer's validation uses rows = batch for speed.
-[[nodiscard]] EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, int64_t rows = 1,
-                                         int64_t chunk = 256);
+// `recur eval` does); the trainer's validation uses rows = batch for speed. The forward passes run
+// with `context` (threads).
+[[nodiscard]] EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, int64_t rows,
+                                         int64_t chunk, const ComputeContext& context);
 
 // Warms the state up on `prefix` (at least one token), then draws `length` tokens one at a time
 // with the graph-free InferenceSession.

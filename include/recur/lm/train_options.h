@@ -1,6 +1,6 @@
 // The options of a training run (what Trainer reads), their closed sets as enums with the names
 // command lines and run.json use, and their checks. Errors name the option's field (e.g.
-// "train: batch must be >= 1, got 0") and carry it, so a front end can name its own flag instead.
+// "train: batch must be in [1, 2^31), got 0") and carry it, so a front end can name its own flag instead.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "recur/core/context.h"
 #include "recur/core/error.h"
 #include "recur/optim/lr_schedule.h"
 
@@ -42,6 +43,9 @@ enum class OptimizerKind { kSgd, kAdam, kAdamW };
 [[nodiscard]] std::string_view optimizer_kind_name(OptimizerKind kind);
 [[nodiscard]] OptimizerKind parse_optimizer_kind(std::string_view name);
 
+// The most epochs a run may ask for (epochs and the saved epoch are checked against it).
+inline constexpr int64_t kMaxEpochs = 1'000'000'000;
+
 struct TrainOptions {
   int64_t batch = 32;  // rows per minibatch
   int64_t steps = 35;  // time steps per row (truncated BPTT length)
@@ -64,6 +68,10 @@ struct TrainOptions {
   int64_t patience = 0;
   uint64_t seed = 42;
   std::filesystem::path out_dir;
+  // Threads for training and validation (a ComputeContext's), in [1, kMaxThreads]. How the run
+  // uses the machine, not what it computes: not saved in run.json, a resumed run takes it anew
+  // (the CLI's --threads, all cores by default).
+  int threads = 1;
 };
 
 // Throws OptionError naming the first bad field.

@@ -90,6 +90,8 @@ class Trainer {
 
   using Clock = std::chrono::steady_clock;
 
+  // Throws IoError naming `source` when the saved batch index is past the saved epoch's batches.
+  void check_batch_index(const TrainState& saved, const std::filesystem::path& source) const;
   void start_epoch();  // at batch 0: draws the epoch's seed, zeroes the state and the accumulators
   EpochRun run_batches(EpochBatches& batches, Clock::time_point run_start, const std::atomic<bool>* stop,
                        const TrainCallbacks& callbacks);

@@ -16,10 +16,10 @@
 //
 // Two paths, by head size:
 //   small (V * I <= 64Ki elements, W within 256 KiB as float): row blocks on recur's own threads
-//     (recur::num_threads() of them). OpenBLAS is not called inside them, since its pool serializes
-//     concurrent callers: the products run in packed_gemm against W^T (forward) or W (backward),
-//     packed once per call, and in add_at_b. dlogits^T x and the column sums are taken in the
-//     forward, block by block while the block is in cache, one sum per thread kept in a second
+//     (up to the graph's ComputeContext::threads of them). OpenBLAS is not called inside them,
+//     since its pool serializes concurrent callers: the products run in packed_gemm against W^T
+//     (forward) or W (backward), packed once per call, and in add_at_b. dlogits^T x and the column sums are
+//     taken in the forward, block by block while the block is in cache, one sum per thread kept in a second
 //     auxiliary node; the backward scales their total by s and computes dx.
 //   large (word level, V ~ 14k): OpenBLAS over all rows at once (it threads itself), the softmax
 //     rows on recur's threads, and the three products in the backward through OpenBLAS.
@@ -37,7 +37,6 @@
 #include "kernels/packed_gemm.h"
 #include "kernels/softmax_rows.h"
 #include "recur/autograd/ops.h"
-#include "recur/core/threads.h"
 
 namespace recur {
 
@@ -53,9 +52,9 @@ constexpr int64_t kMinParallelWork = int64_t{1} << 17;
 // again for every block, so blocks of a few hundred rows.
 constexpr int64_t kLargeScratch = int64_t{1} << 22;
 
-// Buffers of the calling thread, kept from call to call so that a training loop stops allocating.
-// Each is filled and used within one forward or one backward call, so the backward of an earlier
-// call never finds another call's contents.
+// The op's scratch, kept by the graph from call to call (Graph::scratch) so that a training loop
+// stops allocating. Each buffer is filled and used within one forward or one backward call, so the
+// backward of an earlier call never finds another call's contents.
 template <Scalar T>
 struct Workspace {
   kernels::PackedMatrix<T> packed;  // W^T [I, V] in the forward, W [V, I] in the backward
@@ -64,15 +63,8 @@ struct Workspace {
   std::vector<double> losses;  // [parts]
 };
 
-template <Scalar T>
-Workspace<T>& workspace() {
-  static thread_local Workspace<T> w;
-  return w;
-}
-
-// How many row blocks (threads) for N rows costing `work_per_row` multiply-adds each.
-int part_count(int64_t N, int64_t work_per_row) {
-  const int threads = num_threads();
+// How many row blocks (at most `threads`) for N rows costing `work_per_row` multiply-adds each.
+int part_count(int threads, int64_t N, int64_t work_per_row) {
   if (threads <= 1 || N * work_per_row < kMinParallelWork) return 1;
   return static_cast<int>(std::clamp<int64_t>(N / kMinPartRows, 1, threads));
 }
@@ -93,6 +85,7 @@ struct HeadSaved {
   Var sums{};               // [parts * width] small head with dW or db wanted: per part, its unscaled
                             // share of dlogits^T x [V, I] then of sum_rows(dlogits) [V]
   int64_t N = 0, I = 0, V = 0;
+  int threads = 1;     // the graph's ComputeContext::threads when the op was recorded
   bool grad = false;   // a gradient is wanted: dlogits exists and the backward runs
   bool small = false;  // V * I <= kSmallHead: products in packed_gemm on recur's threads
   bool want_dw = false, want_db = false;
@@ -112,7 +105,7 @@ double forward_small(Graph<T>& g, const HeadSaved<T>& h, const int32_t* targets,
   const T* bias = h.bias ? g.value(*h.bias) : nullptr;
   T* dlogits = h.grad ? g.value(h.dlogits) : nullptr;  // [N, V]
   T* sums = h.sums.valid() ? g.value(h.sums) : nullptr;
-  Workspace<T>& ws = workspace<T>();
+  Workspace<T>& ws = g.template scratch<Workspace<T>>();
   if (I > 0) kernels::pack_matrix<T>(Trans::kYes, I, V, g.value(h.weight), I, ws.packed);  // W^T [I, V]
   const int64_t rows_per_block = block_rows(V);
   ws.losses.assign(static_cast<size_t>(h.parts), 0.0);
@@ -149,15 +142,15 @@ double forward_large(Graph<T>& g, const HeadSaved<T>& h, const int32_t* targets,
   const T* x = g.value(h.x);       // [N, I]
   const T* w = g.value(h.weight);  // [V, I]
   const T* bias = h.bias ? g.value(*h.bias) : nullptr;
-  Workspace<T>& ws = workspace<T>();
+  Workspace<T>& ws = g.template scratch<Workspace<T>>();
   const int64_t block = h.grad ? N : std::max<int64_t>(kMinPartRows, kLargeScratch / V);
   if (!h.grad) ws.scratch.resize(static_cast<size_t>(std::min(block, N) * V));  // [block, V]
   double total = 0;
   for (int64_t r = 0; r < N; r += block) {
     const int64_t rows = std::min(block, N - r);
     T* z = h.grad ? g.value(h.dlogits) + r * V : ws.scratch.data();  // [rows, V]
-    kernels::gemm<T>(Trans::kNo, Trans::kYes, rows, V, I, T(1), x + r * I, I, w, I, T(0), z, V);
-    const int softmax_parts = part_count(rows, 16 * V);  // ~16 operations per logit
+    kernels::gemm<T>(h.threads, Trans::kNo, Trans::kYes, rows, V, I, T(1), x + r * I, I, w, I, T(0), z, V);
+    const int softmax_parts = part_count(h.threads, rows, 16 * V);  // ~16 operations per logit
     ws.losses.assign(static_cast<size_t>(softmax_parts), 0.0);
     for_row_blocks(rows, softmax_parts, [&](int part, int64_t a, int64_t b) {
       const int64_t i = r + a;  // the part's first row in the batch
@@ -182,11 +175,12 @@ void add_part_sums(int parts, int64_t stride, int64_t n, const T* sums, T scale,
 // Small head, dx [N, I] = s dlogits W (added into dx when it accumulates): packed_gemm against W
 // on recur's threads.
 template <Scalar T>
-void add_dx_small(const HeadSaved<T>& h, T s, const T* dlogits, const T* w, const GradSlot<T>& dx) {
+void add_dx_small(Graph<T>& g, const HeadSaved<T>& h, T s, const T* dlogits, const T* w,
+                  const GradSlot<T>& dx) {
   const int64_t I = h.I, V = h.V;
-  Workspace<T>& ws = workspace<T>();
+  Workspace<T>& ws = g.template scratch<Workspace<T>>();
   kernels::pack_matrix<T>(Trans::kNo, V, I, w, I, ws.packed);  // W [V, I]
-  const int parts = part_count(h.N, V * I);
+  const int parts = part_count(h.threads, h.N, V * I);
   const int64_t rows_per_block = block_rows(V);
   if (s != T(1)) ws.scratch.resize(static_cast<size_t>(parts * rows_per_block * I));
   for_row_blocks(h.N, parts, [&](int part, int64_t r0, int64_t r1) {
@@ -221,8 +215,11 @@ void backward_head(Graph<T>& g, const HeadSaved<T>& h) {
   T* db = h.want_db ? g.grad(*h.bias) : nullptr;                           // [V]
   if (!h.small) {
     const T beta = dx.accumulate ? T(1) : T(0);  // a fresh dx buffer is overwritten, not added to
-    if (want_dx) kernels::gemm<T>(Trans::kNo, Trans::kNo, N, I, V, s, dlogits, V, w, I, beta, dx.data, I);
-    if (dw) kernels::gemm<T>(Trans::kYes, Trans::kNo, V, I, N, s, dlogits, V, g.value(h.x), I, T(1), dw, I);
+    if (want_dx)
+      kernels::gemm<T>(h.threads, Trans::kNo, Trans::kNo, N, I, V, s, dlogits, V, w, I, beta, dx.data, I);
+    if (dw)
+      kernels::gemm<T>(h.threads, Trans::kYes, Trans::kNo, V, I, N, s, dlogits, V, g.value(h.x), I, T(1), dw,
+                       I);
     if (db) kernels::sum_rows_into<T>(N, V, s, dlogits, db);
     return;
   }
@@ -230,7 +227,7 @@ void backward_head(Graph<T>& g, const HeadSaved<T>& h) {
   const T* sums = h.sums.valid() ? g.value(h.sums) : nullptr;
   if (dw) add_part_sums<T>(h.parts, h.width, V * I, sums, s, dw);
   if (db) add_part_sums<T>(h.parts, h.width, V, sums + V * I, s, db);
-  if (want_dx) add_dx_small<T>(h, s, dlogits, w, dx);
+  if (want_dx) add_dx_small<T>(g, h, s, dlogits, w, dx);
 }
 
 }  // namespace
@@ -240,8 +237,13 @@ Var linear_cross_entropy(Graph<T>& g, Var x, Var weight, std::optional<Var> bias
                          std::span<const int32_t> targets, std::span<const std::type_identity_t<T>> mask) {
   // --- Checks: linear's on the operands, then softmax_cross_entropy's on the logits [N, V] ---
   const detail::LinearSizes sizes = detail::check_linear_operands("linear_cross_entropy", g, x, weight, bias);
-  HeadSaved<T> h{
-      .x = x, .weight = weight, .bias = bias, .N = sizes.rows, .I = sizes.inputs, .V = sizes.outputs};
+  HeadSaved<T> h{.x = x,
+                 .weight = weight,
+                 .bias = bias,
+                 .N = sizes.rows,
+                 .I = sizes.inputs,
+                 .V = sizes.outputs,
+                 .threads = g.context().threads};
   const int64_t counted =
       detail::check_cross_entropy_targets<T>("linear_cross_entropy", h.N, h.V, targets, mask);
 
@@ -253,7 +255,7 @@ Var linear_cross_entropy(Graph<T>& g, Var x, Var weight, std::optional<Var> bias
   h.small = h.V * h.I <= kSmallHead;
   if (h.grad) h.dlogits = g.make_node(Shape{h.N, h.V}, {}, NodeInit::kUninitialized);
   if (h.small) {
-    h.parts = part_count(h.N, h.V * h.I);
+    h.parts = part_count(h.threads, h.N, h.V * h.I);
     h.width = (h.V * h.I + h.V + 15) / 16 * 16;
     if (h.want_dw || h.want_db) h.sums = g.make_node(Shape{h.parts * h.width}, {}, NodeInit::kUninitialized);
   }

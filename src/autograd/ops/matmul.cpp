@@ -23,18 +23,20 @@ using kernels::Trans;
 
 Trans trans_of(bool transposed) { return transposed ? Trans::kYes : Trans::kNo; }
 
-// C [M, N] = alpha op(A) op(B) + beta C with leading dimensions taken from the stored layouts.
+// C [M, N] = alpha op(A) op(B) + beta C with leading dimensions taken from the stored layouts, on
+// up to `threads` threads (the graph's ComputeContext).
 // K == 0 is an empty sum, done here since BLAS rejects a leading dimension of 0: beta 0 zeroes C
 // (outputs are not zero-filled in advance, see NodeInit), beta 1 leaves it.
 template <Scalar T>
-void gemm_dense(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T beta, T* C) {
+void gemm_dense(int threads, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B,
+                T beta, T* C) {
   if (K == 0) {
     if (beta == T(0)) std::fill_n(C, M * N, T(0));
     return;
   }
   const int64_t lda = ta ? M : K;  // A is [M, K], or [K, M] when transposed
   const int64_t ldb = tb ? K : N;  // B is [K, N], or [N, K] when transposed
-  kernels::gemm<T>(trans_of(ta), trans_of(tb), M, N, K, T(1), A, lda, B, ldb, beta, C, N);
+  kernels::gemm<T>(threads, trans_of(ta), trans_of(tb), M, N, K, T(1), A, lda, B, ldb, beta, C, N);
 }
 
 template <Scalar T>
@@ -44,18 +46,18 @@ void matmul_backward(Graph<T>& g, Var a, Var b, Var out, bool ta, bool tb, int64
     const T* B = g.value(b);
     T* dA = g.grad(a);
     if (!ta) {
-      gemm_dense<T>(false, !tb, M, K, N, dC, B, T(1), dA);  // dA [M, K] += dC op(B)^T
+      gemm_dense<T>(g.context().threads, false, !tb, M, K, N, dC, B, T(1), dA);  // dA [M, K] += dC op(B)^T
     } else {
-      gemm_dense<T>(tb, true, K, M, N, B, dC, T(1), dA);  // dA [K, M] += op(B) dC^T
+      gemm_dense<T>(g.context().threads, tb, true, K, M, N, B, dC, T(1), dA);  // dA [K, M] += op(B) dC^T
     }
   }
   if (g.requires_grad(b)) {
     const T* A = g.value(a);
     T* dB = g.grad(b);
     if (!tb) {
-      gemm_dense<T>(!ta, false, K, N, M, A, dC, T(1), dB);  // dB [K, N] += op(A)^T dC
+      gemm_dense<T>(g.context().threads, !ta, false, K, N, M, A, dC, T(1), dB);  // dB [K, N] += op(A)^T dC
     } else {
-      gemm_dense<T>(true, ta, N, K, M, dC, A, T(1), dB);  // dB [N, K] += dC^T op(A)
+      gemm_dense<T>(g.context().threads, true, ta, N, K, M, dC, A, T(1), dB);  // dB [N, K] += dC^T op(A)
     }
   }
 }
@@ -77,7 +79,8 @@ Var matmul(Graph<T>& g, Var a, Var b, bool transpose_a, bool transpose_b) {
                                  std::to_string(Kb) + " differ");
 
   Var out = g.make_node(Shape{M, N}, {a, b}, NodeInit::kUninitialized);  // beta 0 below writes it all
-  gemm_dense<T>(transpose_a, transpose_b, M, N, K, g.value(a), g.value(b), T(0), g.value(out));
+  gemm_dense<T>(g.context().threads, transpose_a, transpose_b, M, N, K, g.value(a), g.value(b), T(0),
+                g.value(out));
   g.set_backward(out,
                  [=](Graph<T>& gr) { matmul_backward(gr, a, b, out, transpose_a, transpose_b, M, N, K); });
   return out;
@@ -97,16 +100,18 @@ Var linear(Graph<T>& g, Var x, Var weight, std::optional<Var> bias) {
   Var out =
       bias ? g.make_node(out_shape, {x, weight, *bias}, kInit) : g.make_node(out_shape, {x, weight}, kInit);
   T* y = g.value(out);  // [M, O]
-  gemm_dense<T>(false, true, M, O, I, g.value(x), g.value(weight), T(0), y);
+  gemm_dense<T>(g.context().threads, false, true, M, O, I, g.value(x), g.value(weight), T(0), y);
   if (bias) kernels::add_rows_into<T>(M, O, g.value(*bias), y);
 
   g.set_backward(out, [=](Graph<T>& gr) {
     const T* dy = gr.grad(out);  // [M, O]
     if (gr.requires_grad(x)) {
       const GradSlot<T> dx = gr.grad_for_write(x);
-      gemm_dense<T>(false, false, M, I, O, dy, gr.value(weight), dx.accumulate ? T(1) : T(0), dx.data);
+      gemm_dense<T>(gr.context().threads, false, false, M, I, O, dy, gr.value(weight),
+                    dx.accumulate ? T(1) : T(0), dx.data);
     }
-    if (gr.requires_grad(weight)) gemm_dense<T>(true, false, O, I, M, dy, gr.value(x), T(1), gr.grad(weight));
+    if (gr.requires_grad(weight))
+      gemm_dense<T>(gr.context().threads, true, false, O, I, M, dy, gr.value(x), T(1), gr.grad(weight));
     if (bias && gr.requires_grad(*bias)) kernels::sum_rows_into<T>(M, O, T(1), dy, gr.grad(*bias));
   });
   return out;
