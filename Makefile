@@ -7,7 +7,7 @@ export RECUR_VECTORS ?= $(abspath ../shared/vectors)
 # WERROR=ON turns warnings into errors (CI sets it).
 WERROR ?= OFF
 
-.PHONY: all deps build cli test demo bench install-check format-check asan-test tsan-test clean
+.PHONY: all deps build cli test demo bench install-check format-check fuzz asan-test tsan-test clean
 
 all: build
 
@@ -36,6 +36,12 @@ demo: deps cli
 install-check: build
 	bash scripts/check-install.sh $(BUILD)
 
+# Every libFuzzer target in fuzz/ for FUZZ_SECONDS each (clang 16: scripts/install-deps.sh --fuzz).
+FUZZ_SECONDS ?= 30
+fuzz:
+	bash scripts/install-deps.sh --fuzz
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
 # clang-format --dry-run --Werror over every tracked C++ file (.clang-format).
 format-check:
 	bash scripts/check-format.sh
@@ -59,4 +65,4 @@ tsan-test: deps
 	set -e; for t in $(TSAN_TESTS); do TSAN_OPTIONS=halt_on_error=1 ./build-tsan/tests/$$t; done
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan) and runs each for a bounded time
 # from its seed corpus in fuzz/corpus/<name>/ (read only; new inputs go to a scratch folder).
 # A finding (crash, sanitizer report, non-recur exception, timeout, allocation past the limit)
-# fails the script and leaves the input in build-fuzz/findings/.
+# fails the script and leaves the input in build-fuzz/findings/; once fixed, copy it into
+# fuzz/regressions/<name>/, where every ctest run replays it (tests/CMakeLists.txt).
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 30 s, every target)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs recur's build and test dependencies from Debian packages. Idempotent.
+# --fuzz adds clang 16 and its sanitizer/libFuzzer runtime (scripts/fuzz.sh; clang 14 lacks
+# std::source_location).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenblas-dev libopenblas0-pthread
       libgtest-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev libfmt-dev
       clang-format)
+if [ "${1:-}" = "--fuzz" ]; then pkgs+=(clang-16 libclang-rt-16-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

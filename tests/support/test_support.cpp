@@ -55,8 +55,9 @@ CliResult run_cli(const std::string& args, const std::string& launcher) {
   std::string command;
   if (const char* data = std::getenv("RECUR_DATA"); !data || !*data)
     command = "RECUR_DATA='" + shared_data_dir().string() + "' ";
-  if (!launcher.empty()) command += launcher + " ";
-  command += "'" + cli_path() + "' " + args + " 2>&1";
+  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) about "'" + string + ... here.
+  if (!launcher.empty()) command.append(launcher).append(" ");
+  command.append("'").append(cli_path()).append("' ").append(args).append(" 2>&1");
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) throw std::runtime_error("popen failed for: " + command);
   std::string output;

@@ -17,7 +17,7 @@ struct TextReadOptions {
   // Appended to the invalid UTF-8 message when the caller offers replacement, e.g. "use
   // --replace-invalid to read it anyway"; empty (no hint) where the caller has no such option.
   // First, so that initializers naming only the fields below leave it empty without a warning.
-  std::string_view replace_hint;
+  std::string_view replace_hint{};
   InvalidUtf8 invalid_utf8 = InvalidUtf8::error;
   bool allows_blank = false;  // accept an empty or whitespace-only file
 };
