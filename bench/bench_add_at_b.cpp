@@ -4,10 +4,9 @@
 //   OPENBLAS_CORETYPE=SkylakeX bench_add_at_b --threads 1 --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
-#include "bench_threads.h"
-
 #include <vector>
 
+#include "bench_threads.h"
 #include "kernels/add_at_b.h"
 #include "kernels/gemm.h"
 #include "recur/core/rng.h"

@@ -73,4 +73,6 @@ BENCHMARK(bm_head<Mode::kUnfusedNoGrad>)->Name("unfused_nograd")->Apply(shapes);
 
 }  // namespace
 
-int main(int argc, char** argv) { return recur::bench::run_benchmarks(argc, argv, "bench_linear_cross_entropy"); }
+int main(int argc, char** argv) {
+  return recur::bench::run_benchmarks(argc, argv, "bench_linear_cross_entropy");
+}

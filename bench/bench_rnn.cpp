@@ -15,8 +15,6 @@
 //   bench_rnn --threads 2 --benchmark_filter=fused --benchmark_repetitions=3
 #include <benchmark/benchmark.h>
 
-#include "bench_threads.h"
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -25,12 +23,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_threads.h"
 #include "recur/autograd/graph.h"
-#include "recur/nn/rnn.h"
-#include "recur/nn/scratch_cells.h"
 #include "recur/autograd/ops.h"
 #include "recur/core/rng.h"
 #include "recur/core/threads.h"
+#include "recur/nn/rnn.h"
+#include "recur/nn/scratch_cells.h"
 
 namespace {
 

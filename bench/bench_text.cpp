@@ -10,8 +10,8 @@
 
 #include <string>
 
-#include "recur/data/dataset.h"
 #include "recur/core/error.h"
+#include "recur/data/dataset.h"
 #include "recur/text/corpus_stats.h"
 #include "recur/text/ngram_model.h"
 #include "recur/text/text_file.h"

@@ -31,7 +31,8 @@ inline int parse_threads(const char* text) {
   char* end = nullptr;
   const long n = std::strtol(text, &end, 10);
   if (end == text || *end != '\0')
-    throw std::invalid_argument(std::string("--threads / RECUR_THREADS expects an integer, got '") + text + "'");
+    throw std::invalid_argument(std::string("--threads / RECUR_THREADS expects an integer, got '") + text +
+                                "'");
   return static_cast<int>(n);
 }
 

@@ -3,10 +3,10 @@
 #include <cstdio>
 
 #include "recur/autograd/graph.h"
-#include "recur/nn/rnn.h"
 #include "recur/autograd/ops.h"
 #include "recur/core/parameters.h"
 #include "recur/core/rng.h"
+#include "recur/nn/rnn.h"
 
 int main() {
   using namespace recur;

@@ -23,12 +23,14 @@ inline const std::filesystem::path& scratch_dir() {
 }
 
 // Writes data[2 .. 2+n) to `first` and the rest to `second` (n = the first two bytes, clamped).
-inline void write_two_files(const uint8_t* data, size_t size, const std::string& first, const std::string& second) {
+inline void write_two_files(const uint8_t* data, size_t size, const std::string& first,
+                            const std::string& second) {
   size_t n = size >= 2 ? static_cast<size_t>(data[0] | (data[1] << 8)) : 0;
   const size_t body = size >= 2 ? size - 2 : 0;
   if (n > body) n = body;
   const char* bytes = reinterpret_cast<const char*>(data) + (size >= 2 ? 2 : size);
-  std::ofstream(scratch_dir() / first, std::ios::binary | std::ios::trunc).write(bytes, static_cast<std::streamsize>(n));
+  std::ofstream(scratch_dir() / first, std::ios::binary | std::ios::trunc)
+      .write(bytes, static_cast<std::streamsize>(n));
   std::ofstream(scratch_dir() / second, std::ios::binary | std::ios::trunc)
       .write(bytes + n, static_cast<std::streamsize>(body - n));
 }

@@ -3,9 +3,9 @@
 
 #include <fstream>
 
-#include "recur/data/dataset.h"
-#include "recur/core/error.h"
 #include "expect_error.h"
+#include "recur/core/error.h"
+#include "recur/data/dataset.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -13,13 +13,15 @@ using namespace recur;
 TEST(Dataset, FindsKnownNameInGivenFolders) {
   auto dir = test::make_temp_dir("dataset");
   std::ofstream(dir / "timemachine.txt") << "the time machine\n";
-  EXPECT_EQ(resolve_dataset("timemachine", std::vector<std::filesystem::path>{dir / "nowhere", dir}), dir / "timemachine.txt");
+  EXPECT_EQ(resolve_dataset("timemachine", std::vector<std::filesystem::path>{dir / "nowhere", dir}),
+            dir / "timemachine.txt");
 }
 
 TEST(Dataset, ExistingPathIsReturnedAsIs) {
   auto dir = test::make_temp_dir("dataset");
   std::ofstream(dir / "mine.txt") << "x";
-  EXPECT_EQ(resolve_dataset((dir / "mine.txt").string(), std::vector<std::filesystem::path>{}), dir / "mine.txt");
+  EXPECT_EQ(resolve_dataset((dir / "mine.txt").string(), std::vector<std::filesystem::path>{}),
+            dir / "mine.txt");
 }
 
 TEST(Dataset, MissingDatasetSaysWhereItLookedAndWhatItExpected) {
@@ -46,14 +48,16 @@ TEST(Dataset, UnknownNameListsKnownNames) {
 
 TEST(Dataset, SharedDataHasEveryKnownDataset) {
   for (const auto& d : known_datasets())
-    EXPECT_NO_THROW((void)resolve_dataset(d.name, std::vector<std::filesystem::path>{test::shared_data_dir()})) << d.name;
+    EXPECT_NO_THROW(
+        (void)resolve_dataset(d.name, std::vector<std::filesystem::path>{test::shared_data_dir()}))
+        << d.name;
 }
 
 // A directory or a device given where a data file belongs is called what it is.
 TEST(Dataset, DirectoryOrDeviceIsNamedAsSuch) {
   const auto dir = test::make_temp_dir("dataset");
   test::expect_error_words<IoError>([&] { (void)resolve_dataset(dir.string(), {}); },
-                                   {dir.string(), "is a directory, not a data file"});
+                                    {dir.string(), "is a directory, not a data file"});
   test::expect_error_words<IoError>([] { (void)resolve_dataset("/dev/null", {}); },
-                                   {"/dev/null", "character device"});
+                                    {"/dev/null", "character device"});
 }

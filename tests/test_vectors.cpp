@@ -52,7 +52,8 @@ TEST(Vectors, EveryFileMatchesPyTorch) {
       ADD_FAILURE() << name << ": unknown vector kind '" << kind << "'";
       continue;
     }
-    const int failures_before = ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
+    const int failures_before =
+        ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
     it->second(j, name);
     const bool ok = ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count() ==
                     failures_before;

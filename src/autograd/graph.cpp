@@ -84,8 +84,9 @@ Var Graph<T>::detach(Var v) {
 template <Scalar T>
 Var Graph<T>::alias(Var v, const Shape& shape) {
   Node& src = node(v);
-  check<ShapeError>(shape.numel() == src.shape.numel(), "Graph::alias: cannot view " + src.shape.str() + " as " +
-                                                            shape.str() + " (different element counts)");
+  check<ShapeError>(
+      shape.numel() == src.shape.numel(),
+      "Graph::alias: cannot view " + src.shape.str() + " as " + shape.str() + " (different element counts)");
   const T* value = src.value;
   const bool requires_grad = src.requires_grad;
   const int32_t root = src.alias_of >= 0 ? src.alias_of : v.id;
@@ -106,7 +107,8 @@ Tensor<T> Graph<T>::to_tensor(Var v) const {
 template <Scalar T>
 T Graph<T>::item(Var v) const {
   const Node& n = node(v);
-  check<ShapeError>(n.shape.numel() == 1, "Graph::item: value of shape " + n.shape.str() + " is not a scalar");
+  check<ShapeError>(n.shape.numel() == 1,
+                    "Graph::item: value of shape " + n.shape.str() + " is not a scalar");
   return n.value[0];
 }
 
@@ -171,7 +173,8 @@ template <Scalar T>
 void Graph<T>::set_backward(Var first, BackwardFn fn, int num_outputs) {
   Node& n = node(first);
   if (!n.requires_grad) return;  // nothing upstream wants a gradient
-  check<Error>(first.id + num_outputs <= static_cast<int32_t>(used_), "Graph::set_backward: outputs past the tape");
+  check<Error>(first.id + num_outputs <= static_cast<int32_t>(used_),
+               "Graph::set_backward: outputs past the tape");
   n.backward = std::move(fn);
   n.num_outputs = num_outputs;
 }
@@ -179,14 +182,17 @@ void Graph<T>::set_backward(Var first, BackwardFn fn, int num_outputs) {
 template <Scalar T>
 void Graph<T>::backward(Var loss) {
   Node& l = node(loss);
-  check<ShapeError>(l.shape.numel() == 1, "Graph::backward: loss of shape " + l.shape.str() + " is not a scalar");
-  check<Error>(l.requires_grad, "Graph::backward: the loss does not depend on anything that requires a gradient");
+  check<ShapeError>(l.shape.numel() == 1,
+                    "Graph::backward: loss of shape " + l.shape.str() + " is not a scalar");
+  check<Error>(l.requires_grad,
+               "Graph::backward: the loss does not depend on anything that requires a gradient");
   grad(loss)[0] += T(1);
   for (int32_t id = loss.id; id >= 0; --id) {
     Node& n = nodes_[static_cast<size_t>(id)];
     if (!n.backward) continue;
     bool reached = false;
-    for (int k = 0; k < n.num_outputs; ++k) reached = reached || nodes_[static_cast<size_t>(id + k)].grad != nullptr;
+    for (int k = 0; k < n.num_outputs; ++k)
+      reached = reached || nodes_[static_cast<size_t>(id + k)].grad != nullptr;
     if (reached) n.backward(*this);
   }
 }

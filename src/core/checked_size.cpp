@@ -27,9 +27,12 @@ int64_t checked_add(int64_t a, int64_t b, std::string_view what) {
 }
 
 void check_size_range(int64_t value, int64_t low, int64_t high, std::string_view what) {
-  if (value < low) throw ValueError(std::string(what) + " must be >= " + std::to_string(low) + ", got " + std::to_string(value));
+  if (value < low)
+    throw ValueError(std::string(what) + " must be >= " + std::to_string(low) + ", got " +
+                     std::to_string(value));
   if (value > high)
-    throw ValueError(std::string(what) + " must be <= " + std::to_string(high) + ", got " + std::to_string(value));
+    throw ValueError(std::string(what) + " must be <= " + std::to_string(high) + ", got " +
+                     std::to_string(value));
 }
 
 }  // namespace recur

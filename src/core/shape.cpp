@@ -17,7 +17,8 @@ void Shape::push_back(int64_t d) {
 
 int64_t Shape::dim(int axis) const {
   int a = axis < 0 ? axis + rank_ : axis;
-  check<ShapeError>(a >= 0 && a < rank_, "Shape::dim: axis " + std::to_string(axis) + " out of range for " + str());
+  check<ShapeError>(a >= 0 && a < rank_,
+                    "Shape::dim: axis " + std::to_string(axis) + " out of range for " + str());
   return dims_[static_cast<size_t>(a)];
 }
 

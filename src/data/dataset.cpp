@@ -16,7 +16,8 @@ constexpr std::array<DatasetInfo, 6> kDatasets{{
     {"timemachine", "timemachine.txt", "8424dbd9532ac81f7e5f0b6add90e6952baea29158309d7d1bf3884f4e12c516",
      "http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt",
      "H. G. Wells, The Time Machine (d2l's corpus, 179 kB)"},
-    {"tinyshakespeare", "tinyshakespeare.txt", "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+    {"tinyshakespeare", "tinyshakespeare.txt",
+     "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
      "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
      "Tiny Shakespeare (char-rnn, 1.1 MB)"},
     {"wikitext-2", "wikitext-2/test.txt", "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0",
@@ -65,12 +66,13 @@ fs::path resolve_dataset(std::string_view name_or_path, const std::vector<fs::pa
   const DatasetInfo* info = nullptr;
   for (const auto& d : kDatasets)
     if (d.name == name_or_path) info = &d;
-  if (!info && fs::exists(given, ec)) check_regular_file(given, "a data file");  // a directory, a device: say so
+  if (!info && fs::exists(given, ec))
+    check_regular_file(given, "a data file");  // a directory, a device: say so
   if (!info) {
     std::string names;
     for (const auto& d : kDatasets) names += (names.empty() ? "" : ", ") + std::string(d.name);
-    throw IoError("'" + std::string(name_or_path) + "' is neither a readable file nor a known dataset name (" +
-                  names + ")");
+    throw IoError("'" + std::string(name_or_path) +
+                  "' is neither a readable file nor a known dataset name (" + names + ")");
   }
   std::string looked;
   for (const auto& dir : dirs) {
@@ -80,8 +82,8 @@ fs::path resolve_dataset(std::string_view name_or_path, const std::vector<fs::pa
   }
   throw IoError("dataset '" + std::string(info->name) + "' not found; looked for:" +
                 (looked.empty() ? std::string("\n  (no folders: set RECUR_DATA)") : looked) +
-                "\nexpected file '" + std::string(info->relative_path) + "' with SHA-256 " + std::string(info->sha256) +
-                "\na public copy: " + std::string(info->public_copy) +
+                "\nexpected file '" + std::string(info->relative_path) + "' with SHA-256 " +
+                std::string(info->sha256) + "\na public copy: " + std::string(info->public_copy) +
                 "\nput it in a folder listed in RECUR_DATA (colon-separated) or in the cache folder");
 }
 

@@ -31,13 +31,15 @@ std::string encode_safetensors(const std::vector<NamedTensor>& tensors,
     offset += bytes;
   }
   std::string json = header.dump();
-  json.append((8 - json.size() % 8) % 8, ' ');  // align the data section to 8 bytes, as the reference writer does
+  json.append((8 - json.size() % 8) % 8,
+              ' ');  // align the data section to 8 bytes, as the reference writer does
   std::string out(8, '\0');
   const uint64_t n = json.size();
   std::memcpy(out.data(), &n, 8);
   out += json;
   for (const auto& t : tensors)
-    out.append(reinterpret_cast<const char*>(t.tensor.data()), static_cast<size_t>(t.tensor.numel()) * sizeof(float));
+    out.append(reinterpret_cast<const char*>(t.tensor.data()),
+               static_cast<size_t>(t.tensor.numel()) * sizeof(float));
   return out;
 }
 
@@ -63,13 +65,18 @@ class Decoder {
  public:
   Decoder(const std::string& bytes, const std::string& source) : bytes_(bytes), source_(source) {}
 
-  IoError fail(const std::string& why) const { return IoError(source_ + ": not a valid safetensors file: " + why); }
-  IoError fail(const std::string& name, const std::string& why) const { return fail("tensor '" + name + "' " + why); }
+  IoError fail(const std::string& why) const {
+    return IoError(source_ + ": not a valid safetensors file: " + why);
+  }
+  IoError fail(const std::string& name, const std::string& why) const {
+    return fail("tensor '" + name + "' " + why);
+  }
 
   // The 8-byte length and the JSON object after it; sets the data section.
   nlohmann::json read_header() {
     if (bytes_.size() < 8)
-      throw fail("file is " + std::to_string(bytes_.size()) + " bytes, shorter than the 8-byte header length");
+      throw fail("file is " + std::to_string(bytes_.size()) +
+                 " bytes, shorter than the 8-byte header length");
     uint64_t header_size = 0;
     std::memcpy(&header_size, bytes_.data(), 8);
     if (header_size > bytes_.size() - 8)
@@ -132,27 +139,31 @@ class Decoder {
     e.begin = offsets[0].get<uint64_t>();
     e.end = offsets[1].get<uint64_t>();
     if (e.begin > e.end || e.end > data_size_)
-      throw fail(name, "has data_offsets outside the " + std::to_string(data_size_) + "-byte data section: [" +
-                           std::to_string(e.begin) + ", " + std::to_string(e.end) + "]");
+      throw fail(name, "has data_offsets outside the " + std::to_string(data_size_) +
+                           "-byte data section: [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                           "]");
     check_byte_count(e);
     return e;
   }
 
   // Sorted by offset, the entries tile the data section exactly: no gap, overlap or trailing byte.
   void check_layout(std::vector<Entry>& entries) const {
-    std::stable_sort(entries.begin(), entries.end(),
-                     [](const Entry& a, const Entry& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return a.begin < b.begin || (a.begin == b.begin && a.end < b.end);
+    });
     uint64_t expected = 0;
     for (const Entry& e : entries) {
       if (e.begin != expected)
-        throw fail(e.name, "has data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] but " +
-                               (e.begin < expected ? "the tensor before it ends at byte " : "the data before it ends at byte ") +
+        throw fail(e.name, "has data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                               "] but " +
+                               (e.begin < expected ? "the tensor before it ends at byte "
+                                                   : "the data before it ends at byte ") +
                                std::to_string(expected) + (e.begin < expected ? " (overlap)" : " (gap)"));
       expected = e.end;
     }
     if (expected != data_size_)
-      throw fail("the tensors cover " + std::to_string(expected) + " bytes of the " + std::to_string(data_size_) +
-                 "-byte data section (trailing bytes)");
+      throw fail("the tensors cover " + std::to_string(expected) + " bytes of the " +
+                 std::to_string(data_size_) + "-byte data section (trailing bytes)");
   }
 
   NamedTensor convert(const Entry& e) const {
@@ -175,8 +186,8 @@ class Decoder {
   uint64_t element_size(const Entry& e) const {
     if (e.dtype == "F32") return 4;
     if (e.dtype == "F64") return 8;
-    static constexpr std::array<std::string_view, 13> kOther = {"BOOL", "U8",  "I8",  "F8_E5M2", "F8_E4M3", "I16", "U16",
-                                                                 "F16",  "BF16", "I32", "U32",     "I64",     "U64"};
+    static constexpr std::array<std::string_view, 13> kOther = {
+        "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "I64", "U64"};
     const bool known = std::find(kOther.begin(), kOther.end(), e.dtype) != kOther.end();
     throw fail(e.name, "has dtype '" + e.dtype + "'" + (known ? "" : ", which the format does not define") +
                            "; recur reads F32 and F64");
@@ -189,8 +200,9 @@ class Decoder {
       if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes))
         throw fail(e.name, "has shape " + e.shape.str() + ", too large for 64-bit sizes");
     if (e.end - e.begin != bytes)
-      throw fail(e.name, "of shape " + e.shape.str() + " and dtype " + e.dtype + " needs " + std::to_string(bytes) +
-                             " bytes, its data_offsets span " + std::to_string(e.end - e.begin));
+      throw fail(e.name, "of shape " + e.shape.str() + " and dtype " + e.dtype + " needs " +
+                             std::to_string(bytes) + " bytes, its data_offsets span " +
+                             std::to_string(e.end - e.begin));
   }
 
   const std::string& bytes_;
@@ -219,7 +231,8 @@ std::vector<NamedTensor> decode_safetensors(const std::string& bytes, const std:
 }
 
 std::vector<NamedTensor> load_safetensors(const std::filesystem::path& path) {
-  return decode_safetensors(read_file_bounded(path, kMaxSafetensorsBytes, "a safetensors file"), path.string());
+  return decode_safetensors(read_file_bounded(path, kMaxSafetensorsBytes, "a safetensors file"),
+                            path.string());
 }
 
 }  // namespace recur

@@ -1,5 +1,7 @@
 // SVG line charts: axis ranges and ticks (linear "nice" numbers after Heckbert, Graphics Gems 1990;
 // log10 decades), one <path> per series, a legend, and an atomic file write.
+#include "recur/io/svg_plot.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
-#include "recur/io/svg_plot.h"
 
 namespace recur {
 

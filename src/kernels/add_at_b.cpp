@@ -102,18 +102,42 @@ template <int P>
 void row_tile(int rows, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
               int64_t ldc, __mmask16 last_mask) {
   switch (rows) {
-    case 12: tile_kernel<12, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 11: tile_kernel<11, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 10: tile_kernel<10, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 9: tile_kernel<9, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 8: tile_kernel<8, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 7: tile_kernel<7, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 6: tile_kernel<6, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 5: tile_kernel<5, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 4: tile_kernel<4, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 3: tile_kernel<3, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    case 2: tile_kernel<2, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
-    default: tile_kernel<1, P>(K, A, lda, B, ldb, C, ldc, last_mask); break;
+    case 12:
+      tile_kernel<12, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 11:
+      tile_kernel<11, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 10:
+      tile_kernel<10, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 9:
+      tile_kernel<9, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 8:
+      tile_kernel<8, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 7:
+      tile_kernel<7, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 6:
+      tile_kernel<6, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 5:
+      tile_kernel<5, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 4:
+      tile_kernel<4, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 3:
+      tile_kernel<3, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    case 2:
+      tile_kernel<2, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
+    default:
+      tile_kernel<1, P>(K, A, lda, B, ldb, C, ldc, last_mask);
+      break;
   }
 }
 
@@ -173,10 +197,18 @@ void column_edge_strips(int64_t K, int64_t rows, const float* A, int64_t lda, co
 void column_edge(int64_t J, int64_t K, int64_t rows, const float* A, int64_t lda, const float* B, int64_t ldb,
                  float* C, int64_t ldc) {
   switch (J) {
-    case 1: column_edge_strips<1>(K, rows, A, lda, B, ldb, C, ldc); break;
-    case 2: column_edge_strips<2>(K, rows, A, lda, B, ldb, C, ldc); break;
-    case 3: column_edge_strips<3>(K, rows, A, lda, B, ldb, C, ldc); break;
-    default: column_edge_strips<4>(K, rows, A, lda, B, ldb, C, ldc); break;
+    case 1:
+      column_edge_strips<1>(K, rows, A, lda, B, ldb, C, ldc);
+      break;
+    case 2:
+      column_edge_strips<2>(K, rows, A, lda, B, ldb, C, ldc);
+      break;
+    case 3:
+      column_edge_strips<3>(K, rows, A, lda, B, ldb, C, ldc);
+      break;
+    default:
+      column_edge_strips<4>(K, rows, A, lda, B, ldb, C, ldc);
+      break;
   }
 }
 

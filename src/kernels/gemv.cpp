@@ -9,7 +9,6 @@
 #include <immintrin.h>
 #endif
 
-
 namespace recur::kernels {
 
 void pack_gemv(int64_t M, int64_t N, const float* A, int64_t lda, PackedGemv& out) {
@@ -42,29 +41,29 @@ void packed_gemv(const PackedGemv& a, int64_t p0, int64_t p1, const float* x, fl
       _mm512_store_ps(acc, s0);
       _mm512_store_ps(acc + 16, s1);
     } else {
-    // Eight 16-wide accumulators stay in registers across k (g++ keeps an array in memory).
-    static_assert(kGemvPanel == 128);
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    for (int64_t k = 0; k < N; ++k) {
-      const __m512 xk = _mm512_set1_ps(x[k]);
-      const float* col = panel + k * kGemvPanel;
-      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(col), xk, a0);
-      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 16), xk, a1);
-      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 32), xk, a2);
-      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 48), xk, a3);
-      a4 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 64), xk, a4);
-      a5 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 80), xk, a5);
-      a6 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 96), xk, a6);
-      a7 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 112), xk, a7);
-    }
-    _mm512_store_ps(acc, a0);
-    _mm512_store_ps(acc + 16, a1);
-    _mm512_store_ps(acc + 32, a2);
-    _mm512_store_ps(acc + 48, a3);
-    _mm512_store_ps(acc + 64, a4);
-    _mm512_store_ps(acc + 80, a5);
-    _mm512_store_ps(acc + 96, a6);
-    _mm512_store_ps(acc + 112, a7);
+      // Eight 16-wide accumulators stay in registers across k (g++ keeps an array in memory).
+      static_assert(kGemvPanel == 128);
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      for (int64_t k = 0; k < N; ++k) {
+        const __m512 xk = _mm512_set1_ps(x[k]);
+        const float* col = panel + k * kGemvPanel;
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(col), xk, a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 16), xk, a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 32), xk, a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 48), xk, a3);
+        a4 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 64), xk, a4);
+        a5 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 80), xk, a5);
+        a6 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 96), xk, a6);
+        a7 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 112), xk, a7);
+      }
+      _mm512_store_ps(acc, a0);
+      _mm512_store_ps(acc + 16, a1);
+      _mm512_store_ps(acc + 32, a2);
+      _mm512_store_ps(acc + 48, a3);
+      _mm512_store_ps(acc + 64, a4);
+      _mm512_store_ps(acc + 80, a5);
+      _mm512_store_ps(acc + 96, a6);
+      _mm512_store_ps(acc + 112, a7);
     }
 #else
     std::fill(acc, acc + P, 0.0f);

@@ -19,7 +19,7 @@ inline constexpr int64_t kGemvSmallPanel = 32;
 struct PackedGemv {
   int64_t M = 0, N = 0;
   int64_t panel = kGemvPanel;  // rows per panel
-  AlignedFloats panels;  // [num_panels(), N, panel], 64-byte aligned
+  AlignedFloats panels;        // [num_panels(), N, panel], 64-byte aligned
   [[nodiscard]] int64_t num_panels() const { return (M + panel - 1) / panel; }
 };
 void pack_gemv(int64_t M, int64_t N, const float* A, int64_t lda, PackedGemv& out);

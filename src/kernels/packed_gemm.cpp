@@ -53,14 +53,30 @@ template <int P>
 void row_block(int rows, int64_t K, const float* A, int64_t lda, const float* panel, int64_t panel_stride,
                float beta, float* C, int64_t ldc, __mmask16 last_mask) {
   switch (rows) {
-    case 8: tile_kernel<8, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask); break;
-    case 7: tile_kernel<7, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask); break;
-    case 6: tile_kernel<6, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask); break;
-    case 5: tile_kernel<5, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask); break;
-    case 4: tile_kernel<4, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask); break;
-    case 3: tile_kernel<3, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask); break;
-    case 2: tile_kernel<2, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask); break;
-    default: tile_kernel<1, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask); break;
+    case 8:
+      tile_kernel<8, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
+      break;
+    case 7:
+      tile_kernel<7, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
+      break;
+    case 6:
+      tile_kernel<6, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
+      break;
+    case 5:
+      tile_kernel<5, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
+      break;
+    case 4:
+      tile_kernel<4, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
+      break;
+    case 3:
+      tile_kernel<3, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
+      break;
+    case 2:
+      tile_kernel<2, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
+      break;
+    default:
+      tile_kernel<1, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
+      break;
   }
 }
 #endif
@@ -138,12 +154,13 @@ template struct PackedMatrix<float>;
 template struct PackedMatrix<double>;
 template void pack_matrix<float>(Trans, int64_t, int64_t, const float*, int64_t, PackedMatrix<float>&);
 template void pack_matrix<double>(Trans, int64_t, int64_t, const double*, int64_t, PackedMatrix<double>&);
-template void packed_gemm<float>(int64_t, const float*, int64_t, const PackedMatrix<float>&, float, float*, int64_t);
-template void packed_gemm<double>(int64_t, const double*, int64_t, const PackedMatrix<double>&, double, double*,
-                                  int64_t);
+template void packed_gemm<float>(int64_t, const float*, int64_t, const PackedMatrix<float>&, float, float*,
+                                 int64_t);
+template void packed_gemm<double>(int64_t, const double*, int64_t, const PackedMatrix<double>&, double,
+                                  double*, int64_t);
 template void packed_gemm_reference<float>(int64_t, const float*, int64_t, const PackedMatrix<float>&, float,
                                            float*, int64_t);
-template void packed_gemm_reference<double>(int64_t, const double*, int64_t, const PackedMatrix<double>&, double,
-                                            double*, int64_t);
+template void packed_gemm_reference<double>(int64_t, const double*, int64_t, const PackedMatrix<double>&,
+                                            double, double*, int64_t);
 
 }  // namespace recur::kernels

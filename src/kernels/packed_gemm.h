@@ -19,8 +19,8 @@ namespace recur::kernels {
 
 template <Scalar T>
 struct PackedMatrix {
-  int64_t K = 0, N = 0;  // op(B) is [K, N]
-  AlignedFloats panels;  // float: [ceil(N/16), K, 16], 64-byte aligned; double: unused
+  int64_t K = 0, N = 0;       // op(B) is [K, N]
+  AlignedFloats panels;       // float: [ceil(N/16), K, 16], 64-byte aligned; double: unused
   const T* source = nullptr;  // the unpacked B (double path and the reference)
   int64_t ld = 0;
   Trans trans = Trans::kNo;

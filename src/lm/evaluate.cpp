@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
+#include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/lm/inference.h"
-#include "recur/autograd/ops.h"
 
 namespace recur {
 
@@ -48,12 +48,14 @@ EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, i
 }
 
 std::vector<int32_t> generate_tokens(LanguageModel& model, std::span<const int32_t> prefix, int64_t length,
-                                     const SamplerOptions& sampler, Rng& rng, const InferenceOptions& inference) {
+                                     const SamplerOptions& sampler, Rng& rng,
+                                     const InferenceOptions& inference) {
   check(!prefix.empty(), "generate: the prefix must hold at least one token");
   check(length >= 0, "generate: length must be >= 0, got " + std::to_string(length));
   validate(sampler);
   const int64_t V = model.config().vocab_size;
-  for (int32_t id : prefix) check(id >= 0 && id < V, "generate: prefix token id " + std::to_string(id) + " outside the vocabulary");
+  for (int32_t id : prefix)
+    check(id >= 0 && id < V, "generate: prefix token id " + std::to_string(id) + " outside the vocabulary");
   // The graph-free batch-1 path (recur/lm/inference.h); LanguageModel::forward is its reference.
   InferenceSession session(model, inference);
   SamplerWorkspace workspace;

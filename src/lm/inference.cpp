@@ -85,7 +85,7 @@ class GemvHelper {
   bool stop_ = false;                // likewise
   std::atomic<uint32_t> posted_{0};  // jobs handed out
   std::atomic<uint32_t> finished_{0};
-  std::thread thread_;               // last: starts after the counters exist
+  std::thread thread_;  // last: starts after the counters exist
 };
 
 kernels::PackedGemv pack(int64_t M, int64_t N, const float* A) {
@@ -98,24 +98,24 @@ kernels::PackedGemv pack(int64_t M, int64_t N, const float* A) {
 
 struct InferenceSession::Impl {
   struct Layer {
-    kernels::PackedGemv w_ih;       // [G*H, in] packed (empty for a one-hot first layer)
-    kernels::PackedGemv w_hh;       // [G*H, H] packed
-    std::vector<float> bias;        // [G*H] fused::fold_bias of b_ih and b_hh
-    std::vector<float> b_hh;        // [G*H] read by the blocks the cell does not fold (GRU's b_hn)
-    std::vector<float> h, h_next;   // [H] hidden state, and the step's new one (swapped after it)
-    std::vector<float> c, c_next;   // [H] cell state likewise, cells with kHasCellState only
+    kernels::PackedGemv w_ih;      // [G*H, in] packed (empty for a one-hot first layer)
+    kernels::PackedGemv w_hh;      // [G*H, H] packed
+    std::vector<float> bias;       // [G*H] fused::fold_bias of b_ih and b_hh
+    std::vector<float> b_hh;       // [G*H] read by the blocks the cell does not fold (GRU's b_hn)
+    std::vector<float> h, h_next;  // [H] hidden state, and the step's new one (swapped after it)
+    std::vector<float> c, c_next;  // [H] cell state likewise, cells with kHasCellState only
   };
   CellType cell;
   int64_t H = 0, G = 0, V = 0, E = 0;  // hidden, gate blocks, vocabulary, embedding (0 = one-hot)
   std::vector<Layer> layers;
-  std::vector<float> table;           // [V, G*H] one-hot first layer: W_ih^T
-  const float* embedding = nullptr;   // [V, E] when embedding_size > 0
-  kernels::PackedGemv head_w;         // [V, H] packed
-  const float* head_b = nullptr;      // [V]
-  std::vector<float> gates;           // [G*H] pre-activations, then the activated gates
-  std::vector<float> hh;              // [G*H] W_hh h, cells with kRecurrentApart only
-  std::vector<float> saved;           // [H] what the step kernel keeps for backward; unused here
-  std::vector<float> logits;          // [V]
+  std::vector<float> table;            // [V, G*H] one-hot first layer: W_ih^T
+  const float* embedding = nullptr;    // [V, E] when embedding_size > 0
+  kernels::PackedGemv head_w;          // [V, H] packed
+  const float* head_b = nullptr;       // [V]
+  std::vector<float> gates;            // [G*H] pre-activations, then the activated gates
+  std::vector<float> hh;               // [G*H] W_hh h, cells with kRecurrentApart only
+  std::vector<float> saved;            // [H] what the step kernel keeps for backward; unused here
+  std::vector<float> logits;           // [V]
   std::unique_ptr<GemvHelper> helper;  // null with one thread
 
   Impl(const LanguageModel& model, const InferenceOptions& options);
@@ -201,10 +201,19 @@ void InferenceSession::Impl::step_layer(Layer& layer, const float* x, int32_t to
   } else {
     gemv(layer.w_hh, layer.h.data(), 1.0f, gates.data());
   }
-  Cell::step_forward(fused::StepForward<float>{
-      .rows = 1, .H = H, .gates = gates.data(), .hh = hh.data(), .bias = layer.bias.data(),
-      .b_hh = layer.b_hh.data(), .h_prev = layer.h.data(), .ld_prev = H, .h = layer.h_next.data(), .ld_h = H,
-      .c_prev = layer.c.data(), .c = layer.c_next.data(), .saved = saved.data()});
+  Cell::step_forward(fused::StepForward<float>{.rows = 1,
+                                               .H = H,
+                                               .gates = gates.data(),
+                                               .hh = hh.data(),
+                                               .bias = layer.bias.data(),
+                                               .b_hh = layer.b_hh.data(),
+                                               .h_prev = layer.h.data(),
+                                               .ld_prev = H,
+                                               .h = layer.h_next.data(),
+                                               .ld_h = H,
+                                               .c_prev = layer.c.data(),
+                                               .c = layer.c_next.data(),
+                                               .saved = saved.data()});
   std::swap(layer.h, layer.h_next);
   std::swap(layer.c, layer.c_next);
 }
@@ -226,8 +235,8 @@ void InferenceSession::reset() {
 
 std::span<const float> InferenceSession::step(int32_t token) {
   Impl& s = *impl_;
-  check(token >= 0 && token < s.V,
-        "InferenceSession::step: token id " + std::to_string(token) + " outside [0, " + std::to_string(s.V) + ")");
+  check(token >= 0 && token < s.V, "InferenceSession::step: token id " + std::to_string(token) +
+                                       " outside [0, " + std::to_string(s.V) + ")");
   // Input of the current layer: the token's embedding row (null for one-hot), then h below.
   const float* x = s.E > 0 ? s.embedding + static_cast<int64_t>(token) * s.E : nullptr;
   fused::visit_cell(s.cell, [&]<class Cell>(Cell) {

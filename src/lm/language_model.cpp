@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/nn/init.h"
-#include "recur/autograd/ops.h"
 
 namespace recur {
 
@@ -19,7 +19,8 @@ CellType parse_cell_type(std::string_view name) {
 namespace {
 RnnConfig stack_config(const LanguageModelConfig& c) {
   check(c.vocab_size >= 1, "LanguageModel: vocab_size must be >= 1, got " + std::to_string(c.vocab_size));
-  check(c.embedding_size >= 0, "LanguageModel: embedding_size must be >= 0, got " + std::to_string(c.embedding_size));
+  check(c.embedding_size >= 0,
+        "LanguageModel: embedding_size must be >= 0, got " + std::to_string(c.embedding_size));
   check(c.num_layers <= kMaxLayers, "LanguageModel: num_layers must be <= " + std::to_string(kMaxLayers) +
                                         ", got " + std::to_string(c.num_layers));
   return RnnConfig{.cell = c.cell,
@@ -72,7 +73,8 @@ RecurrentState LanguageModel::zero_state(int64_t batch) const {
 }
 
 Var LanguageModel::forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
-                           RecurrentState& state, Rng* dropout_rng, bool training, std::span<const float> carry_scales) {
+                           RecurrentState& state, Rng* dropout_rng, bool training,
+                           std::span<const float> carry_scales) {
   Var top = top_hidden(g, ids, steps, batch, state, dropout_rng, training, carry_scales);
   return linear(g, top, g.parameter(params_.value(head_weight_), params_.grad(head_weight_)),
                 g.parameter(params_.value(head_bias_), params_.grad(head_bias_)));
@@ -96,7 +98,8 @@ Var LanguageModel::top_hidden(Graph<float>& g, std::span<const int32_t> ids, int
                         std::to_string(steps) + " x batch " + std::to_string(batch));
   const Shape state_shape{config_.num_layers, batch, config_.hidden_size};
   check<ShapeError>(state.h.shape() == state_shape, "LanguageModel::forward: state h has shape " +
-                                                        state.h.shape().str() + ", expected " + state_shape.str());
+                                                        state.h.shape().str() + ", expected " +
+                                                        state_shape.str());
   const bool use_dropout = training && config_.dropout > 0;
   // One-hot input goes to the stack as ids (forward_one_hot), never as a [T*B, V] matrix.
   const bool one_hot_input = embedding_ < 0;
@@ -109,8 +112,9 @@ Var LanguageModel::top_hidden(Graph<float>& g, std::span<const int32_t> ids, int
   // The stack over time steps [t0, t1) from state (h, c).
   auto run_stack = [&](int64_t t0, int64_t t1, Var h, std::optional<Var> c) {
     if (one_hot_input)
-      return rnn_.forward_one_hot(g, ids.subspan(static_cast<size_t>(t0 * batch), static_cast<size_t>((t1 - t0) * batch)),
-                                  t1 - t0, batch, h, c, dropout_rng, training);
+      return rnn_.forward_one_hot(
+          g, ids.subspan(static_cast<size_t>(t0 * batch), static_cast<size_t>((t1 - t0) * batch)), t1 - t0,
+          batch, h, c, dropout_rng, training);
     return rnn_.forward(g, t0 == 0 && t1 == steps ? x : slice(g, x, 0, t0, t1), h, c, dropout_rng, training);
   };
   Var h0 = g.input(state.h);
@@ -121,8 +125,8 @@ Var LanguageModel::top_hidden(Graph<float>& g, std::span<const int32_t> ids, int
     out = run_stack(0, steps, h0, c0);
   } else {
     check<ShapeError>(static_cast<int64_t>(carry_scales.size()) == steps,
-                      "LanguageModel::forward: " + std::to_string(carry_scales.size()) + " carry scales for " +
-                          std::to_string(steps) + " steps");
+                      "LanguageModel::forward: " + std::to_string(carry_scales.size()) +
+                          " carry scales for " + std::to_string(steps) + " steps");
     // One step at a time, reweighting the gradient carried into the previous step's state.
     std::vector<Var> outputs;
     Var h = h0;

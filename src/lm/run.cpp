@@ -24,7 +24,8 @@ void validate(const RunSettings& s) {
                s.valid_fraction);
   check_option(s.min_freq >= 0, kContext, "min_freq", ">= 0", static_cast<double>(s.min_freq));
   check_option(s.num_layers >= 1, kContext, "num_layers", ">= 1", s.num_layers);
-  check_option(s.num_layers <= kMaxLayers, kContext, "num_layers", "<= " + std::to_string(kMaxLayers), s.num_layers);
+  check_option(s.num_layers <= kMaxLayers, kContext, "num_layers", "<= " + std::to_string(kMaxLayers),
+               s.num_layers);
   check_option(s.hidden_size >= 1, kContext, "hidden_size", ">= 1", static_cast<double>(s.hidden_size));
   check_option(s.hidden_size <= kMaxModelWidth, kContext, "hidden_size", "<= 2^24",
                static_cast<double>(s.hidden_size));
@@ -115,7 +116,8 @@ std::string run_settings_json(const RunSettings& s) {
 namespace {
 // The enum-valued keys, each through its own parser.
 void read_named_settings(const JsonFields& f, RunSettings& s) {
-  s.encoding = {.level = parse_token_level(f.string("level")), .mode = parse_preprocess_mode(f.string("mode"))};
+  s.encoding = {.level = parse_token_level(f.string("level")),
+                .mode = parse_preprocess_mode(f.string("mode"))};
   s.cell = run_cell_type(f.string("cell"), f.string("nonlinearity"));
   s.train.partition = parse_partition(f.string("partition"));
   s.train.optimizer = parse_optimizer_kind(f.string("optimizer"));
@@ -224,9 +226,12 @@ LanguageModelConfig model_config(const RunSettings& s, int64_t vocab_size) {
 void check_training_fits(const RunSettings& s, int64_t vocab_size) {
   const MemoryEstimate estimate = estimate_training_memory(model_config(s, vocab_size), s.train);
   const std::string& field = estimate.largest_field;
-  std::string setting = fmt::format("batch {} x steps {} (vocabulary {})", s.train.batch, s.train.steps, vocab_size);
-  if (field == "hidden_size") setting = fmt::format("hidden_size {} (x{} layers)", s.hidden_size, s.num_layers);
-  if (field == "embedding_size") setting = fmt::format("embedding_size {} (vocabulary {})", s.embedding_size, vocab_size);
+  std::string setting =
+      fmt::format("batch {} x steps {} (vocabulary {})", s.train.batch, s.train.steps, vocab_size);
+  if (field == "hidden_size")
+    setting = fmt::format("hidden_size {} (x{} layers)", s.hidden_size, s.num_layers);
+  if (field == "embedding_size")
+    setting = fmt::format("embedding_size {} (vocabulary {})", s.embedding_size, vocab_size);
   const std::string message = memory_shortfall(estimate, physical_memory_bytes(), "train", setting);
   if (!message.empty()) throw OptionError(field, message);
 }
@@ -249,12 +254,14 @@ void TrainingRun::save_settings(ExistingRun existing) {
   const bool holds_run = fs::exists(run_settings_path(dir)) || fs::exists(checkpoint_folder(dir)) ||
                          fs::exists(best_model_folder(dir));
   if (holds_run && existing == ExistingRun::kRefuse)
-    throw RunExistsError("the folder '" + dir.string() + "' already holds a run (run.json, checkpoint/ or best/)");
+    throw RunExistsError("the folder '" + dir.string() +
+                         "' already holds a run (run.json, checkpoint/ or best/)");
   if (holds_run) {
     for (const char* part : {"checkpoint", "best", "metrics.csv", "perplexity.svg"}) {
       std::error_code ec;
       fs::remove_all(dir / part, ec);
-      if (ec) throw IoError("cannot remove the earlier run's '" + (dir / part).string() + "': " + ec.message());
+      if (ec)
+        throw IoError("cannot remove the earlier run's '" + (dir / part).string() + "': " + ec.message());
     }
   }
   write_file_atomically(run_settings_path(dir), run_settings_json(settings_));

@@ -47,8 +47,10 @@ OptimizerKind parse_optimizer_kind(std::string_view name) {
 void validate(const TrainOptions& o) {
   constexpr std::string_view kContext = "train";
   // The partitions count rows and steps in 32 bits.
-  check_option(o.batch >= 1 && o.batch <= INT32_MAX, kContext, "batch", "in [1, 2^31)", static_cast<double>(o.batch));
-  check_option(o.steps >= 1 && o.steps <= INT32_MAX, kContext, "steps", "in [1, 2^31)", static_cast<double>(o.steps));
+  check_option(o.batch >= 1 && o.batch <= INT32_MAX, kContext, "batch", "in [1, 2^31)",
+               static_cast<double>(o.batch));
+  check_option(o.steps >= 1 && o.steps <= INT32_MAX, kContext, "steps", "in [1, 2^31)",
+               static_cast<double>(o.steps));
   check_option(std::isfinite(o.lr) && o.lr > 0, kContext, "lr", "positive", o.lr);
   check_option(std::isfinite(o.clip) && o.clip >= 0, kContext, "clip", ">= 0", o.clip);
   check_option(o.truncation_keep > 0 && o.truncation_keep <= 1, kContext, "truncation_keep", "in (0, 1]",

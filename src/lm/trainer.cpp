@@ -112,7 +112,7 @@ Trainer::Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, Tra
         fmt::format("Trainer: the vocabulary has {} tokens, the model {}", text_.vocab.size(),
                     model_.config().vocab_size));
   const int64_t needed = checked_mul(checked_add(options_.batch, 1, "train: batch + 1"), options_.steps,
-                                    "train: (batch + 1) x steps tokens");
+                                     "train: (batch + 1) x steps tokens");
   check(static_cast<int64_t>(data_.train.size()) >= needed,
         fmt::format("train: the training text has {} tokens; batch {} x steps {} needs at least {}",
                     data_.train.size(), options_.batch, options_.steps, needed));
@@ -171,8 +171,9 @@ void Trainer::check_batch_index(const TrainState& saved, const fs::path& source)
   EpochBatches batches(data_.train, options_);
   const int64_t num_batches = batches.plan(saved.epoch_seed);
   if (saved.batch_index > num_batches)
-    throw IoError(fmt::format("{}: \"batch_index\" must be in [0, {}] (the batches of an epoch of this run), got {}",
-                              source.string(), num_batches, saved.batch_index));
+    throw IoError(
+        fmt::format("{}: \"batch_index\" must be in [0, {}] (the batches of an epoch of this run), got {}",
+                    source.string(), num_batches, saved.batch_index));
 }
 
 void Trainer::start_epoch() {
@@ -204,8 +205,9 @@ double Trainer::train_step(Graph<float>& g, const EpochBatches& batches, std::ve
   if (!std::isfinite(loss_value)) {
     const fs::path kept = options_.out_dir / "checkpoint";
     check_finite(loss_value, "training loss",
-                 where + (fs::exists(kept / "train_state.json") ? "; the last good checkpoint is kept in " + kept.string()
-                                                                  : "; no checkpoint was saved before it"));
+                 where + (fs::exists(kept / "train_state.json")
+                              ? "; the last good checkpoint is kept in " + kept.string()
+                              : "; no checkpoint was saved before it"));
   }
   g.backward(loss);
   const double norm =

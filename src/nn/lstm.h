@@ -33,8 +33,8 @@ struct LstmCell {
   }
   template <Scalar T>
   static void step_backward(const StepBackward<T>& s) {
-    kernels::lstm_step_backward(s.rows, s.H, s.gates, s.c_prev, s.saved, s.dy, s.ld_dy, s.dh, s.dc, s.dgates_ih,
-                                s.db);
+    kernels::lstm_step_backward(s.rows, s.H, s.gates, s.c_prev, s.saved, s.dy, s.ld_dy, s.dh, s.dc,
+                                s.dgates_ih, s.db);
   }
   template <Scalar T>
   static LstmState scratch_step(Graph<T>& g, Var x, LstmState state, const CellWeights& w) {

@@ -127,7 +127,8 @@ void load_state_grad(const T* grad_n, int k, std::vector<T>& state) {
 
 // Adds the gradient the scan left on an initial state (d.dh, d.dc) into slice k of h0's or c0's.
 template <Scalar T>
-void add_initial_state_grad(Graph<T>& g, const std::optional<Var>& state0, int k, const std::vector<T>& grad) {
+void add_initial_state_grad(Graph<T>& g, const std::optional<Var>& state0, int k,
+                            const std::vector<T>& grad) {
   if (!state0 || !g.requires_grad(*state0)) return;
   const auto BH = static_cast<int64_t>(grad.size());
   T* d0 = g.grad(*state0) + k * BH;
@@ -164,7 +165,8 @@ void backward_stack(Graph<T>& g, const RnnRecord<T>& r) {
   const T* dy = nullptr;
   if (g.has_grad(r.output)) {
     dy = r.batch_major() ? pool.dy_a.data() : g.grad(r.output);
-    if (r.batch_major()) swap_leading_axes(r.batch, r.steps, width, g.grad(r.output), pool.dy_a.data(), false);
+    if (r.batch_major())
+      swap_leading_axes(r.batch, r.steps, width, g.grad(r.output), pool.dy_a.data(), false);
   }
   const T* dh_n = g.has_grad(r.h_n) ? g.grad(r.h_n) : nullptr;
   const T* dc_n = r.c_n.valid() && g.has_grad(r.c_n) ? g.grad(r.c_n) : nullptr;
@@ -220,23 +222,27 @@ RnnOutputs Rnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std::optio
 
 template <Scalar T>
 RnnOutputs Rnn<T>::forward_one_hot(Graph<T>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
-                                   std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng, bool training) {
+                                   std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng,
+                                   bool training) {
   const bool batch_major = config_.layout == Layout::kBatchMajor;
-  check<ShapeError>(steps >= 1 && batch >= 1 && static_cast<int64_t>(ids.size()) == steps * batch,
-                    fmt::format("Rnn::forward_one_hot: {} ids for {} steps x batch {}", ids.size(), steps, batch));
+  check<ShapeError>(
+      steps >= 1 && batch >= 1 && static_cast<int64_t>(ids.size()) == steps * batch,
+      fmt::format("Rnn::forward_one_hot: {} ids for {} steps x batch {}", ids.size(), steps, batch));
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= config_.input_size) [[unlikely]] {
-      check(false, fmt::format("Rnn::forward_one_hot: id {} at position {} is outside [0, {}) (input_size)", ids[i],
-                               i, config_.input_size));
+      check(false, fmt::format("Rnn::forward_one_hot: id {} at position {} is outside [0, {}) (input_size)",
+                               ids[i], i, config_.input_size));
     }
   }
-  const Shape x_shape = batch_major ? Shape{batch, steps, config_.input_size} : Shape{steps, batch, config_.input_size};
+  const Shape x_shape =
+      batch_major ? Shape{batch, steps, config_.input_size} : Shape{steps, batch, config_.input_size};
   return forward_impl(g, Var{}, ids, x_shape, h0, c0, dropout_rng, training);
 }
 
 template <Scalar T>
 RnnOutputs Rnn<T>::forward_impl(Graph<T>& g, Var x, std::span<const int32_t> ids, const Shape& x_shape,
-                                std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng, bool training) {
+                                std::optional<Var> h0, std::optional<Var> c0, Rng* dropout_rng,
+                                bool training) {
   const RnnConfig& c = config_;
   RnnRecord<T> r;
   r.config = c;

@@ -70,7 +70,9 @@ struct RnnRecord {
 
   [[nodiscard]] int num_directions() const { return config.bidirectional ? 2 : 1; }
   [[nodiscard]] bool batch_major() const { return config.layout == Layout::kBatchMajor; }
-  [[nodiscard]] bool top_writes_output(int layer) const { return layer == config.num_layers - 1 && !batch_major(); }
+  [[nodiscard]] bool top_writes_output(int layer) const {
+    return layer == config.num_layers - 1 && !batch_major();
+  }
   [[nodiscard]] int64_t layer_input_size(int layer) const {
     return layer == 0 ? config.input_size : num_directions() * config.hidden_size;
   }

@@ -82,8 +82,8 @@ void apply_dropout(Graph<T>& g, std::vector<Var>& inputs, double p, Rng& rng, in
 // Unrolls one layer and direction over the steps (reverse: from the last), from `state`; writes
 // each step's h to hidden[t] and returns the final state.
 template <class Cell, Scalar T>
-LstmState unroll(Graph<T>& g, const std::vector<Var>& inputs, LstmState state, const CellWeights& w, bool reverse,
-                 std::vector<Var>& hidden) {
+LstmState unroll(Graph<T>& g, const std::vector<Var>& inputs, LstmState state, const CellWeights& w,
+                 bool reverse, std::vector<Var>& hidden) {
   const auto steps = static_cast<int64_t>(inputs.size());
   for (int64_t step = 0; step < steps; ++step) {
     const auto t = static_cast<size_t>(reverse ? steps - 1 - step : step);
@@ -120,7 +120,8 @@ RnnOutputs ScratchRnn<T>::forward(Graph<T>& g, Var x, std::optional<Var> h0, std
   std::vector<Var> final_h, final_c;
   for (int l = 0; l < c.num_layers; ++l) {
     if (use_dropout && l > 0) apply_dropout(g, inputs, c.dropout, *dropout_rng, batch);
-    std::vector<std::vector<Var>> hidden(static_cast<size_t>(D), std::vector<Var>(static_cast<size_t>(steps)));
+    std::vector<std::vector<Var>> hidden(static_cast<size_t>(D),
+                                         std::vector<Var>(static_cast<size_t>(steps)));
     for (int d = 0; d < D; ++d) {
       const int k = l * D + d;
       const CellWeights w{param(k, RnnParam::kWeightIh), param(k, RnnParam::kWeightHh),

@@ -21,24 +21,24 @@ namespace recur::fused {
 template <Scalar T>
 struct SequenceArgs {
   int64_t steps = 0, B = 0, I = 0, H = 0;  // T (named steps: T is the scalar type), B, I, H
-  int threads = 1;          // threads the scan and its GEMMs may use (the Graph's ComputeContext)
-  bool reverse = false;     // run t = T-1 .. 0 (the reverse direction of a bidirectional layer)
-  const T* x = nullptr;     // [T*B, I] layer input (after dropout); null for one-hot input (ids)
+  int threads = 1;       // threads the scan and its GEMMs may use (the Graph's ComputeContext)
+  bool reverse = false;  // run t = T-1 .. 0 (the reverse direction of a bidirectional layer)
+  const T* x = nullptr;  // [T*B, I] layer input (after dropout); null for one-hot input (ids)
   // One-hot input (char-level models): row r of x would be one_hot(ids[r], I). The input
   // projection is then a row of W_ih^T per row and dW_ih a scatter-add, instead of two GEMMs
   // over a [T*B, I] matrix of zeros.
   const int32_t* ids = nullptr;  // [T*B] time-major, each in [0, I)
   const T* w_ih_t = nullptr;     // [I, G*H] W_ih transposed (one-hot input only)
-  const T* w_ih = nullptr;  // [G*H, I]
-  const T* w_hh = nullptr;  // [G*H, H]
-  const T* b_ih = nullptr;  // [G*H]
-  const T* b_hh = nullptr;  // [G*H]
-  const T* h0 = nullptr;    // [B, H] initial hidden state (a zero buffer when none was given)
-  const T* c0 = nullptr;    // [B, H] initial cell state, LSTM only
-  T* out = nullptr;         // [T, B, ld_out] hidden states; points at this direction's column block
-  int64_t ld_out = 0;       // row stride of out: D*H
-  T* h_n = nullptr;         // [B, H] final hidden state, written by forward
-  T* c_n = nullptr;         // [B, H] final cell state, LSTM only
+  const T* w_ih = nullptr;       // [G*H, I]
+  const T* w_hh = nullptr;       // [G*H, H]
+  const T* b_ih = nullptr;       // [G*H]
+  const T* b_hh = nullptr;       // [G*H]
+  const T* h0 = nullptr;         // [B, H] initial hidden state (a zero buffer when none was given)
+  const T* c0 = nullptr;         // [B, H] initial cell state, LSTM only
+  T* out = nullptr;              // [T, B, ld_out] hidden states; points at this direction's column block
+  int64_t ld_out = 0;            // row stride of out: D*H
+  T* h_n = nullptr;              // [B, H] final hidden state, written by forward
+  T* c_n = nullptr;              // [B, H] final cell state, LSTM only
 
   // Time index of the step-th step in processing order.
   [[nodiscard]] int64_t time_at(int64_t step) const { return reverse ? steps - 1 - step : step; }
@@ -195,8 +195,8 @@ struct BlockWeightGrads {
     }
     if (dw_hh != nullptr) {
       const int64_t ld_prev = a.ld_prev(t);
-      kernels::add_at_b(GH, a.H, b1 - b0, dgates_hh + (t * a.B + b0) * GH, GH, a.h_prev(t) + b0 * ld_prev, ld_prev,
-                        dw_hh, a.H);
+      kernels::add_at_b(GH, a.H, b1 - b0, dgates_hh + (t * a.B + b0) * GH, GH, a.h_prev(t) + b0 * ld_prev,
+                        ld_prev, dw_hh, a.H);
     }
   }
 };

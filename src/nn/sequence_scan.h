@@ -37,7 +37,7 @@ namespace recur::fused {
 template <Scalar T>
 struct StepForward {
   int64_t rows = 0, H = 0;
-  T* gates = nullptr;         // [rows, G*H] in: x W_ih^T (+ h_{t-1} W_hh^T unless kRecurrentApart); out: activated
+  T* gates = nullptr;  // [rows, G*H] in: x W_ih^T (+ h_{t-1} W_hh^T unless kRecurrentApart); out: activated
   const T* hh = nullptr;      // [rows, G*H] h_{t-1} W_hh^T, kRecurrentApart only
   const T* bias = nullptr;    // [G*H] fold_bias's folded biases
   const T* b_hh = nullptr;    // [G*H] the recurrent bias, read in the blocks past kFoldedBiasBlocks
@@ -67,7 +67,7 @@ struct StepBackward {
   T* dc = nullptr;         // [rows, H] in: gradient on c_t; out: on c_{t-1} (kHasCellState)
   T* dgates_ih = nullptr;  // [rows, G*H] written: gradient on the input-side pre-activations
   T* dgates_hh = nullptr;  // [rows, G*H] written, kRecurrentApart: on the recurrent side
-  T* db = nullptr;         // [G*H + H] += column sums of dgates_ih, then (kRecurrentApart) of dgates_hh's last block
+  T* db = nullptr;  // [G*H + H] += column sums of dgates_ih, then (kRecurrentApart) of dgates_hh's last block
 };
 
 // What one direction of one layer keeps between forward and backward, besides the hidden states in
@@ -97,7 +97,9 @@ struct ScanCache {
     bias.resize(static_cast<size_t>(Cell::kGates * H));
   }
   // Offset of batch row b0 of the saved value of the step at time t.
-  [[nodiscard]] int64_t saved_offset(int64_t t, int64_t b0) const { return ((keep ? t * batch : 0) + b0) * hidden; }
+  [[nodiscard]] int64_t saved_offset(int64_t t, int64_t b0) const {
+    return ((keep ? t * batch : 0) + b0) * hidden;
+  }
   // Offset of batch row b0 of c_t, t the time of the step-th step processed.
   [[nodiscard]] int64_t c_offset(int64_t step, int64_t t, int64_t b0) const {
     return ((keep ? t : (step & 1)) * batch + b0) * hidden;
@@ -144,8 +146,8 @@ void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
       }
       // h_{t-1} W_hh^T, added to the gates or into its own buffer.
       T* recurrent = Cell::kRecurrentApart ? cache.hh.data() + b0 * GH : s.gates;
-      kernels::packed_gemm(s.rows, s.h_prev, s.ld_prev, cache.w_hh_t, Cell::kRecurrentApart ? T(0) : T(1), recurrent,
-                           GH);
+      kernels::packed_gemm(s.rows, s.h_prev, s.ld_prev, cache.w_hh_t, Cell::kRecurrentApart ? T(0) : T(1),
+                           recurrent, GH);
       Cell::step_forward(s);
     }
   });

@@ -1,5 +1,7 @@
 // The optimizer interface's shared parts: the size-checked step, state checks for checkpoints, and
 // make_optimizer. The update rules live in sgd.cpp and adam.cpp.
+#include "recur/optim/optimizer.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -7,7 +9,6 @@
 #include <cmath>
 
 #include "recur/core/error.h"
-#include "recur/optim/optimizer.h"
 
 namespace recur {
 

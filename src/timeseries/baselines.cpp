@@ -14,11 +14,14 @@ std::vector<double> naive_forecast(std::span<const double> history, int horizon)
 }
 
 std::vector<double> seasonal_naive_forecast(std::span<const double> history, int season, int horizon) {
-  if (horizon < 1) throw ValueError(fmt::format("seasonal_naive_forecast: horizon must be >= 1, got {}", horizon));
-  if (season < 1) throw ValueError(fmt::format("seasonal_naive_forecast: season must be >= 1, got {}", season));
+  if (horizon < 1)
+    throw ValueError(fmt::format("seasonal_naive_forecast: horizon must be >= 1, got {}", horizon));
+  if (season < 1)
+    throw ValueError(fmt::format("seasonal_naive_forecast: season must be >= 1, got {}", season));
   if (history.size() < static_cast<size_t>(season)) {
-    throw ValueError(fmt::format("seasonal_naive_forecast: history of {} values is shorter than the season {}",
-                                 history.size(), season));
+    throw ValueError(
+        fmt::format("seasonal_naive_forecast: history of {} values is shorter than the season {}",
+                    history.size(), season));
   }
   const size_t n = history.size();
   const auto s = static_cast<size_t>(season);

@@ -63,7 +63,8 @@ bool read_separator(std::string_view s, size_t& pos) {
 }  // namespace
 
 double DateStamp::days() const {
-  return static_cast<double>(days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day))) +
+  return static_cast<double>(
+             days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day))) +
          seconds_of_day / 86400.0;
 }
 
@@ -103,13 +104,20 @@ std::optional<DateStamp> parse_date(std::string_view text) {
 
 std::string_view date_spacing_name(DateSpacing spacing) {
   switch (spacing) {
-    case DateSpacing::irregular: return "irregular";
-    case DateSpacing::sub_daily: return "sub-daily";
-    case DateSpacing::daily: return "daily";
-    case DateSpacing::weekly: return "weekly";
-    case DateSpacing::monthly: return "monthly";
-    case DateSpacing::quarterly: return "quarterly";
-    case DateSpacing::yearly: return "yearly";
+    case DateSpacing::irregular:
+      return "irregular";
+    case DateSpacing::sub_daily:
+      return "sub-daily";
+    case DateSpacing::daily:
+      return "daily";
+    case DateSpacing::weekly:
+      return "weekly";
+    case DateSpacing::monthly:
+      return "monthly";
+    case DateSpacing::quarterly:
+      return "quarterly";
+    case DateSpacing::yearly:
+      return "yearly";
   }
   return "irregular";
 }
@@ -138,30 +146,41 @@ DateSpacing infer_date_spacing(std::span<const DateStamp> dates) {
 
 std::optional<int> season_for_spacing(DateSpacing spacing, std::span<const DateStamp> dates) {
   switch (spacing) {
-    case DateSpacing::daily: return 365;
-    case DateSpacing::weekly: return 52;
-    case DateSpacing::monthly: return 12;
-    case DateSpacing::quarterly: return 4;
-    case DateSpacing::yearly: return 1;
+    case DateSpacing::daily:
+      return 365;
+    case DateSpacing::weekly:
+      return 52;
+    case DateSpacing::monthly:
+      return 12;
+    case DateSpacing::quarterly:
+      return 4;
+    case DateSpacing::yearly:
+      return 1;
     case DateSpacing::sub_daily: {
       const double gap_seconds = median_gap_days(dates) * 86400.0;
       const double per_day = 86400.0 / gap_seconds;
       if (gap_seconds < 1.0 || std::abs(per_day - std::round(per_day)) > 1e-6) return std::nullopt;
       return static_cast<int>(std::round(per_day));
     }
-    case DateSpacing::irregular: return std::nullopt;
+    case DateSpacing::irregular:
+      return std::nullopt;
   }
   return std::nullopt;
 }
 
 std::string format_date(const DateStamp& date) {
   switch (date.form) {
-    case DateForm::year: return fmt::format("{:04}", date.year);
-    case DateForm::month: return fmt::format("{:04}-{:02}", date.year, date.month);
-    case DateForm::day: return fmt::format("{:04}-{:02}-{:02}", date.year, date.month, date.day);
+    case DateForm::year:
+      return fmt::format("{:04}", date.year);
+    case DateForm::month:
+      return fmt::format("{:04}-{:02}", date.year, date.month);
+    case DateForm::day:
+      return fmt::format("{:04}-{:02}-{:02}", date.year, date.month, date.day);
     case DateForm::day_time: {
       const int s = date.seconds_of_day;
-      if (s % 60 == 0) return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}", date.year, date.month, date.day, s / 3600, s / 60 % 60);
+      if (s % 60 == 0)
+        return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}", date.year, date.month, date.day, s / 3600,
+                           s / 60 % 60);
       return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", date.year, date.month, date.day, s / 3600,
                          s / 60 % 60, s % 60);
     }

@@ -184,8 +184,8 @@ int64_t csv_column_index(const CsvTable& table, std::string_view name) {
     }
   }
   if (matches == 1) return found;
-  throw ValueError(
-      fmt::format("{}: no column named '{}'; the columns are {}", table.source, name, list_csv_columns(table)));
+  throw ValueError(fmt::format("{}: no column named '{}'; the columns are {}", table.source, name,
+                               list_csv_columns(table)));
 }
 
 std::vector<double> csv_numeric_column(const CsvTable& table, std::string_view name) {

@@ -11,13 +11,15 @@ namespace {
 
 const SyntheticModelResult& result_at(const SyntheticExperiment& ex, size_t index) {
   if (index >= ex.results.size()) {
-    throw ValueError(fmt::format("synthetic chart: result index {} out of range [0, {})", index, ex.results.size()));
+    throw ValueError(
+        fmt::format("synthetic chart: result index {} out of range [0, {})", index, ex.results.size()));
   }
   return ex.results[index];
 }
 
 // Series of y against 1-based times first + 1 .. first + y.size().
-Series series_from(std::string name, std::span<const double> y, int64_t first, LineStyle style = LineStyle::kSolid) {
+Series series_from(std::string name, std::span<const double> y, int64_t first,
+                   LineStyle style = LineStyle::kSolid) {
   Series s{.name = std::move(name), .style = style};
   for (size_t i = 0; i < y.size(); ++i) {
     s.x.push_back(static_cast<double>(first + static_cast<int64_t>(i) + 1));
@@ -43,8 +45,8 @@ Chart synthetic_predictions_chart(const SyntheticExperiment& ex, size_t index) {
 
 Chart synthetic_k_step_chart(const SyntheticExperiment& ex, size_t index) {
   const SyntheticModelResult& r = result_at(ex, index);
-  Chart chart{.title = fmt::format("{} model, tau = {}: k-step-ahead predictions", forecast_model_name(r.model),
-                                   ex.options.lags),
+  Chart chart{.title = fmt::format("{} model, tau = {}: k-step-ahead predictions",
+                                   forecast_model_name(r.model), ex.options.lags),
               .x_axis = {.label = "time"},
               .y_axis = {.label = "x"}};
   const int64_t rows = r.k_step.shape()[0];

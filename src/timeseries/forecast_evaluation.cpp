@@ -98,16 +98,17 @@ struct ForecastPaths {
   std::vector<double> seasonal;  // empty without a seasonal baseline
 };
 
-void score_paths(const ForecastPaths& paths, std::string_view name, ForecastErrors& model, ForecastErrors& naive,
-                 ForecastErrors& seasonal) {
+void score_paths(const ForecastPaths& paths, std::string_view name, ForecastErrors& model,
+                 ForecastErrors& naive, ForecastErrors& seasonal) {
   model = errors_of(paths.actual, paths.model);
   naive = errors_of(paths.actual, paths.naive);
   if (!paths.seasonal.empty()) seasonal = errors_of(paths.actual, paths.seasonal);
   for (double mse : {model.mse, naive.mse, paths.seasonal.empty() ? 0.0 : seasonal.mse})
     if (!std::isfinite(mse))
-      throw NumericError(fmt::format("{}: the squared forecast errors overflow a double (the values are too large); "
-                                     "rescale the column",
-                                     name));
+      throw NumericError(
+          fmt::format("{}: the squared forecast errors overflow a double (the values are too large); "
+                      "rescale the column",
+                      name));
 }
 
 // 1-step forecasts of each test value from the observations before it.
@@ -128,10 +129,10 @@ ForecastPaths one_step_paths(std::span<const double> y, const ForecastEvaluation
 }
 
 // Recursive forecasts on the scaled series, in the series' units.
-Tensor<double> unscaled_forecasts(const ScaledModel& scaled, int64_t first_origin, int64_t end_origin, int horizon,
-                                  const std::string& what) {
-  return unscaled_recursive_forecasts(scaled.model, scaled.scaler, scaled.z, scaled.model.config().lags, first_origin,
-                                      end_origin, horizon, scaled.name + ": " + what);
+Tensor<double> unscaled_forecasts(const ScaledModel& scaled, int64_t first_origin, int64_t end_origin,
+                                  int horizon, const std::string& what) {
+  return unscaled_recursive_forecasts(scaled.model, scaled.scaler, scaled.z, scaled.model.config().lags,
+                                      first_origin, end_origin, horizon, scaled.name + ": " + what);
 }
 
 // H-step forecasts from every origin whose H targets lie in the test part, all H steps of each
@@ -141,8 +142,8 @@ ForecastPaths multi_step_paths(std::span<const double> y, const ForecastEvaluati
   const int H = options.horizon;
   const auto n_train = static_cast<size_t>(ev.train_size);
   ev.num_origins = static_cast<int64_t>(y.size()) - H - ev.train_size + 1;
-  const Tensor<double> model_paths = unscaled_forecasts(
-      scaled, ev.train_size, ev.train_size + ev.num_origins, H, fmt::format("{}-step model forecasts", H));
+  const Tensor<double> model_paths = unscaled_forecasts(scaled, ev.train_size, ev.train_size + ev.num_origins,
+                                                        H, fmt::format("{}-step model forecasts", H));
   ForecastPaths paths;
   for (int64_t i = 0; i < ev.num_origins; ++i) {
     const size_t o = n_train + static_cast<size_t>(i);
@@ -187,7 +188,8 @@ ForecastEvaluation evaluate_forecaster(std::span<const double> y, const Forecast
   ev.one_step = one_step.model;
   score_paths(one_step, options.series_name, ev.model_one_step, ev.naive_one_step, ev.seasonal_one_step);
   const ForecastPaths multi_step = multi_step_paths(y, options, scaled, ev);
-  score_paths(multi_step, options.series_name, ev.model_multi_step, ev.naive_multi_step, ev.seasonal_multi_step);
+  score_paths(multi_step, options.series_name, ev.model_multi_step, ev.naive_multi_step,
+              ev.seasonal_multi_step);
   forecast_future(y, options, scaled, ev);
   return ev;
 }

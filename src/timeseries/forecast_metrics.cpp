@@ -14,7 +14,8 @@ namespace recur {
 namespace {
 void check_pair(std::string_view op, std::span<const double> actual, std::span<const double> predicted) {
   if (actual.size() != predicted.size()) {
-    throw ShapeError(fmt::format("{}: actual has {} values, predicted {}", op, actual.size(), predicted.size()));
+    throw ShapeError(
+        fmt::format("{}: actual has {} values, predicted {}", op, actual.size(), predicted.size()));
   }
   if (actual.empty()) throw ValueError(fmt::format("{}: no values", op));
 }

@@ -7,21 +7,24 @@
 #include <cmath>
 #include <numeric>
 
+#include "recur/autograd/ops.h"
 #include "recur/core/checked_size.h"
 #include "recur/core/error.h"
-#include "recur/optim/grad_clip.h"
 #include "recur/nn/init.h"
 #include "recur/nn/rnn.h"
-#include "recur/autograd/ops.h"
+#include "recur/optim/grad_clip.h"
 #include "recur/optim/optimizer.h"
 
 namespace recur {
 
 std::string_view forecast_model_name(ForecastModel model) {
   switch (model) {
-    case ForecastModel::kLinear: return "linear";
-    case ForecastModel::kMlp: return "mlp";
-    case ForecastModel::kGru: return "gru";
+    case ForecastModel::kLinear:
+      return "linear";
+    case ForecastModel::kMlp:
+      return "mlp";
+    case ForecastModel::kGru:
+      return "gru";
   }
   return "linear";
 }
@@ -57,7 +60,8 @@ Forecaster::Forecaster(const ForecasterConfig& config, Rng& rng)
       break;
     }
     case ForecastModel::kGru: {
-      rnn_ = std::make_unique<Rnn<float>>(s, RnnConfig{.cell = CellType::kGru, .input_size = 1, .hidden_size = H});
+      rnn_ = std::make_unique<Rnn<float>>(
+          s, RnnConfig{.cell = CellType::kGru, .input_size = 1, .hidden_size = H});
       int w = s.add("head.weight", Shape{1, H});
       int b = s.add("head.bias", Shape{1});
       rnn_->reset_parameters(rng);
@@ -103,19 +107,23 @@ Var Forecaster::forward(Graph<float>& g, const Tensor<float>& windows) {
   throw Error("Forecaster::forward: unknown model");
 }
 
-ForecastTrainReport Forecaster::fit(const LagExamples& examples, const ForecastTrainOptions& options, Rng& rng) {
+ForecastTrainReport Forecaster::fit(const LagExamples& examples, const ForecastTrainOptions& options,
+                                    Rng& rng) {
   const int64_t L = config_.lags;
   const Shape& fs = examples.features.shape();
   if (fs.rank() != 2 || fs[1] != L || fs[0] < 1 || examples.labels.numel() != fs[0]) {
-    throw ShapeError(fmt::format("Forecaster::fit: features must be [N, {}] with N >= 1 and labels [N, 1], got {} and {}",
-                                 L, fs.str(), examples.labels.shape().str()));
+    throw ShapeError(
+        fmt::format("Forecaster::fit: features must be [N, {}] with N >= 1 and labels [N, 1], got {} and {}",
+                    L, fs.str(), examples.labels.shape().str()));
   }
-  if (options.epochs < 1) throw ValueError(fmt::format("Forecaster::fit: epochs must be >= 1, got {}", options.epochs));
+  if (options.epochs < 1)
+    throw ValueError(fmt::format("Forecaster::fit: epochs must be >= 1, got {}", options.epochs));
   if (options.batch_size < 1) {
     throw ValueError(fmt::format("Forecaster::fit: batch_size must be >= 1, got {}", options.batch_size));
   }
   if (!(options.clip_norm >= 0.0) || !std::isfinite(options.clip_norm)) {
-    throw ValueError(fmt::format("Forecaster::fit: clip_norm must be finite and >= 0, got {}", options.clip_norm));
+    throw ValueError(
+        fmt::format("Forecaster::fit: clip_norm must be finite and >= 0, got {}", options.clip_norm));
   }
   OptimizerOptions optimizer_options;
   optimizer_options.lr = options.lr;
@@ -144,10 +152,12 @@ ForecastTrainReport Forecaster::fit(const LagExamples& examples, const ForecastT
       Var diff = sub(g, forward(g, windows), g.input(std::move(targets)));
       Var loss = mean(g, mul(g, diff, diff));
       const double value = g.item(loss);
-      check_finite(value, "forecaster training loss", fmt::format("epoch {}, step {}", epoch, report.steps + 1));
+      check_finite(value, "forecaster training loss",
+                   fmt::format("epoch {}, step {}", epoch, report.steps + 1));
       g.backward(loss);
-      report.last_grad_norm = options.clip_norm > 0.0 ? static_cast<double>(clip_grad_norm(s.grads(), options.clip_norm))
-                                                      : static_cast<double>(grad_norm(s.grads()));
+      report.last_grad_norm = options.clip_norm > 0.0
+                                  ? static_cast<double>(clip_grad_norm(s.grads(), options.clip_norm))
+                                  : static_cast<double>(grad_norm(s.grads()));
       check_finite(report.last_grad_norm, "forecaster gradient norm",
                    fmt::format("epoch {}, step {}", epoch, report.steps + 1));
       optimizer->step(s);

@@ -16,9 +16,10 @@ LagExamples make_lag_examples(std::span<const double> series, int lags, int64_t 
   const auto n = static_cast<int64_t>(series.size());
   if (lags < 1) throw ValueError(fmt::format("make_lag_examples: lags must be >= 1, got {}", lags));
   if (first < lags || first >= end || end > n) {
-    throw ValueError(fmt::format(
-        "make_lag_examples: need lags <= first < end <= series length, got lags {}, first {}, end {}, length {}", lags,
-        first, end, n));
+    throw ValueError(
+        fmt::format("make_lag_examples: need lags <= first < end <= series length, got lags {}, first {}, "
+                    "end {}, length {}",
+                    lags, first, end, n));
   }
   LagExamples out{Tensor<float>(Shape{end - first, lags}), Tensor<float>(Shape{end - first, 1})};
   for (int64_t t = first; t < end; ++t) {
@@ -35,10 +36,11 @@ SeriesScaler SeriesScaler::fit(std::span<const double> values, bool log) {
   std::vector<double> v(values.begin(), values.end());
   for (size_t i = 0; i < v.size(); ++i) {
     if (!std::isfinite(v[i]))
-      throw NumericError(fmt::format("SeriesScaler::fit: value {} at position {} is not finite", v[i], i + 1));
+      throw NumericError(
+          fmt::format("SeriesScaler::fit: value {} at position {} is not finite", v[i], i + 1));
     if (log && !(v[i] > 0.0)) {
-      throw ValueError(fmt::format("log transform: value {} at position {} is not positive (--log needs values > 0)",
-                                   v[i], i + 1));
+      throw ValueError(fmt::format(
+          "log transform: value {} at position {} is not positive (--log needs values > 0)", v[i], i + 1));
     }
     if (log) v[i] = std::log(v[i]);
   }
@@ -62,8 +64,10 @@ SeriesScaler SeriesScaler::fit(std::span<const double> values, bool log) {
   const double std_dev = std::sqrt(squares / n) * m;
   s.scale = std_dev > 1e-12 * std::max(1.0, std::abs(s.mean)) ? std_dev : 1.0;
   if (!std::isfinite(s.mean) || !std::isfinite(s.scale))
-    throw NumericError(fmt::format("SeriesScaler::fit: the mean {} or standard deviation {} of the values is not "
-                                   "finite (values up to {})", s.mean, s.scale, largest));
+    throw NumericError(
+        fmt::format("SeriesScaler::fit: the mean {} or standard deviation {} of the values is not "
+                    "finite (values up to {})",
+                    s.mean, s.scale, largest));
   return s;
 }
 
@@ -80,9 +84,10 @@ std::vector<double> SeriesScaler::transform_all(std::span<const double> values, 
     z[i] = transform(values[i]);
     // The models compute in float: a scaled value past its range would become infinite there.
     if (!std::isfinite(values[i]) || !(std::abs(z[i]) <= std::numeric_limits<float>::max()))
-      throw NumericError(fmt::format("{}: data row {}: value {} scales to {} (mean {}, scale {}), outside the "
-                                     "models' float range; rescale the column or remove the outlier",
-                                     name, i + 1, values[i], z[i], mean, scale));
+      throw NumericError(
+          fmt::format("{}: data row {}: value {} scales to {} (mean {}, scale {}), outside the "
+                      "models' float range; rescale the column or remove the outlier",
+                      name, i + 1, values[i], z[i], mean, scale));
   }
   return z;
 }
@@ -92,8 +97,8 @@ std::vector<double> SeriesScaler::inverse_all(std::span<const double> z, std::st
   for (size_t i = 0; i < z.size(); ++i) {
     y[i] = inverse(z[i]);
     if (!std::isfinite(y[i]))
-      throw NumericError(fmt::format("{}: forecast {} of {} is {} (scaled value {}), not a finite number", what,
-                                     i + 1, z.size(), y[i], z[i]));
+      throw NumericError(fmt::format("{}: forecast {} of {} is {} (scaled value {}), not a finite number",
+                                     what, i + 1, z.size(), y[i], z[i]));
   }
   return y;
 }

@@ -25,15 +25,15 @@ std::vector<double> make_noisy_sine(int64_t length, double noise_std, Rng& rng) 
   return x;
 }
 
-
 SyntheticExperiment run_synthetic_experiment(const SyntheticExperimentOptions& options) {
   const int64_t T = options.length;
   const int tau = options.lags;
   check_size_range(tau, 1, kMaxForecastLags, "synthetic experiment: lags");
   if (options.train_examples < 1 || options.train_examples + tau >= T) {
-    throw ValueError(fmt::format("synthetic experiment: need 1 <= train_examples < length - lags, got {} with "
-                                 "length {} and lags {}",
-                                 options.train_examples, T, tau));
+    throw ValueError(
+        fmt::format("synthetic experiment: need 1 <= train_examples < length - lags, got {} with "
+                    "length {} and lags {}",
+                    options.train_examples, T, tau));
   }
   if (options.k_steps.empty()) throw ValueError("synthetic experiment: k_steps is empty");
   const int max_steps = *std::max_element(options.k_steps.begin(), options.k_steps.end());
@@ -41,8 +41,8 @@ SyntheticExperiment run_synthetic_experiment(const SyntheticExperimentOptions& o
     if (k < 1) throw ValueError(fmt::format("synthetic experiment: every k step must be >= 1, got {}", k));
   }
   if (int64_t{tau} + max_steps > T) {
-    throw ValueError(fmt::format("synthetic experiment: the largest k step {} plus lags {} exceeds the length {}",
-                                 max_steps, tau, T));
+    throw ValueError(fmt::format(
+        "synthetic experiment: the largest k step {} plus lags {} exceeds the length {}", max_steps, tau, T));
   }
 
   SyntheticExperiment ex;
@@ -69,13 +69,13 @@ SyntheticExperiment run_synthetic_experiment(const SyntheticExperimentOptions& o
     r.one_step = scaler.inverse_all(model.predict(make_lag_examples(z, tau, tau, T).features),
                                     "synthetic experiment: 1-step forecasts");
     r.one_step_mse = mean_squared_error(x.subspan(static_cast<size_t>(tau)), r.one_step);
-    r.one_step_test_mse = mean_squared_error(x.subspan(origin),
-                                             std::span<const double>(r.one_step).subspan(origin - static_cast<size_t>(tau)));
+    r.one_step_test_mse = mean_squared_error(
+        x.subspan(origin), std::span<const double>(r.one_step).subspan(origin - static_cast<size_t>(tau)));
 
     // Multi-step: one origin, predictions fed back to the end of the series.
-    const Tensor<double> path =
-        unscaled_recursive_forecasts(model, scaler, z, tau, ex.multi_step_origin, ex.multi_step_origin + 1,
-                                     static_cast<int>(T - ex.multi_step_origin), "synthetic experiment: multi-step");
+    const Tensor<double> path = unscaled_recursive_forecasts(
+        model, scaler, z, tau, ex.multi_step_origin, ex.multi_step_origin + 1,
+        static_cast<int>(T - ex.multi_step_origin), "synthetic experiment: multi-step");
     r.multi_step.assign(path.data(), path.data() + path.numel());
     r.multi_step_mse = mean_squared_error(x.subspan(origin), r.multi_step);
 
@@ -86,8 +86,8 @@ SyntheticExperiment run_synthetic_experiment(const SyntheticExperimentOptions& o
     for (int k : options.k_steps) {
       std::vector<double> predicted(static_cast<size_t>(rows));
       for (int64_t i = 0; i < rows; ++i) predicted[static_cast<size_t>(i)] = r.k_step.at(i, k - 1);
-      r.k_step_mse.push_back(
-          mean_squared_error(x.subspan(static_cast<size_t>(tau + k - 1), static_cast<size_t>(rows)), predicted));
+      r.k_step_mse.push_back(mean_squared_error(
+          x.subspan(static_cast<size_t>(tau + k - 1), static_cast<size_t>(rows)), predicted));
     }
     ex.results.push_back(std::move(r));
   }

@@ -24,14 +24,16 @@ TimeSeries make_time_series(const CsvTable& table, std::string_view value_column
       const std::string& cell = table.rows[r][column];
       auto date = parse_date(cell);
       if (!date) {
-        throw ValueError(fmt::format(
-            "{}: data row {} (line {}), column '{}': '{}' is not a date (expected YYYY, YYYY-MM, YYYY-MM-DD or "
-            "YYYY-MM-DD HH:MM[:SS])",
-            table.source, r + 1, table.row_lines[r], series.date_column, cell));
+        throw ValueError(
+            fmt::format("{}: data row {} (line {}), column '{}': '{}' is not a date (expected YYYY, YYYY-MM, "
+                        "YYYY-MM-DD or "
+                        "YYYY-MM-DD HH:MM[:SS])",
+                        table.source, r + 1, table.row_lines[r], series.date_column, cell));
       }
       if (!series.dates.empty() && date->days() <= series.dates.back().days()) {
-        throw ValueError(fmt::format("{}: data row {} (line {}), column '{}': date '{}' is not after the row before",
-                                     table.source, r + 1, table.row_lines[r], series.date_column, cell));
+        throw ValueError(
+            fmt::format("{}: data row {} (line {}), column '{}': date '{}' is not after the row before",
+                        table.source, r + 1, table.row_lines[r], series.date_column, cell));
       }
       series.dates.push_back(*date);
     }

@@ -7,9 +7,9 @@
 #include <limits>
 #include <vector>
 
-#include "recur/core/error.h"
 #include "recur/autograd/graph.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
 #include "recur/core/rng.h"
 
 namespace recur {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "recur/core/error.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
 
 using namespace recur;
 

@@ -4,11 +4,11 @@
 #include <climits>
 #include <string>
 
+#include "expect_error.h"
 #include "recur/core/checked_size.h"
 #include "recur/core/error.h"
 #include "recur/core/name_list.h"
 #include "recur/core/parameters.h"
-#include "expect_error.h"
 
 using namespace recur;
 
@@ -22,16 +22,18 @@ TEST(CheckedSize, MulAndAddReturnExactValues) {
 
 TEST(CheckedSize, OverflowNamesWhatWasComputed) {
   expect_error_words<ValueError>([] { (void)checked_mul(INT64_MAX / 2 + 1, 2, "table rows x cols"); },
-                           {"table rows x cols", "too large"});
-  expect_error_words<ValueError>([] { (void)checked_add(INT64_MAX, 1, "lags + 1"); }, {"lags + 1", "9223372036854775807"});
+                                 {"table rows x cols", "too large"});
+  expect_error_words<ValueError>([] { (void)checked_add(INT64_MAX, 1, "lags + 1"); },
+                                 {"lags + 1", "9223372036854775807"});
   expect_error_words<ValueError>([] { (void)checked_mul(-1, 2, "size"); }, {"size", "negative"});
 }
 
 TEST(CheckedSize, RangeNamesTheValueAndBounds) {
   check_size_range(5, 1, 10, "--lags");
-  expect_error_words<ValueError>([] { check_size_range(0, 1, 10, "horizon"); }, {"horizon must be >= 1, got 0"});
+  expect_error_words<ValueError>([] { check_size_range(0, 1, 10, "horizon"); },
+                                 {"horizon must be >= 1, got 0"});
   expect_error_words<ValueError>([] { check_size_range(INT_MAX, 1, 10000, "--lags"); },
-                           {"--lags must be <= 10000, got 2147483647"});
+                                 {"--lags must be <= 10000, got 2147483647"});
 }
 
 TEST(CheckedSize, ShapeElementCountOverflowIsAShapeError) {
@@ -56,7 +58,8 @@ TEST(ParameterStore, ManyNamedSlotsStayIndexedAndUnique) {
   EXPECT_EQ(store.find("layer77777.weight"), 77777);
   EXPECT_EQ(store.find("layer100000.weight"), std::nullopt);
   EXPECT_EQ(store.num_values(), kCount);
-  expect_error_words<ValueError>([&] { (void)store.add("layer5.weight", Shape{2}); }, {"duplicate", "layer5.weight"});
+  expect_error_words<ValueError>([&] { (void)store.add("layer5.weight", Shape{2}); },
+                                 {"duplicate", "layer5.weight"});
   EXPECT_EQ(store.size(), kCount);  // a rejected name adds nothing
   EXPECT_EQ(store.num_values(), kCount);
   // The message for an unknown name lists a few names, not all 100,000.
@@ -64,4 +67,3 @@ TEST(ParameterStore, ManyNamedSlotsStayIndexedAndUnique) {
   EXPECT_NE(message.find("and 99990 more"), std::string::npos) << message.substr(0, 300);
   EXPECT_LT(message.size(), 400u);
 }
-

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "expect_error.h"
 #include "recur/core/error.h"
 #include "recur/core/file_read.h"
-#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;

@@ -17,7 +17,8 @@ TEST(RunParts, RunsEveryPartOnce) {
   for (int parts = 1; parts <= 9; ++parts) {
     std::vector<std::atomic<int>> runs(static_cast<size_t>(parts));
     run_parts(parts, [&](int part) { runs[static_cast<size_t>(part)]++; });
-    for (int p = 0; p < parts; ++p) EXPECT_EQ(runs[static_cast<size_t>(p)], 1) << "parts " << parts << " part " << p;
+    for (int p = 0; p < parts; ++p)
+      EXPECT_EQ(runs[static_cast<size_t>(p)], 1) << "parts " << parts << " part " << p;
   }
 }
 
@@ -28,7 +29,8 @@ TEST(ForRowBlocks, BlocksTileTheRange) {
       for_row_blocks(N, parts, [&](int, int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) covered[static_cast<size_t>(r)]++;
       });
-      for (int64_t r = 0; r < N; ++r) EXPECT_EQ(covered[static_cast<size_t>(r)], 1) << "N " << N << " parts " << parts;
+      for (int64_t r = 0; r < N; ++r)
+        EXPECT_EQ(covered[static_cast<size_t>(r)], 1) << "N " << N << " parts " << parts;
     }
   }
 }
@@ -44,7 +46,8 @@ TEST(ThreadLimit, TrainingFinishesWhenNoThreadCanStart) {
   if (std::system((as_nobody + " test -x '" + test::cli_path() + "'").c_str()) != 0)
     GTEST_SKIP() << "the user nobody cannot run " << test::cli_path();
   const auto r = test::run_cli(
-      "bench train --cell gru --layers 1 --hidden 256 --batch 64 --steps 35 --vocab 28 --threads 4 --seconds 0.3",
+      "bench train --cell gru --layers 1 --hidden 256 --batch 64 --steps 35 --vocab 28 --threads 4 --seconds "
+      "0.3",
       "prlimit --nproc=1 " + as_nobody + " env OPENBLAS_NUM_THREADS=1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("tokens_per_s="), std::string::npos) << r.output;

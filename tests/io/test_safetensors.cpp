@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "expect_error.h"
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/io/safetensors.h"
-#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -57,7 +57,8 @@ TEST(Safetensors, HeaderIsAlignedAndDataFollowsIt) {
 
 // Written byte by byte as the format's specification says, independently of the encoder.
 TEST(Safetensors, ReadsAHandWrittenFile) {
-  std::string json = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"d":{"dtype":"F64","shape":[1],"data_offsets":[8,16]}})";
+  std::string json =
+      R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"d":{"dtype":"F64","shape":[1],"data_offsets":[8,16]}})";
   float w[2] = {0.5f, -2.0f};
   double d = 3.25;
   std::string data(reinterpret_cast<const char*>(w), 8);
@@ -89,15 +90,14 @@ TEST(Safetensors, RejectsShapeThatDisagreesWithOffsets) {
   expect_io_error(header_bytes(json, json.size(), std::string(8, '\0')), "needs 12 bytes");
 }
 
-TEST(Safetensors, RejectsBadJson) {
-  expect_io_error(header_bytes("{not json", 9), "not valid JSON");
-}
+TEST(Safetensors, RejectsBadJson) { expect_io_error(header_bytes("{not json", 9), "not valid JSON"); }
 
 // The specification's rules, each broken once. F32 tensors "a" [2] and "b" [1]: 12 data bytes.
 std::string two_tensors(const std::string& a_offsets, const std::string& b_offsets, size_t data_bytes = 12,
                         const std::string& extra = "") {
   const std::string json = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)" + a_offsets +
-                           R"(},"b":{"dtype":"F32","shape":[1],"data_offsets":)" + b_offsets + "}" + extra + "}";
+                           R"(},"b":{"dtype":"F32","shape":[1],"data_offsets":)" + b_offsets + "}" + extra +
+                           "}";
   return header_bytes(json, json.size(), std::string(data_bytes, '\0'));
 }
 
@@ -129,15 +129,18 @@ TEST(SafetensorsSpec, RejectsBadShapesAndOffsets) {
     const std::string json = R"({"w":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":[0,8]}})";
     return header_bytes(json, json.size(), std::string(8, '\0'));
   };
-  expect_io_error(with_shape("[-2]"), "tensor 'w' has a shape [-2] that is not an array of non-negative integers");
+  expect_io_error(with_shape("[-2]"),
+                  "tensor 'w' has a shape [-2] that is not an array of non-negative integers");
   expect_io_error(with_shape("[2.5]"), "not an array of non-negative integers");
   expect_io_error(with_shape("\"2\""), "tensor 'w' has a shape that is not an array");
   // The product overflows 64 bits (it wrapped to a small byte count before).
   expect_io_error(with_shape("[4294967296,4294967296,2]"), "too large for 64-bit sizes");
   expect_io_error(two_tensors("[8,0]", "[8,12]"), "tensor 'a' has data_offsets outside");
   expect_io_error(two_tensors("[0]", "[8,12]"), "not two non-negative integers");
-  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"c":[1])"), "tensor 'c' has an entry that is not a JSON object");
-  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"c":{"dtype":"F32","shape":[]})"), "tensor 'c' has no 'data_offsets'");
+  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"c":[1])"),
+                  "tensor 'c' has an entry that is not a JSON object");
+  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"c":{"dtype":"F32","shape":[]})"),
+                  "tensor 'c' has no 'data_offsets'");
 }
 
 TEST(SafetensorsSpec, RejectsUnknownDtypeAndBadMetadata) {
@@ -145,8 +148,11 @@ TEST(SafetensorsSpec, RejectsUnknownDtypeAndBadMetadata) {
   expect_io_error(header_bytes(json, json.size(), "x"), "dtype 'Q7', which the format does not define");
   expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"__metadata__":{"format":1})"),
                   "__metadata__ value of 'format' is not a string");
-  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"__metadata__":[])"), "__metadata__ is not a JSON object");
-  EXPECT_EQ(decode_safetensors(two_tensors("[0,8]", "[8,12]", 12, R"(,"__metadata__":{"format":"pt"})"), "m").size(), 2u);
+  expect_io_error(two_tensors("[0,8]", "[8,12]", 12, R"(,"__metadata__":[])"),
+                  "__metadata__ is not a JSON object");
+  EXPECT_EQ(decode_safetensors(two_tensors("[0,8]", "[8,12]", 12, R"(,"__metadata__":{"format":"pt"})"), "m")
+                .size(),
+            2u);
 }
 
 TEST(SafetensorsSpec, RejectsHugeHeaderAndNonObjectHeader) {
@@ -160,8 +166,10 @@ TEST(SafetensorsSpec, RejectsHugeHeaderAndNonObjectHeader) {
 TEST(SafetensorsSpec, LoadReadsRegularFilesOnly) {
   const auto dir = test::make_temp_dir("st");
   std::filesystem::create_symlink("/dev/zero", dir / "zero.safetensors");
-  test::expect_error_words<IoError>([&] { (void)load_safetensors(dir / "zero.safetensors"); }, {"character device"});
-  test::expect_error_words<IoError>([&] { (void)load_safetensors(dir); }, {"is a directory, not a safetensors file"});
+  test::expect_error_words<IoError>([&] { (void)load_safetensors(dir / "zero.safetensors"); },
+                                    {"character device"});
+  test::expect_error_words<IoError>([&] { (void)load_safetensors(dir); },
+                                    {"is a directory, not a safetensors file"});
 }
 
 TEST(AtomicFile, ReplacesContentAndLeavesNoTemporary) {

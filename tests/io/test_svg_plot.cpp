@@ -147,7 +147,8 @@ TEST(SvgPlot, LegendGoesToTheCornerWithoutData) {
   auto legend_corner = [](const Chart& chart) {
     const std::string svg = render_svg_chart(chart);
     const std::string legend = svg.substr(svg.find("<g class=\"legend\">"));
-    const double x = std::stod(attribute(legend, "<rect", "x")), y = std::stod(attribute(legend, "<rect", "y"));
+    const double x = std::stod(attribute(legend, "<rect", "x")),
+                 y = std::stod(attribute(legend, "<rect", "y"));
     return std::pair<int, int>{x < chart.width / 2.0 ? -1 : 1, y < chart.height / 2.0 ? -1 : 1};
   };
   auto line = [](double y_start, double y_end) {

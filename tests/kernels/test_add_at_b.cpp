@@ -119,8 +119,14 @@ TEST(AddAtB, DoubleMatchesReferenceOnEdgeShapes) { check_grid<double>(); }
 // across several M blocks (with and without the column edge), N wide enough that A is packed.
 TEST(AddAtB, FloatLongKAndTallM) {
   Rng rng(12);
-  for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{96, 32, 4099}, {65, 28, 1000}, {130, 65, 600},
-                         {400, 40, 300}, {1024, 17, 20}, {200, 131, 130}, {390, 164, 257}, {1000, 3, 140},
+  for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{96, 32, 4099},
+                         {65, 28, 1000},
+                         {130, 65, 600},
+                         {400, 40, 300},
+                         {1024, 17, 20},
+                         {200, 131, 130},
+                         {390, 164, 257},
+                         {1000, 3, 140},
                          {500, 196, 30}}) {
     Problem<float> p(M, N, K, 1, rng);
     check(p);

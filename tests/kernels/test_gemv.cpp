@@ -11,17 +11,18 @@
 
 namespace recur::kernels {
 
-
 TEST(PackedGemv, MatchesReferenceAndPanelSplits) {
   Rng rng(12);
   for (int64_t M : {1, 28, 33, 127, 128, 129, 300})
     for (int64_t N : {1, 16, 33})
       for (float beta : {0.0f, 1.0f}) {
         const int64_t lda = N + 1;
-        std::vector<float> A(static_cast<size_t>(M * lda)), x(static_cast<size_t>(N)), y(static_cast<size_t>(M) + 1);
+        std::vector<float> A(static_cast<size_t>(M * lda)), x(static_cast<size_t>(N)),
+            y(static_cast<size_t>(M) + 1);
         for (auto& v : A) v = static_cast<float>(rng.uniform(-1, 1));
         for (auto& v : x) v = static_cast<float>(rng.uniform(-1, 1));
-        for (auto& v : y) v = beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(rng.uniform(-1, 1));
+        for (auto& v : y)
+          v = beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(rng.uniform(-1, 1));
         std::vector<float> want = y, split = y;
         PackedGemv packed;
         pack_gemv(M, N, A.data(), lda, packed);
@@ -33,7 +34,8 @@ TEST(PackedGemv, MatchesReferenceAndPanelSplits) {
         packed_gemv(packed, half, packed.num_panels(), x.data(), beta, split.data());
         for (int64_t i = 0; i < M; ++i) {
           const auto at = static_cast<size_t>(i);
-          ASSERT_NEAR(y[at], want[at], 1e-5 * (1 + std::sqrt(static_cast<double>(N)))) << "M=" << M << " N=" << N << " beta=" << beta << " row " << i;
+          ASSERT_NEAR(y[at], want[at], 1e-5 * (1 + std::sqrt(static_cast<double>(N))))
+              << "M=" << M << " N=" << N << " beta=" << beta << " row " << i;
           ASSERT_EQ(y[at], split[at]) << "M=" << M << " N=" << N << " row " << i;
         }
         // y past M is untouched.

@@ -22,22 +22,25 @@ void check_shapes() {
         for (Trans trans : {Trans::kNo, Trans::kYes})
           for (T beta : {T(0), T(1)}) {
             const int64_t ldb = (trans == Trans::kNo ? N : K) + 2, lda = K + 1, ldc = N + 3;
-            std::vector<T> A(static_cast<size_t>(M * lda)), B(static_cast<size_t>((trans == Trans::kNo ? K : N) * ldb)),
-                C(static_cast<size_t>(M * ldc));
+            std::vector<T> A(static_cast<size_t>(M * lda)),
+                B(static_cast<size_t>((trans == Trans::kNo ? K : N) * ldb)), C(static_cast<size_t>(M * ldc));
             for (auto& v : A) v = static_cast<T>(rng.uniform(-1, 1));
             for (auto& v : B) v = static_cast<T>(rng.uniform(-1, 1));
-            for (auto& v : C) v = beta == T(0) ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(rng.uniform(-1, 1));
+            for (auto& v : C)
+              v = beta == T(0) ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(rng.uniform(-1, 1));
             std::vector<T> want = C;
             PackedMatrix<T> packed;
             pack_matrix(trans, K, N, B.data(), ldb, packed);
             packed_gemm(M, A.data(), lda, packed, beta, C.data(), ldc);
             packed_gemm_reference(M, A.data(), lda, packed, beta, want.data(), ldc);
-            const std::string config = "M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K) +
-                                       (trans == Trans::kYes ? " B^T" : " B") + " beta=" + std::to_string(beta);
+            const std::string config = "M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                                       " K=" + std::to_string(K) + (trans == Trans::kYes ? " B^T" : " B") +
+                                       " beta=" + std::to_string(beta);
             for (int64_t i = 0; i < M; ++i)
               for (int64_t j = 0; j < N; ++j) {
                 const size_t at = static_cast<size_t>(i * ldc + j);
-                ASSERT_NEAR(C[at], want[at], 1e-5 * (1 + std::sqrt(static_cast<double>(K)))) << config << " at " << i << "," << j;
+                ASSERT_NEAR(C[at], want[at], 1e-5 * (1 + std::sqrt(static_cast<double>(K))))
+                    << config << " at " << i << "," << j;
               }
             // Padding columns of C past N are untouched.
             for (int64_t i = 0; i < M; ++i)

@@ -3,10 +3,10 @@
 
 #include <cmath>
 
+#include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/inference.h"
-#include "recur/autograd/ops.h"
 
 using namespace recur;
 
@@ -19,8 +19,8 @@ struct Case {
 };
 
 std::string describe(const Case& c) {
-  return std::string(cell_name(c.cell)) + " layers=" + std::to_string(c.layers) + " H=" + std::to_string(c.hidden) +
-         " E=" + std::to_string(c.embed) + " V=" + std::to_string(c.vocab);
+  return std::string(cell_name(c.cell)) + " layers=" + std::to_string(c.layers) +
+         " H=" + std::to_string(c.hidden) + " E=" + std::to_string(c.embed) + " V=" + std::to_string(c.vocab);
 }
 
 }  // namespace
@@ -28,11 +28,14 @@ std::string describe(const Case& c) {
 TEST(InferenceSession, MatchesGraphForwardStepByStep) {
   const Case cases[] = {{CellType::kRnnTanh, 1, 7, 0, 5},  {CellType::kRnnRelu, 2, 9, 0, 4},
                         {CellType::kGru, 1, 17, 0, 11},    {CellType::kGru, 2, 8, 5, 6},
-                        {CellType::kLstm, 1, 1, 0, 3},      {CellType::kLstm, 2, 33, 0, 28},
+                        {CellType::kLstm, 1, 1, 0, 3},     {CellType::kLstm, 2, 33, 0, 28},
                         {CellType::kRnnTanh, 1, 16, 4, 9}, {CellType::kLstm, 3, 5, 3, 7}};
   for (const Case& c : cases) {
-    LanguageModel model({.cell = c.cell, .num_layers = c.layers, .hidden_size = c.hidden,
-                         .embedding_size = c.embed, .vocab_size = c.vocab});
+    LanguageModel model({.cell = c.cell,
+                         .num_layers = c.layers,
+                         .hidden_size = c.hidden,
+                         .embedding_size = c.embed,
+                         .vocab_size = c.vocab});
     Rng rng(3);
     model.reset_parameters(rng);
     InferenceSession session(model);
@@ -111,7 +114,8 @@ TEST(InferenceSession, TwoThreadsGiveTheSameLogits) {
       const int32_t token = step * 37 % 300;
       std::span<const float> a = one.step(token);
       std::span<const float> b = two.step(token);
-      for (size_t v = 0; v < a.size(); ++v) ASSERT_EQ(a[v], b[v]) << cell_name(cell) << " step " << step << " logit " << v;
+      for (size_t v = 0; v < a.size(); ++v)
+        ASSERT_EQ(a[v], b[v]) << cell_name(cell) << " step " << step << " logit " << v;
     }
   }
 }

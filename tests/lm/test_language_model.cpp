@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/lm/language_model.h"
-#include "recur/autograd/ops.h"
 
 namespace recur {
 namespace {
@@ -45,7 +45,8 @@ Result run(const LanguageModelConfig& config, bool fused, std::span<const float>
   return r;
 }
 
-void expect_same(const LanguageModelConfig& config, std::span<const float> carry_scales, const std::string& name) {
+void expect_same(const LanguageModelConfig& config, std::span<const float> carry_scales,
+                 const std::string& name) {
   const Result unfused = run(config, false, carry_scales);
   const Result fused = run(config, true, carry_scales);
   EXPECT_NEAR(fused.loss, unfused.loss, 1e-5f * std::abs(unfused.loss)) << name;

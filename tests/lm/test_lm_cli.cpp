@@ -126,7 +126,8 @@ TEST(LmCli, BrokenCheckpointIsReportedAndNotDestroyed) {
 }
 
 // The file with `from` replaced by `to` (the first occurrence after `after`).
-void edit_file(const fs::path& path, const std::string& from, const std::string& to, const std::string& after = "") {
+void edit_file(const fs::path& path, const std::string& from, const std::string& to,
+               const std::string& after = "") {
   std::string text = read_file(path);
   const size_t at = text.find(from, after.empty() ? 0 : text.find(after));
   ASSERT_NE(at, std::string::npos) << from << " in " << text;
@@ -141,7 +142,8 @@ TEST(LmCli, ASecondRunIntoTheSameFolderIsRefusedAndSigtermSavesACheckpoint) {
   auto r = test::run_cli(small_args(data, dir / "run") + " --epochs 100000 >'" + log +
                          "' 2>&1 & pid=$!; for i in $(seq 1200); do [ -d '" + ckpt +
                          "' ] && break; sleep 0.1; done; '" + test::cli_path() + "' " +
-                         small_args(data, dir / "run") + " --epochs 1 2>&1; echo second=$?; kill -TERM $pid; wait $pid");
+                         small_args(data, dir / "run") +
+                         " --epochs 1 2>&1; echo second=$?; kill -TERM $pid; wait $pid");
   EXPECT_EQ(r.exit_code, 143) << r.output;
   EXPECT_NE(r.output.find("is in use by process"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("second=1"), std::string::npos) << r.output;
@@ -156,7 +158,8 @@ TEST(LmCli, ANewRunKeepsAnEarlierOneUnlessForced) {
   auto data = tiny_text(dir);
   ASSERT_EQ(test::run_cli(small_args(data, dir / "run") + " --epochs 1").exit_code, 0);
   const std::string settings = read_file(dir / "run" / "run.json");
-  expect_failure(small_args(data, dir / "run") + " --epochs 2 --seed 7", {"already holds a run", "--force", "--resume"});
+  expect_failure(small_args(data, dir / "run") + " --epochs 2 --seed 7",
+                 {"already holds a run", "--force", "--resume"});
   EXPECT_EQ(read_file(dir / "run" / "run.json"), settings);
   auto forced = test::run_cli(small_args(data, dir / "run") + " --epochs 1 --seed 7 --force");
   EXPECT_EQ(forced.exit_code, 0) << forced.output;
@@ -205,7 +208,8 @@ TEST(LmCli, BadModelsAndOversizedSettingsAreNamed) {
   auto dir = test::make_temp_dir("lmcli-sizes");
   auto data = tiny_text(dir);
   ASSERT_EQ(test::run_cli(small_args(data, dir / "run") + " --epochs 1").exit_code, 0);
-  auto capped = test::run_cli("generate --model '" + (dir / "run").string() + "' --length 5 --threads 1000000");
+  auto capped =
+      test::run_cli("generate --model '" + (dir / "run").string() + "' --length 5 --threads 1000000");
   EXPECT_EQ(capped.exit_code, 0) << capped.output;
   EXPECT_NE(capped.output.find("--threads 1000000 is more than"), std::string::npos) << capped.output;
   const fs::path weights = dir / "run" / "best" / "model.safetensors";

@@ -25,7 +25,8 @@ TEST(Sampler, FrequenciesFollowSoftmaxWithTemperature) {
   const double T = 2.0;
   std::vector<int> counts(3, 0);
   const int n = 60000;
-  for (int i = 0; i < n; ++i) counts[static_cast<size_t>(sample_token(logits, {.temperature = T}, rng, ws))]++;
+  for (int i = 0; i < n; ++i)
+    counts[static_cast<size_t>(sample_token(logits, {.temperature = T}, rng, ws))]++;
   double z = 0;
   for (float l : logits) z += std::exp(l / T);
   for (int k = 0; k < 3; ++k) {
@@ -103,11 +104,13 @@ TEST(SamplerProperties, DistributionIsNormalizedAndFiniteForEveryTemperature) {
             ASSERT_GE(n, 1);
             double sum = 0;
             for (int32_t i = 0; i < n; ++i) {
-              ASSERT_TRUE(std::isfinite(ws.probs[static_cast<size_t>(i)]) && ws.probs[static_cast<size_t>(i)] >= 0)
+              ASSERT_TRUE(std::isfinite(ws.probs[static_cast<size_t>(i)]) &&
+                          ws.probs[static_cast<size_t>(i)] >= 0)
                   << "V " << V << " T " << temperature << " k " << top_k << " p " << top_p;
               sum += ws.probs[static_cast<size_t>(i)];
             }
-            ASSERT_NEAR(sum, 1.0, 1e-9) << "V " << V << " T " << temperature << " k " << top_k << " p " << top_p;
+            ASSERT_NEAR(sum, 1.0, 1e-9)
+                << "V " << V << " T " << temperature << " k " << top_k << " p " << top_p;
             const int32_t token = sample_token(z, o, rng, ws);
             ASSERT_TRUE(token >= 0 && token < V);
           }

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <string>
 
+#include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/nn/rnn.h"
 #include "recur/nn/scratch_cells.h"
-#include "recur/autograd/ops.h"
 
 namespace recur {
 namespace {

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <string>
 
+#include "recur/autograd/ops.h"
 #include "recur/nn/rnn.h"
 #include "recur/nn/scratch_cells.h"
-#include "recur/autograd/ops.h"
 
 namespace recur {
 namespace {

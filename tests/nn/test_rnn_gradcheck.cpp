@@ -11,8 +11,8 @@
 #include <string>
 
 #include "gradcheck.h"
-#include "recur/nn/rnn.h"
 #include "recur/autograd/ops.h"
+#include "recur/nn/rnn.h"
 
 namespace recur {
 namespace {

@@ -47,7 +47,8 @@ Run run(const RnnConfig& config, const std::vector<int32_t>& ids, int64_t steps,
     out = rnn.forward_one_hot(g, ids, steps, batch, h0v, c0v, nullptr, true);
   } else {
     const bool batch_major = config.layout == Layout::kBatchMajor;
-    const Shape shape = batch_major ? Shape{batch, steps, config.input_size} : Shape{steps, batch, config.input_size};
+    const Shape shape =
+        batch_major ? Shape{batch, steps, config.input_size} : Shape{steps, batch, config.input_size};
     Var x = reshape(g, one_hot<T>(g, ids, config.input_size), shape);
     out = rnn.forward(g, x, h0v, c0v, nullptr, true);
   }
@@ -58,7 +59,8 @@ Run run(const RnnConfig& config, const std::vector<int32_t>& ids, int64_t steps,
     for (T& e : w.span()) e = static_cast<T>(wrng.uniform(-1, 1));
     return g.input(w);
   };
-  Var loss = add(g, sum(g, mul(g, out.output, weights(out.output))), sum(g, mul(g, out.h_n, weights(out.h_n))));
+  Var loss =
+      add(g, sum(g, mul(g, out.output, weights(out.output))), sum(g, mul(g, out.h_n, weights(out.h_n))));
   if (out.c_n.valid()) loss = add(g, loss, sum(g, mul(g, out.c_n, weights(out.c_n))));
   g.backward(loss);
   Run r;
@@ -71,7 +73,8 @@ Run run(const RnnConfig& config, const std::vector<int32_t>& ids, int64_t steps,
   return r;
 }
 
-void expect_close(const std::vector<double>& a, const std::vector<double>& b, double tol, const std::string& what) {
+void expect_close(const std::vector<double>& a, const std::vector<double>& b, double tol,
+                  const std::string& what) {
   ASSERT_EQ(a.size(), b.size()) << what;
   for (size_t i = 0; i < a.size(); ++i)
     ASSERT_NEAR(a[i], b[i], tol * (1 + std::abs(b[i]))) << what << ": first difference at " << i;
@@ -96,8 +99,12 @@ void compare(const RnnConfig& config, int64_t steps, int64_t batch, double tol, 
 TEST(RnnOneHot, MatchesTheOneHotMatrixInDouble) {
   for (CellType cell : {CellType::kRnnTanh, CellType::kRnnRelu, CellType::kGru, CellType::kLstm}) {
     for (Layout layout : {Layout::kTimeMajor, Layout::kBatchMajor}) {
-      const RnnConfig config{.cell = cell, .input_size = 11, .hidden_size = 6, .num_layers = 2,
-                             .bidirectional = true, .layout = layout};
+      const RnnConfig config{.cell = cell,
+                             .input_size = 11,
+                             .hidden_size = 6,
+                             .num_layers = 2,
+                             .bidirectional = true,
+                             .layout = layout};
       compare<double>(config, 5, 3, 1e-12,
                       std::string(cell_name(cell)) + (layout == Layout::kBatchMajor ? " batch-major" : ""));
     }

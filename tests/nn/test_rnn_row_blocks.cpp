@@ -22,7 +22,8 @@ struct LayerRun {
 LayerRun run_once(CellType cell, int threads) {
   const int64_t T = 10, B = 19, I = 7, H = 160;  // T*B*G*H*H >= 2^22: split (row_block_count)
   ParameterStore<float> store;
-  Rnn<float> rnn(store, {.cell = cell, .input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true});
+  Rnn<float> rnn(store,
+                 {.cell = cell, .input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true});
   Rng rng(21);
   rnn.reset_parameters(rng);
   Tensor<float> x(Shape{T, B, I}), h0(Shape{4, B, H}), c0(Shape{4, B, H});

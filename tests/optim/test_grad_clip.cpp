@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "recur/core/error.h"
-#include "recur/optim/grad_clip.h"
 #include "recur/core/parameters.h"
+#include "recur/optim/grad_clip.h"
 
 using namespace recur;
 

@@ -24,7 +24,8 @@ std::string message_of_error(F&& f) {
 template <typename E, typename F>
 void expect_error_words(F&& f, std::initializer_list<std::string> words) {
   const std::string message = message_of_error<E>(f);
-  for (const auto& w : words) EXPECT_NE(message.find(w), std::string::npos) << "'" << w << "' missing: " << message;
+  for (const auto& w : words)
+    EXPECT_NE(message.find(w), std::string::npos) << "'" << w << "' missing: " << message;
 }
 
 }  // namespace recur::test

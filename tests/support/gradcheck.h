@@ -30,7 +30,8 @@ inline void expect_grad_close(std::span<double> x, std::span<const double> analy
     const double minus = loss_at_current_values();
     x[i] = saved;
     const double numeric = (plus - minus) / (2 * eps);
-    const double error = std::abs(analytic[i] - numeric) / std::max(std::abs(analytic[i]) + std::abs(numeric), floor);
+    const double error =
+        std::abs(analytic[i] - numeric) / std::max(std::abs(analytic[i]) + std::abs(numeric), floor);
     if (error > tolerance && failures++ < 5) {
       ADD_FAILURE() << label << "[" << i << "]: analytic " << analytic[i] << ", numeric " << numeric
                     << ", relative error " << error << " > " << tolerance;

@@ -5,12 +5,12 @@
 #include <cmath>
 #include <filesystem>
 
+#include "expect_error.h"
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/text/ngram_counts.h"
 #include "recur/text/ngram_model.h"
 #include "recur/text/text_file.h"
-#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -203,11 +203,12 @@ TEST(NgramModel, MalformedModelFilesAreIoErrors) {
 
 // order * bits was computed in int: order 2^31 - 1 wrapped and crashed the counter.
 TEST(NgramModel, HugeOrdersAreRejectedBeforeCounting) {
-  EXPECT_NE(message_of_value_error({.order = 2147483647}).find("order must be at most 128 (a key holds 128 bits), got 2147483647"),
+  EXPECT_NE(message_of_value_error({.order = 2147483647})
+                .find("order must be at most 128 (a key holds 128 bits), got 2147483647"),
             std::string::npos);
   EXPECT_NE(message_of_value_error({.order = 129}).find("at most 128"), std::string::npos);
   test::expect_error_words<ValueError>([] { NgramCounts counts(1 << 30, 1 << 20); },
-                                      {"1073741824 x 20 = 21474836480 bits"});
+                                       {"1073741824 x 20 = 21474836480 bits"});
   std::string file = NgramModel::train(kTwoSentences, {.order = 2}).serialize();
   file.replace(file.find("order 2"), 7, "order 2147483647");
   EXPECT_THROW((void)NgramModel::parse(file, "m.ngram"), IoError);
@@ -228,6 +229,7 @@ TEST(NgramModel, CrlfModelFilesLoad) {
 TEST(NgramModel, LoadRejectsDirectoriesAndDevices) {
   const auto dir = test::make_temp_dir("ngram");
   std::filesystem::create_symlink("/dev/zero", dir / "zero.ngram");
-  test::expect_error_words<IoError>([&] { (void)NgramModel::load(dir / "zero.ngram"); }, {"not a regular file"});
+  test::expect_error_words<IoError>([&] { (void)NgramModel::load(dir / "zero.ngram"); },
+                                    {"not a regular file"});
   test::expect_error_words<IoError>([&] { (void)NgramModel::load(dir); }, {"is a directory"});
 }

@@ -6,7 +6,6 @@
 #include <fstream>
 
 #include "recur/core/error.h"
-
 #include "recur/text/text_file.h"
 #include "test_support.h"
 

@@ -4,10 +4,10 @@
 
 #include <fstream>
 
+#include "expect_error.h"
 #include "recur/core/error.h"
 #include "recur/text/text_file.h"
 #include "recur/text/utf8.h"
-#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -83,7 +83,8 @@ TEST(TextFile, MissingFileNamesThePath) {
 }
 
 TEST(TextFile, DirectoryIsRejected) {
-  const std::string msg = test::message_of_error<IoError>([] { (void)read_text_file(test::test_data_dir()); });
+  const std::string msg =
+      test::message_of_error<IoError>([] { (void)read_text_file(test::test_data_dir()); });
   EXPECT_NE(msg.find("is a directory"), std::string::npos) << msg;
 }
 
@@ -94,22 +95,24 @@ TEST(TextFile, EmptyFileIsAnError) {
 }
 
 TEST(TextFile, WhitespaceOnlyFileIsAnError) {
-  const std::string msg = test::message_of_error<IoError>([] { (void)read_text_file(fixture("whitespace_only.txt")); });
+  const std::string msg =
+      test::message_of_error<IoError>([] { (void)read_text_file(fixture("whitespace_only.txt")); });
   EXPECT_NE(msg.find("only whitespace"), std::string::npos) << msg;
   EXPECT_NE(msg.find("whitespace_only.txt"), std::string::npos) << msg;
 }
 
 TEST(TextFile, BinaryFileIsAnErrorEvenWithReplacement) {
   for (auto policy : {InvalidUtf8::error, InvalidUtf8::replace}) {
-    const std::string msg =
-        test::message_of_error<IoError>([&] { (void)read_text_file(fixture("binary.bin"), {.invalid_utf8 = policy}); });
+    const std::string msg = test::message_of_error<IoError>(
+        [&] { (void)read_text_file(fixture("binary.bin"), {.invalid_utf8 = policy}); });
     EXPECT_NE(msg.find("binary file"), std::string::npos) << msg;
     EXPECT_NE(msg.find("byte offset 7"), std::string::npos) << msg;
   }
 }
 
 TEST(TextFile, InvalidUtf8NamesFileAndOffsetUnlessReplaced) {
-  const std::string msg = test::message_of_error<IoError>([] { (void)read_text_file(fixture("invalid_utf8.txt")); });
+  const std::string msg =
+      test::message_of_error<IoError>([] { (void)read_text_file(fixture("invalid_utf8.txt")); });
   EXPECT_NE(msg.find("invalid_utf8.txt"), std::string::npos) << msg;
   EXPECT_NE(msg.find("not valid UTF-8"), std::string::npos) << msg;
   EXPECT_NE(msg.find("0xFF at byte offset 10"), std::string::npos) << msg;
@@ -119,7 +122,8 @@ TEST(TextFile, InvalidUtf8NamesFileAndOffsetUnlessReplaced) {
 
 TEST(TextFile, ByteOrderMarkIsDropped) {
   EXPECT_EQ(check_text("\xEF\xBB\xBFhi", "<memory>"), "hi");
-  const std::string msg = test::message_of_error<IoError>([] { (void)check_text("\xEF\xBB\xBF", "<memory>"); });
+  const std::string msg =
+      test::message_of_error<IoError>([] { (void)check_text("\xEF\xBB\xBF", "<memory>"); });
   EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
 }
 

@@ -28,8 +28,8 @@ TEST(Calendar, ParsesAcceptedForms) {
 }
 
 TEST(Calendar, RejectsMalformedAndImpossibleDates) {
-  for (const char* bad : {"", "abc", "19-01", "1999-13", "1999-02-29", "2000-01-32", "2000-01-01 25:00", "2000-1-1",
-                          "2000-01-01x", "2000-01-01 10"}) {
+  for (const char* bad : {"", "abc", "19-01", "1999-13", "1999-02-29", "2000-01-32", "2000-01-01 25:00",
+                          "2000-1-1", "2000-01-01x", "2000-01-01 10"}) {
     EXPECT_FALSE(parse_date(bad).has_value()) << bad;
   }
 }
@@ -38,7 +38,8 @@ TEST(Calendar, SpacingAndSeason) {
   auto monthly = parse_all({"1949-01", "1949-02", "1949-03", "1949-04"});
   EXPECT_EQ(infer_date_spacing(monthly), DateSpacing::monthly);
   EXPECT_EQ(season_for_spacing(DateSpacing::monthly, monthly), 12);
-  auto daily = parse_all({"1981-01-01", "1981-01-02", "1981-01-03", "1981-01-05"});  // one gap of 2: median is 1
+  auto daily =
+      parse_all({"1981-01-01", "1981-01-02", "1981-01-03", "1981-01-05"});  // one gap of 2: median is 1
   EXPECT_EQ(infer_date_spacing(daily), DateSpacing::daily);
   EXPECT_EQ(season_for_spacing(DateSpacing::daily, daily), 365);
   auto hourly = parse_all({"2000-01-01 00:00", "2000-01-01 01:00", "2000-01-01 02:00"});
@@ -53,12 +54,15 @@ TEST(Calendar, SpacingAndSeason) {
 
 TEST(Calendar, NextDates) {
   auto monthly = parse_all({"1960-11", "1960-12"});
-  EXPECT_EQ(next_date_labels(monthly, DateSpacing::monthly, 3), (std::vector<std::string>{"1961-01", "1961-02", "1961-03"}));
+  EXPECT_EQ(next_date_labels(monthly, DateSpacing::monthly, 3),
+            (std::vector<std::string>{"1961-01", "1961-02", "1961-03"}));
   auto daily = parse_all({"1990-12-30", "1990-12-31"});
-  EXPECT_EQ(next_date_labels(daily, DateSpacing::daily, 2), (std::vector<std::string>{"1991-01-01", "1991-01-02"}));
+  EXPECT_EQ(next_date_labels(daily, DateSpacing::daily, 2),
+            (std::vector<std::string>{"1991-01-01", "1991-01-02"}));
   auto month_end = parse_all({"2000-12-31", "2001-01-31"});
   EXPECT_EQ(next_date_labels(month_end, DateSpacing::monthly, 1), (std::vector<std::string>{"2001-02-28"}));
   auto hourly = parse_all({"2000-12-31 22:00", "2000-12-31 23:00"});
-  EXPECT_EQ(next_date_labels(hourly, DateSpacing::sub_daily, 1), (std::vector<std::string>{"2001-01-01 00:00"}));
+  EXPECT_EQ(next_date_labels(hourly, DateSpacing::sub_daily, 1),
+            (std::vector<std::string>{"2001-01-01 00:00"}));
   EXPECT_TRUE(next_date_labels(monthly, DateSpacing::irregular, 3).empty());
 }

@@ -5,16 +5,15 @@
 #include <filesystem>
 #include <string>
 
+#include "expect_error.h"
 #include "recur/core/error.h"
 #include "recur/timeseries/csv.h"
-#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
 
 namespace {
 std::filesystem::path fixture(const std::string& name) { return test::test_data_dir() / "timeseries" / name; }
-
 
 void expect_has(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in: " << text;
@@ -116,7 +115,8 @@ TEST(Csv, EmptyAndNonFiniteCells) {
   CsvTable u = parse_csv("v\ninf\n", "u.csv");
   expect_has(test::message_of_error<ValueError>([&] { (void)csv_numeric_column(u, "v"); }), "is not finite");
   CsvTable w = parse_csv("v\n1.5x\n", "w.csv");
-  expect_has(test::message_of_error<ValueError>([&] { (void)csv_numeric_column(w, "v"); }), "'1.5x' is not a number");
+  expect_has(test::message_of_error<ValueError>([&] { (void)csv_numeric_column(w, "v"); }),
+             "'1.5x' is not a number");
 }
 
 TEST(Csv, MissingColumnListsTheColumns) {

@@ -11,7 +11,9 @@ using namespace recur;
 
 namespace {
 
-std::string fixture(const std::string& name) { return (test::test_data_dir() / "timeseries" / name).string(); }
+std::string fixture(const std::string& name) {
+  return (test::test_data_dir() / "timeseries" / name).string();
+}
 
 // The numbers after `label` on its line of `output`.
 std::vector<double> numbers_after(const std::string& output, const std::string& label) {
@@ -32,7 +34,8 @@ std::vector<double> numbers_after(const std::string& output, const std::string& 
 void expect_failure(const std::string& args, const std::vector<std::string>& parts) {
   auto r = test::run_cli(args);
   EXPECT_NE(r.exit_code, 0) << args << "\n" << r.output;
-  for (const auto& p : parts) EXPECT_NE(r.output.find(p), std::string::npos) << "'" << p << "' missing:\n" << r.output;
+  for (const auto& p : parts)
+    EXPECT_NE(r.output.find(p), std::string::npos) << "'" << p << "' missing:\n" << r.output;
 }
 
 }  // namespace
@@ -60,8 +63,10 @@ TEST(ForecastCli, SyntheticPrintsTheErrorTable) {
 TEST(ForecastCli, AirlineByNameBeatsNaive) {
   ::setenv("RECUR_DATA", test::shared_data_dir().c_str(), 1);
   auto dir = test::make_temp_dir("forecast");
-  auto r = test::run_cli("forecast --csv airline-passengers --column Passengers --date-column Month --lags 12 "
-                         "--horizon 12 --log --plot '" + (dir / "air.svg").string() + "'");
+  auto r = test::run_cli(
+      "forecast --csv airline-passengers --column Passengers --date-column Month --lags 12 "
+      "--horizon 12 --log --plot '" +
+      (dir / "air.svg").string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("season 12 (monthly dates)"), std::string::npos) << r.output;
   auto model = numbers_after(r.output, "1-step  model");
@@ -77,12 +82,14 @@ TEST(ForecastCli, AirlineByNameBeatsNaive) {
 }
 
 TEST(ForecastCli, DailyTemperaturesWithMlp) {
-  auto r = test::run_cli("forecast --csv '" + (test::shared_data_dir() / "timeseries" / "daily-min-temperatures.csv").string() +
-                         "' --column Temp --date-column Date --lags 7 --horizon 7 --model mlp --epochs 5 --plot ''");
+  auto r = test::run_cli(
+      "forecast --csv '" + (test::shared_data_dir() / "timeseries" / "daily-min-temperatures.csv").string() +
+      "' --column Temp --date-column Date --lags 7 --horizon 7 --model mlp --epochs 5 --plot ''");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("season 365 (daily dates)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("1991-01-07"), std::string::npos) << r.output;
-  EXPECT_LT(numbers_after(r.output, "1-step  model")[0], numbers_after(r.output, "1-step  naive (last value)")[0]);
+  EXPECT_LT(numbers_after(r.output, "1-step  model")[0],
+            numbers_after(r.output, "1-step  naive (last value)")[0]);
 }
 
 TEST(ForecastCli, GruRuns) {
@@ -112,7 +119,8 @@ TEST(ForecastCli, BadInput) {
   expect_failure(small + " --column sales --model arima", {"linear, mlp, gru"});
   expect_failure(small + " --column sales --date-column sales", {"is not a date"});
   expect_failure("forecast --csv no-such-dataset --column x", {"no-such-dataset"});
-  expect_failure("forecast --csv '" + fixture("ragged.csv") + "' --column value", {"line 3", "expected 2 fields"});
+  expect_failure("forecast --csv '" + fixture("ragged.csv") + "' --column value",
+                 {"line 3", "expected 2 fields"});
   expect_failure("forecast", {"--synthetic or --csv"});
   expect_failure("forecast --synthetic --csv x.csv", {"excludes"});
   expect_failure("forecast --synthetic --horizon 3", {"excludes"});  // --csv options do not apply
@@ -129,14 +137,16 @@ TEST(ForecastCli, CommandLineErrorsExitWithTwoAndBadDataWithOne) {
 }
 
 TEST(ForecastCli, LogNeedsPositiveValuesAndNamesTheLine) {
-  expect_failure("forecast --csv '" + fixture("crlf_quoted.csv") + "' --column Value --lags 1 --horizon 1 --log --plot ''",
+  expect_failure("forecast --csv '" + fixture("crlf_quoted.csv") +
+                     "' --column Value --lags 1 --horizon 1 --log --plot ''",
                  {"data row 3 (line 4)", "--log needs positive values"});
 }
 
 // Issue #12: flags sized without bound, a 1e300 cell giving NaN with exit 0, endless column lists.
 TEST(ForecastCli, HardenedInputs) {
   const std::string small = "forecast --csv '" + fixture("monthly_small.csv") + "' --plot '' --epochs 1";
-  expect_failure("forecast --synthetic --plot '' --lags 2147483647", {"--lags must be <= 10000, got 2147483647"});
+  expect_failure("forecast --synthetic --plot '' --lags 2147483647",
+                 {"--lags must be <= 10000, got 2147483647"});
   expect_failure(small + " --column sales --lags 2147483647", {"--lags must be <= 10000, got 2147483647"});
   expect_failure(small + " --column sales --horizon 2147483647", {"--horizon must be <= 100000"});
   expect_failure("forecast --synthetic --plot '' --hidden 2147483647", {"--hidden must be <= 4096"});
@@ -147,7 +157,8 @@ TEST(ForecastCli, HardenedInputs) {
     csv << "t,v\n";
     for (int i = 0; i < 40; ++i) csv << i << "," << (i == 37 ? "1e300" : std::to_string(10 + i % 5)) << "\n";
   }
-  const auto r = test::run_cli("forecast --csv '" + (dir / "huge.csv").string() + "' --column v --lags 2 --horizon 2 "
+  const auto r = test::run_cli("forecast --csv '" + (dir / "huge.csv").string() +
+                               "' --column v --lags 2 --horizon 2 "
                                "--plot '' --epochs 1");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   for (const char* part : {"huge.csv, column 'v'", "data row 38", "1e+300"})

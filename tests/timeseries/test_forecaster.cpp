@@ -10,8 +10,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "recur/core/error.h"
+#include "expect_error.h"
 #include "recur/autograd/graph.h"
+#include "recur/core/error.h"
 #include "recur/timeseries/csv.h"
 #include "recur/timeseries/forecast_charts.h"
 #include "recur/timeseries/forecast_evaluation.h"
@@ -19,7 +20,6 @@
 #include "recur/timeseries/multi_step.h"
 #include "recur/timeseries/synthetic_experiment.h"
 #include "recur/timeseries/time_series.h"
-#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -175,7 +175,8 @@ TEST(RecursiveForecasts, FeedsPredictionsBack) {
   // Origin 3: (3, 5) -> 5, (5, 5) -> 6, (5, 6) -> 6.5.
   Tensor<double> out = recursive_forecasts(rule, x, 2, 2, 4, 3);
   ASSERT_EQ(out.shape(), (Shape{2, 3}));
-  EXPECT_EQ(std::vector<double>(out.span().begin(), out.span().end()), (std::vector<double>{3, 4, 4.5, 5, 6, 6.5}));
+  EXPECT_EQ(std::vector<double>(out.span().begin(), out.span().end()),
+            (std::vector<double>{3, 4, 4.5, 5, 6, 6.5}));
   EXPECT_EQ(rule.calls, 3);  // one batched call per step, all origins at once
   // Past the end: origin 4 = x.size().
   Tensor<double> future = recursive_forecasts(rule, x, 2, 4, 5, 2);
@@ -201,7 +202,8 @@ TEST(SyntheticExperiment, ReproducesTheBooksResult) {
     EXPECT_LT(r.one_step_test_mse, 0.07);
     EXPECT_NEAR(r.k_step_mse[0], r.one_step_mse, 0.01);
     // The k-step error rises with k, and feeding predictions back drifts far from the data.
-    for (size_t k = 1; k < r.k_step_mse.size(); ++k) EXPECT_GT(r.k_step_mse[k], r.k_step_mse[k - 1]) << "k index " << k;
+    for (size_t k = 1; k < r.k_step_mse.size(); ++k)
+      EXPECT_GT(r.k_step_mse[k], r.k_step_mse[k - 1]) << "k index " << k;
     EXPECT_GT(r.k_step_mse.back(), 3.0 * r.k_step_mse.front());
     EXPECT_GT(r.multi_step_mse, 3.0 * r.one_step_test_mse);
   }
@@ -264,7 +266,8 @@ TEST(ForecastEvaluation, BadOptionsNameTheNumbers) {
   EXPECT_NE(message({.lags = 16, .horizon = 1}).find("training part has 16 values"), std::string::npos);
   EXPECT_NE(message({.lags = 2, .horizon = 5}).find("test part has 4 values, fewer than the horizon 5"),
             std::string::npos);
-  EXPECT_NE(message({.lags = 2, .horizon = 1, .test_fraction = 1.0}).find("test fraction"), std::string::npos);
+  EXPECT_NE(message({.lags = 2, .horizon = 1, .test_fraction = 1.0}).find("test fraction"),
+            std::string::npos);
   std::vector<double> with_zero(20, 1.0);
   with_zero[6] = 0.0;
   EXPECT_THROW((void)evaluate_forecaster(with_zero, {.lags = 2, .horizon = 1, .log = true}), ValueError);
@@ -272,7 +275,8 @@ TEST(ForecastEvaluation, BadOptionsNameTheNumbers) {
   EXPECT_NE(message({.lags = 2147483647}).find("lags must be <= 10000, got 2147483647"), std::string::npos);
   EXPECT_NE(message({.lags = 2, .horizon = 2147483647}).find("horizon must be <= 100000"), std::string::npos);
   Rng rng(0);
-  EXPECT_THROW(Forecaster({.model = ForecastModel::kMlp, .lags = 4, .hidden_size = 1 << 30}, rng), ValueError);
+  EXPECT_THROW(Forecaster({.model = ForecastModel::kMlp, .lags = 4, .hidden_size = 1 << 30}, rng),
+               ValueError);
   SyntheticExperimentOptions synthetic;
   synthetic.lags = 2147483647;
   EXPECT_THROW((void)run_synthetic_experiment(synthetic), ValueError);

@@ -4,12 +4,12 @@
 
 #include <cmath>
 
+#include "expect_error.h"
 #include "recur/core/error.h"
 #include "recur/timeseries/baselines.h"
 #include "recur/timeseries/forecast_metrics.h"
 #include "recur/timeseries/series_features.h"
 #include "recur/timeseries/time_series.h"
-#include "expect_error.h"
 #include "test_support.h"
 
 using namespace recur;
@@ -21,7 +21,8 @@ TEST(LagExamples, WindowsAndLabels) {
   ASSERT_EQ(ex.labels.shape(), (Shape{3, 1}));
   EXPECT_EQ(std::vector<float>(ex.features.span().begin(), ex.features.span().end()),
             (std::vector<float>{11, 12, 12, 13, 13, 14}));
-  EXPECT_EQ(std::vector<float>(ex.labels.span().begin(), ex.labels.span().end()), (std::vector<float>{13, 14, 15}));
+  EXPECT_EQ(std::vector<float>(ex.labels.span().begin(), ex.labels.span().end()),
+            (std::vector<float>{13, 14, 15}));
 }
 
 TEST(LagExamples, BadRangesThrow) {
@@ -65,7 +66,9 @@ TEST(SeriesScaler, HugeValuesScaleInDouble) {
   EXPECT_THROW((void)SeriesScaler::fit(std::vector<double>{1.0, INFINITY}, false), NumericError);
   const SeriesScaler unit = SeriesScaler::fit(std::vector<double>{0, 2}, false);
   test::expect_error_words<NumericError>(
-      [&] { (void)unit.transform_all(std::vector<double>{1, 2, 1e300}, "x.csv, column 'v'"); },
+      [&] {
+        (void)unit.transform_all(std::vector<double>{1, 2, 1e300}, "x.csv, column 'v'");
+      },
       {"x.csv, column 'v': data row 3: value 1e+300"});
   const SeriesScaler logged = SeriesScaler::fit(std::vector<double>{1, 10}, true);
   EXPECT_THROW((void)logged.inverse_all(std::vector<double>{1e10}, "forecasts"), NumericError);
@@ -75,7 +78,8 @@ TEST(ForecastMetrics, MseAndMape) {
   const std::vector<double> actual = {1, 2, 0, 4};
   const std::vector<double> predicted = {2, 2, 1, 2};
   EXPECT_DOUBLE_EQ(mean_squared_error(actual, predicted), (1.0 + 0 + 1 + 4) / 4);
-  EXPECT_DOUBLE_EQ(mean_absolute_percentage_error(actual, predicted), 100.0 * (1.0 + 0 + 0.5) / 3);  // zero skipped
+  EXPECT_DOUBLE_EQ(mean_absolute_percentage_error(actual, predicted),
+                   100.0 * (1.0 + 0 + 0.5) / 3);  // zero skipped
   EXPECT_TRUE(std::isnan(mean_absolute_percentage_error(std::vector<double>{0}, std::vector<double>{1})));
   EXPECT_THROW((void)mean_squared_error(actual, std::vector<double>{1}), ShapeError);
   EXPECT_THROW((void)mean_squared_error(std::vector<double>{}, std::vector<double>{}), ValueError);
@@ -111,7 +115,8 @@ TEST(TimeSeries, BadDatesNameRowAndColumn) {
     FAIL();
   } catch (const ValueError& e) {
     std::string msg = e.what();
-    EXPECT_NE(msg.find("b.csv: data row 2 (line 3), column 'd': '2000-13' is not a date"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("b.csv: data row 2 (line 3), column 'd': '2000-13' is not a date"), std::string::npos)
+        << msg;
   }
   CsvTable backwards = parse_csv("d,v\n2000-02,1\n2000-01,2\n", "b.csv");
   EXPECT_THROW((void)make_time_series(backwards, "v", "d"), ValueError);

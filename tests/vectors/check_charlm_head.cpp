@@ -24,13 +24,16 @@ void run_head(const nlohmann::json& j, const std::string& file, double rtol) {
 
   Graph<T> g;
   Var h = g.input(H, true);
-  Var logits = linear(g, h, g.parameter(store.value(w), store.grad(w)), g.parameter(store.value(b), store.grad(b)));
+  Var logits =
+      linear(g, h, g.parameter(store.value(w), store.grad(w)), g.parameter(store.value(b), store.grad(b)));
   Var loss = softmax_cross_entropy(g, logits, targets);
   g.backward(loss);
 
-  EXPECT_NEAR(g.item(loss), j.at("loss").get<double>(), rtol * std::max(1.0, std::abs(j.at("loss").get<double>())))
+  EXPECT_NEAR(g.item(loss), j.at("loss").get<double>(),
+              rtol * std::max(1.0, std::abs(j.at("loss").get<double>())))
       << tag << ": loss";
-  expect_tensor_near(tensor_cast<double>(g.to_tensor(logits)), read_tensor(j.at("logits")), rtol, tag + ": logits");
+  expect_tensor_near(tensor_cast<double>(g.to_tensor(logits)), read_tensor(j.at("logits")), rtol,
+                     tag + ": logits");
   const auto& grads = j.at("grads");
   expect_tensor_near(tensor_cast<double>(g.grad_tensor(h)), read_tensor(grads.at("H")), rtol, tag + ": dH");
   expect_tensor_near(tensor_cast<double>(g.grad_tensor(logits)), read_tensor(grads.at("logits")), rtol,

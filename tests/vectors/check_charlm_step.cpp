@@ -5,9 +5,9 @@
 
 #include <algorithm>
 
-#include "recur/optim/grad_clip.h"
-#include "recur/nn/rnn.h"
 #include "recur/autograd/ops.h"
+#include "recur/nn/rnn.h"
+#include "recur/optim/grad_clip.h"
 #include "recur/optim/optimizer.h"
 #include "vector_checks.h"
 

@@ -1,8 +1,8 @@
 // clip_grad_norm: torch.nn.utils.clip_grad_norm_ over several tensors held in one flat array.
 #include <gtest/gtest.h>
 
-#include "recur/optim/grad_clip.h"
 #include "recur/core/parameters.h"
+#include "recur/optim/grad_clip.h"
 #include "vector_checks.h"
 
 namespace recur::test {
@@ -25,7 +25,8 @@ void check_clip_grad_norm(const nlohmann::json& j, const std::string& file) {
     for (size_t i = 0; i < slots.size(); ++i) {
       auto view = store.grad(slots[i]);
       Tensor<double> after(view.shape, std::vector<double>(view.span().begin(), view.span().end()));
-      expect_tensor_near(after, read_tensor(c.at("grads_after")[i]), 1e-12, tag + " grads_after[" + std::to_string(i) + "]");
+      expect_tensor_near(after, read_tensor(c.at("grads_after")[i]), 1e-12,
+                         tag + " grads_after[" + std::to_string(i) + "]");
     }
   }
 }

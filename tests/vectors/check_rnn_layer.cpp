@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "recur/nn/rnn.h"
 #include "recur/autograd/ops.h"
+#include "recur/nn/rnn.h"
 #include "vector_checks.h"
 
 namespace recur::test {

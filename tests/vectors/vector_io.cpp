@@ -32,8 +32,8 @@ void expect_tensor_near(const Tensor<double>& actual, const Tensor<double>& expe
   for (int64_t i = 0; i < actual.numel(); ++i) {
     const double err = std::abs(actual[i] - expected[i]);
     if (!(err <= rtol * std::max(std::abs(expected[i]), 1.0))) {
-      ADD_FAILURE() << what << ": first difference at flat index " << i << ": got " << actual[i] << ", expected "
-                    << expected[i] << " (rtol " << rtol << ")";
+      ADD_FAILURE() << what << ": first difference at flat index " << i << ": got " << actual[i]
+                    << ", expected " << expected[i] << " (rtol " << rtol << ")";
       return;
     }
   }

@@ -209,9 +209,7 @@ void add_bench_command(CLI::App& app, const CommonOptions& common) {
   train->footer(
       "Example:\n  recur bench train --cell gru --layers 1 --hidden 256 --batch 32 --steps 35 --vocab 28 "
       "--threads 2");
-  train->callback([o, &common] {
-    bench_train(*o, apply_common(common));
-  });
+  train->callback([o, &common] { bench_train(*o, apply_common(common)); });
 
   auto* gen = cmd->add_subcommand("generate", "Characters/s of greedy generation, batch 1");
   add_model_options(*gen, *o);
@@ -220,9 +218,7 @@ void add_bench_command(CLI::App& app, const CommonOptions& common) {
   gen->add_option("--model", o->model, "Model folder (default: random weights)");
   gen->footer(
       "Example:\n  recur bench generate --cell lstm --layers 2 --hidden 512 --vocab 65 --length 2000");
-  gen->callback([o, &common] {
-    bench_generate(*o, apply_common(common));
-  });
+  gen->callback([o, &common] { bench_generate(*o, apply_common(common)); });
 }
 
 }  // namespace recur::cli

@@ -2,8 +2,8 @@
 #include <fmt/core.h>
 
 #include "commands.h"
-#include "recur/data/dataset.h"
 #include "recur/core/error.h"
+#include "recur/data/dataset.h"
 
 namespace recur::cli {
 

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "commands.h"
-#include "recur/data/dataset.h"
 #include "recur/core/checked_size.h"
 #include "recur/core/error.h"
+#include "recur/data/dataset.h"
 #include "recur/io/svg_plot.h"
 #include "recur/timeseries/csv.h"
 #include "recur/timeseries/forecast_charts.h"
@@ -54,7 +54,11 @@ std::filesystem::path with_suffix(const std::filesystem::path& path, const std::
 }
 
 ForecastTrainOptions train_options(const ForecastCliOptions& o) {
-  return {.epochs = o.epochs, .batch_size = o.batch_size, .optimizer = o.optimizer, .lr = o.lr, .threads = o.threads};
+  return {.epochs = o.epochs,
+          .batch_size = o.batch_size,
+          .optimizer = o.optimizer,
+          .lr = o.lr,
+          .threads = o.threads};
 }
 
 void run_synthetic(const ForecastCliOptions& o, bool lags_given) {
@@ -67,10 +71,12 @@ void run_synthetic(const ForecastCliOptions& o, bool lags_given) {
   if (charted == ForecastModel::kGru) options.models.push_back(ForecastModel::kGru);
   const SyntheticExperiment ex = run_synthetic_experiment(options);
 
-  fmt::print("d2l 9.1: x_t = sin(0.01 t) + N(0, {}^2), t = 1..{}, tau = {}, trained on the first {} examples "
-             "(seed {})\n",
-             options.noise_std, options.length, options.lags, options.train_examples, options.seed);
-  fmt::print("noise variance {:.4f}; errors are mean squared errors\n\n", options.noise_std * options.noise_std);
+  fmt::print(
+      "d2l 9.1: x_t = sin(0.01 t) + N(0, {}^2), t = 1..{}, tau = {}, trained on the first {} examples "
+      "(seed {})\n",
+      options.noise_std, options.length, options.lags, options.train_examples, options.seed);
+  fmt::print("noise variance {:.4f}; errors are mean squared errors\n\n",
+             options.noise_std * options.noise_std);
   fmt::print("{:<30}", "prediction");
   for (const auto& r : ex.results) fmt::print(" {:>11}", forecast_model_name(r.model));
   fmt::print("\n");
@@ -116,13 +122,15 @@ void run_csv(const ForecastCliOptions& o, bool season_given) {
   if (o.log) {
     for (int64_t i = 0; i < series.size(); ++i) {
       if (!(series.values[static_cast<size_t>(i)] > 0.0)) {
-        throw ValueError(fmt::format("{}: data row {} (line {}), column '{}': --log needs positive values, got {}",
-                                     series.source, i + 1, series.lines[static_cast<size_t>(i)], series.value_column,
-                                     series.values[static_cast<size_t>(i)]));
+        throw ValueError(
+            fmt::format("{}: data row {} (line {}), column '{}': --log needs positive values, got {}",
+                        series.source, i + 1, series.lines[static_cast<size_t>(i)], series.value_column,
+                        series.values[static_cast<size_t>(i)]));
       }
     }
   }
-  const SeasonChoice season = choose_season(series, season_given ? std::optional<int>(o.season) : std::nullopt);
+  const SeasonChoice season =
+      choose_season(series, season_given ? std::optional<int>(o.season) : std::nullopt);
 
   ForecastEvaluationOptions options;
   options.lags = o.lags;
@@ -141,10 +149,11 @@ void run_csv(const ForecastCliOptions& o, bool season_given) {
     fmt::print(" ({} .. {}, {})", format_date(series.dates.front()), format_date(series.dates.back()),
                date_spacing_name(series.spacing));
   }
-  fmt::print("\ntrain {} values, test {}; model {}, lags {}{}, season {} ({})\n", ev.train_size, ev.test_size, o.model,
-             o.lags, o.log ? ", log transform" : "", season.season, season.source);
-  fmt::print("training: {} epochs, {} steps, final loss {:.5f} (standardized units), last gradient norm {:.4f}\n\n",
-             o.epochs, ev.training.steps, ev.training.epoch_losses.back(), ev.training.last_grad_norm);
+  fmt::print("\ntrain {} values, test {}; model {}, lags {}{}, season {} ({})\n", ev.train_size, ev.test_size,
+             o.model, o.lags, o.log ? ", log transform" : "", season.season, season.source);
+  fmt::print(
+      "training: {} epochs, {} steps, final loss {:.5f} (standardized units), last gradient norm {:.4f}\n\n",
+      o.epochs, ev.training.steps, ev.training.epoch_losses.back(), ev.training.last_grad_norm);
 
   fmt::print("test errors (in the series' units)\n");
   fmt::print("{:<34} {:>13} {:>9}\n", "forecast", "MSE", "MAPE %");
@@ -153,14 +162,16 @@ void run_csv(const ForecastCliOptions& o, bool season_given) {
   };
   row("1-step  model", ev.model_one_step);
   row("1-step  naive (last value)", ev.naive_one_step);
-  if (ev.has_seasonal) row(fmt::format("1-step  seasonal naive (S = {})", season.season), ev.seasonal_one_step);
+  if (ev.has_seasonal)
+    row(fmt::format("1-step  seasonal naive (S = {})", season.season), ev.seasonal_one_step);
   const std::string h = fmt::format("{}-step", o.horizon);
   row(fmt::format("{} model (recursive)", h), ev.model_multi_step);
   row(fmt::format("{} naive", h), ev.naive_multi_step);
   if (ev.has_seasonal) row(fmt::format("{} seasonal naive", h), ev.seasonal_multi_step);
-  fmt::print("({}-step errors: steps 1..{} from each of {} rolling origins in the test part", o.horizon, o.horizon,
-             ev.num_origins);
-  if (!ev.has_seasonal && season.season > 0) fmt::print("; no seasonal naive: season longer than the training part");
+  fmt::print("({}-step errors: steps 1..{} from each of {} rolling origins in the test part", o.horizon,
+             o.horizon, ev.num_origins);
+  if (!ev.has_seasonal && season.season > 0)
+    fmt::print("; no seasonal naive: season longer than the training part");
   fmt::print(")\n\n");
 
   const std::vector<std::string> dates = next_date_labels(series.dates, series.spacing, o.horizon);
@@ -168,8 +179,9 @@ void run_csv(const ForecastCliOptions& o, bool season_given) {
   fmt::print("{:>6}  {:<12} {:>13} {:>13} {:>15}\n", "step", "date", "model", "naive", "seasonal naive");
   for (int i = 0; i < o.horizon; ++i) {
     const auto k = static_cast<size_t>(i);
-    fmt::print("{:>6}  {:<12} {:>13.4f} {:>13.4f} {:>15}\n", i + 1, dates.empty() ? "-" : dates[k], ev.future[k],
-               ev.future_naive[k], ev.future_seasonal.empty() ? "-" : fmt::format("{:.4f}", ev.future_seasonal[k]));
+    fmt::print("{:>6}  {:<12} {:>13.4f} {:>13.4f} {:>15}\n", i + 1, dates.empty() ? "-" : dates[k],
+               ev.future[k], ev.future_naive[k],
+               ev.future_seasonal.empty() ? "-" : fmt::format("{:.4f}", ev.future_seasonal[k]));
   }
   if (!o.plot.empty()) {
     const std::string title =
@@ -187,20 +199,28 @@ void add_forecast_command(CLI::App& app, const CommonOptions& common) {
   cmd->option_defaults()->always_capture_default();
   auto* synthetic = cmd->add_flag("--synthetic", o->synthetic,
                                   "Run d2l 9.1's experiment on a noisy sine and print the table of errors");
-  auto* csv = cmd->add_option("--csv", o->csv, "CSV file (RFC 4180, with a header) or dataset name, e.g. airline-passengers");
+  auto* csv = cmd->add_option("--csv", o->csv,
+                              "CSV file (RFC 4180, with a header) or dataset name, e.g. airline-passengers");
   synthetic->excludes(csv);
   auto* column = cmd->add_option("--column", o->column, "Column holding the values (required with --csv)");
-  auto* date_column = cmd->add_option("--date-column", o->date_column, "Column of dates (YYYY-MM[-DD]); sets the season and forecast dates");
-  auto* lags = cmd->add_option("--lags", o->lags, "Previous values the model sees (default 12; 4 with --synthetic)");
+  auto* date_column = cmd->add_option("--date-column", o->date_column,
+                                      "Column of dates (YYYY-MM[-DD]); sets the season and forecast dates");
+  auto* lags =
+      cmd->add_option("--lags", o->lags, "Previous values the model sees (default 12; 4 with --synthetic)");
   auto* horizon = cmd->add_option("--horizon", o->horizon, "Steps of the recursive forecast");
   cmd->add_option("--model", o->model, "Model: linear, mlp or gru (with --synthetic: the one charted)");
-  auto* log = cmd->add_flag("--log", o->log, "Model the log of the values (positive series with a multiplicative trend)");
-  auto* test_fraction = cmd->add_option("--test-fraction", o->test_fraction, "Fraction of the series, at its end, held out for testing");
-  auto* season = cmd->add_option("--season", o->season,
-                                 "Season length for the seasonal-naive baseline; 0 = none (default: from the date "
-                                 "column's spacing, 12 monthly, 365 daily, 52 weekly, 4 quarterly; else 12)");
-  for (CLI::Option* csv_only : {column, date_column, horizon, log, test_fraction, season}) synthetic->excludes(csv_only);
-  cmd->add_option("--plot", o->plot, "SVG chart to write ('' = none); --synthetic also writes <name>-ksteps.svg");
+  auto* log = cmd->add_flag("--log", o->log,
+                            "Model the log of the values (positive series with a multiplicative trend)");
+  auto* test_fraction = cmd->add_option("--test-fraction", o->test_fraction,
+                                        "Fraction of the series, at its end, held out for testing");
+  auto* season =
+      cmd->add_option("--season", o->season,
+                      "Season length for the seasonal-naive baseline; 0 = none (default: from the date "
+                      "column's spacing, 12 monthly, 365 daily, 52 weekly, 4 quarterly; else 12)");
+  for (CLI::Option* csv_only : {column, date_column, horizon, log, test_fraction, season})
+    synthetic->excludes(csv_only);
+  cmd->add_option("--plot", o->plot,
+                  "SVG chart to write ('' = none); --synthetic also writes <name>-ksteps.svg");
   cmd->add_option("--epochs", o->epochs, "Training epochs");
   cmd->add_option("--batch-size", o->batch_size, "Minibatch size");
   cmd->add_option("--lr", o->lr, "Learning rate");
@@ -210,8 +230,10 @@ void add_forecast_command(CLI::App& app, const CommonOptions& common) {
   cmd->footer(
       "Examples:\n"
       "  recur forecast --synthetic\n"
-      "  recur forecast --csv airline-passengers --column Passengers --date-column Month --lags 12 --horizon 12 --log\n"
-      "  recur forecast --csv daily-min-temperatures --column Temp --date-column Date --lags 7 --horizon 7 --model mlp\n"
+      "  recur forecast --csv airline-passengers --column Passengers --date-column Month --lags 12 --horizon "
+      "12 --log\n"
+      "  recur forecast --csv daily-min-temperatures --column Temp --date-column Date --lags 7 --horizon 7 "
+      "--model mlp\n"
       "Test errors compare the model with the naive (last value) and seasonal-naive (value one season back)\n"
       "forecasts on the last --test-fraction of the series; the model is trained on the rest.");
   cmd->callback([o, &common, lags, season, synthetic, csv] {

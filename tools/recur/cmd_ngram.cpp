@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "recur/data/dataset.h"
 #include "recur/core/error.h"
+#include "recur/data/dataset.h"
 #include "recur/text/ngram_model.h"
 #include "recur/text/text_file.h"
 

@@ -6,8 +6,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "recur/data/dataset.h"
 #include "recur/core/error.h"
+#include "recur/data/dataset.h"
 #include "recur/text/corpus_stats.h"
 #include "recur/text/text_file.h"
 #include "recur/text/tokenizer.h"

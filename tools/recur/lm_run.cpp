@@ -219,7 +219,8 @@ void start_new_run(TrainingRun& run, const TrainFlags& f) {
     throw ValueError(std::string(e.what()) + "; continue it with --resume " + out.string() +
                      ", or pass --force to replace it");
   }
-  if (f.force && had_run) fmt::print(stderr, "note: replaced the earlier run in {} (--force)\n", out.string());
+  if (f.force && had_run)
+    fmt::print(stderr, "note: replaced the earlier run in {} (--force)\n", out.string());
 }
 
 int train_and_report(const TrainFlags& f) {

@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::bad_alloc&) {
     // A backstop: sizes from flags and files are checked against the machine's memory first.
-    fmt::print(stderr, "recur: error: out of memory (a size on the command line or in a file is too large)\n");
+    fmt::print(stderr,
+               "recur: error: out of memory (a size on the command line or in a file is too large)\n");
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "recur: internal error: {}\n", e.what());

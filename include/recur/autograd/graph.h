@@ -131,8 +131,8 @@ class Graph {
  private:
   struct Node {
     Shape shape;
-    T* value = nullptr;       // into own_value, or external for parameters
-    T* grad = nullptr;        // into own_grad, or external for parameters; null until used
+    T* value = nullptr;  // into own_value, or external for parameters
+    T* grad = nullptr;   // into own_grad, or external for parameters; null until used
     T* external_grad = nullptr;
     std::vector<T> own_value;  // [shape]; capacity (and size) kept from earlier tapes
     std::vector<T> own_grad;   // [shape], allocated lazily; likewise kept

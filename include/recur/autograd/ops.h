@@ -27,45 +27,64 @@ template <Scalar T>
 Var linear(Graph<T>& g, Var x, Var weight, std::optional<Var> bias = std::nullopt);
 
 // --- Element-wise with trailing broadcast of b ---------------------------------------------------
-template <Scalar T> Var add(Graph<T>& g, Var a, Var b);
-template <Scalar T> Var sub(Graph<T>& g, Var a, Var b);
-template <Scalar T> Var mul(Graph<T>& g, Var a, Var b);
+template <Scalar T>
+Var add(Graph<T>& g, Var a, Var b);
+template <Scalar T>
+Var sub(Graph<T>& g, Var a, Var b);
+template <Scalar T>
+Var mul(Graph<T>& g, Var a, Var b);
 // a * factor for a constant factor.
-template <Scalar T> Var scale(Graph<T>& g, Var a, std::type_identity_t<T> factor);
+template <Scalar T>
+Var scale(Graph<T>& g, Var a, std::type_identity_t<T> factor);
 // Identity forward; backward passes factor * gradient. Not a derivative: randomized truncated BPTT
 // (Tallec and Ollivier, 2017; d2l 9.7) reweights the gradient carried between time steps with it.
-template <Scalar T> Var scale_gradient(Graph<T>& g, Var a, std::type_identity_t<T> factor);
+template <Scalar T>
+Var scale_gradient(Graph<T>& g, Var a, std::type_identity_t<T> factor);
 
 // --- Activations and pointwise functions ---------------------------------------------------------
-template <Scalar T> Var tanh(Graph<T>& g, Var a);
-template <Scalar T> Var sigmoid(Graph<T>& g, Var a);
-template <Scalar T> Var relu(Graph<T>& g, Var a);
-template <Scalar T> Var exp(Graph<T>& g, Var a);
+template <Scalar T>
+Var tanh(Graph<T>& g, Var a);
+template <Scalar T>
+Var sigmoid(Graph<T>& g, Var a);
+template <Scalar T>
+Var relu(Graph<T>& g, Var a);
+template <Scalar T>
+Var exp(Graph<T>& g, Var a);
 // Natural log; the input must be positive (a non-positive value gives -inf/NaN, as in PyTorch).
-template <Scalar T> Var log(Graph<T>& g, Var a);
+template <Scalar T>
+Var log(Graph<T>& g, Var a);
 
 // --- Reductions (to a one-element value of shape [1]) --------------------------------------------
-template <Scalar T> Var sum(Graph<T>& g, Var a);
-template <Scalar T> Var mean(Graph<T>& g, Var a);
+template <Scalar T>
+Var sum(Graph<T>& g, Var a);
+template <Scalar T>
+Var mean(Graph<T>& g, Var a);
 
 // --- Shape ---------------------------------------------------------------------------------------
 // Joins values along `axis`; all other dimensions must agree.
-template <Scalar T> Var concat(Graph<T>& g, const std::vector<Var>& parts, int axis);
+template <Scalar T>
+Var concat(Graph<T>& g, const std::vector<Var>& parts, int axis);
 // Splits along `axis` into pieces of the given sizes (which must add up to that dimension).
-template <Scalar T> std::vector<Var> split(Graph<T>& g, Var a, const std::vector<int64_t>& sizes, int axis);
+template <Scalar T>
+std::vector<Var> split(Graph<T>& g, Var a, const std::vector<int64_t>& sizes, int axis);
 // Elements [start, end) along `axis`.
-template <Scalar T> Var slice(Graph<T>& g, Var a, int axis, int64_t start, int64_t end);
+template <Scalar T>
+Var slice(Graph<T>& g, Var a, int axis, int64_t start, int64_t end);
 // Same elements, new shape with equal element count.
-template <Scalar T> Var reshape(Graph<T>& g, Var a, const Shape& shape);
+template <Scalar T>
+Var reshape(Graph<T>& g, Var a, const Shape& shape);
 // Transpose of a 2-D value.
-template <Scalar T> Var transpose(Graph<T>& g, Var a);
+template <Scalar T>
+Var transpose(Graph<T>& g, Var a);
 
 // --- Tokens --------------------------------------------------------------------------------------
 // Rows of weight [V, E] picked by ids (each in [0, V)): result [ids.size(), E]. Backward
 // scatter-adds into the rows of weight's gradient (repeated ids accumulate).
-template <Scalar T> Var embedding(Graph<T>& g, Var weight, std::span<const int32_t> ids);
+template <Scalar T>
+Var embedding(Graph<T>& g, Var weight, std::span<const int32_t> ids);
 // Constant [ids.size(), depth] with a 1 at each id (d2l feeds characters to RNNs this way).
-template <Scalar T> Var one_hot(Graph<T>& g, std::span<const int32_t> ids, int64_t depth);
+template <Scalar T>
+Var one_hot(Graph<T>& g, std::span<const int32_t> ids, int64_t depth);
 
 // --- Losses --------------------------------------------------------------------------------------
 // Softmax and cross-entropy fused, computed with log-sum-exp so large logits do not overflow:
@@ -78,13 +97,15 @@ Var softmax_cross_entropy(Graph<T>& g, Var logits, std::span<const int32_t> targ
 // gradients, without the logits in the graph: x [N, I] (or [..., I], rows flattened), weight [V, I],
 // bias [V] (optional), targets N ids in [0, V). The output head of a language model.
 template <Scalar T>
-Var linear_cross_entropy(Graph<T>& g, Var x, Var weight, std::optional<Var> bias, std::span<const int32_t> targets,
+Var linear_cross_entropy(Graph<T>& g, Var x, Var weight, std::optional<Var> bias,
+                         std::span<const int32_t> targets,
                          std::span<const std::type_identity_t<T>> mask = {});
 
 // --- Regularization ------------------------------------------------------------------------------
 // Inverted dropout: in training, zeroes each element with probability p and scales the rest by
 // 1/(1-p); in evaluation (training == false) or with p == 0 it is the identity.
-template <Scalar T> Var dropout(Graph<T>& g, Var a, std::type_identity_t<T> p, Rng& rng, bool training);
+template <Scalar T>
+Var dropout(Graph<T>& g, Var a, std::type_identity_t<T> p, Rng& rng, bool training);
 
 // --- Checks --------------------------------------------------------------------------------------
 // Throws NumericError naming `where` (e.g. "epoch 3, step 120") and the value if it is not finite.

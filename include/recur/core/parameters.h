@@ -53,8 +53,8 @@ class ParameterStore {
  private:
   std::vector<Slot> slots_;
   std::unordered_map<std::string, int> index_;  // name -> slot index: add and find in O(1)
-  std::vector<T> values_;  // [num_values]
-  std::vector<T> grads_;   // [num_values]
+  std::vector<T> values_;                       // [num_values]
+  std::vector<T> grads_;                        // [num_values]
 };
 
 }  // namespace recur

@@ -15,7 +15,7 @@ struct DatasetInfo {
   std::string_view name;           // e.g. "timemachine"
   std::string_view relative_path;  // inside a data folder, e.g. "timemachine.txt"
   std::string_view sha256;
-  std::string_view public_copy;    // a URL where the file can be downloaded
+  std::string_view public_copy;  // a URL where the file can be downloaded
   std::string_view description;
 };
 

@@ -31,7 +31,8 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<Named
 // integers whose size (checked 64-bit) equals the tensor's byte span, data_offsets that tile the
 // data section exactly (in order, no overlap, gap or trailing byte), and __metadata__ a map of
 // strings. Throws IoError naming `source` and the tensor. Tensors come back in data order.
-[[nodiscard]] std::vector<NamedTensor> decode_safetensors(const std::string& bytes, const std::string& source);
+[[nodiscard]] std::vector<NamedTensor> decode_safetensors(const std::string& bytes,
+                                                          const std::string& source);
 // Reads `path`, which must be a regular file (a directory or a device is an IoError naming it).
 [[nodiscard]] std::vector<NamedTensor> load_safetensors(const std::filesystem::path& path);
 

@@ -14,8 +14,8 @@
 namespace recur {
 
 struct EvalResult {
-  double nll_sum = 0;      // sum of -log p(token | history), natural log
-  int64_t predicted = 0;   // tokens scored
+  double nll_sum = 0;     // sum of -log p(token | history), natural log
+  int64_t predicted = 0;  // tokens scored
   [[nodiscard]] double mean_nll() const { return predicted ? nll_sum / static_cast<double>(predicted) : 0; }
   [[nodiscard]] double perplexity() const { return std::exp(mean_nll()); }
   [[nodiscard]] double bits_per_token() const { return mean_nll() / std::log(2.0); }

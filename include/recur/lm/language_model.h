@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "recur/autograd/graph.h"
-#include "recur/nn/rnn.h"
 #include "recur/core/parameters.h"
 #include "recur/core/rng.h"
+#include "recur/nn/rnn.h"
 
 namespace recur {
 
@@ -79,8 +79,9 @@ class LanguageModel {
   // d2l 9.7): the gradient that flows from step t back into the state of step t-1 is multiplied by
   // carry_scales[t] (0 cuts it; 1/pi keeps the estimate unbiased). The stack then runs one step at a
   // time, which is slower than the fused sequence.
-  Var forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch, RecurrentState& state,
-              Rng* dropout_rng, bool training, std::span<const float> carry_scales = {});
+  Var forward(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
+              RecurrentState& state, Rng* dropout_rng, bool training,
+              std::span<const float> carry_scales = {});
 
   // The mean cross-entropy of forward's logits against `targets` ([T*B], time-major like ids), as
   // softmax_cross_entropy(forward(...), targets) but through the fused head (linear_cross_entropy),
@@ -91,8 +92,8 @@ class LanguageModel {
 
  private:
   // The top layer's hidden states [T*B, H] (after dropout in training): the head's input.
-  Var top_hidden(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch, RecurrentState& state,
-                 Rng* dropout_rng, bool training, std::span<const float> carry_scales);
+  Var top_hidden(Graph<float>& g, std::span<const int32_t> ids, int64_t steps, int64_t batch,
+                 RecurrentState& state, Rng* dropout_rng, bool training, std::span<const float> carry_scales);
 
   LanguageModelConfig config_;
   ParameterStore<float> params_;

@@ -146,7 +146,7 @@ class TrainingRun {
 
  private:
   RunSettings settings_;
-  std::unique_ptr<RunFolderLock> lock_;   // held for the run's life
+  std::unique_ptr<RunFolderLock> lock_;  // held for the run's life
   std::vector<std::string> repairs_;
   RunData data_;                          // data_.data is moved into the trainer
   std::unique_ptr<LanguageModel> model_;  // not movable: the trainer refers to it

@@ -22,8 +22,8 @@ void validate(const SamplerOptions& options);
 
 // Reusable scratch space so that sampling allocates nothing per token.
 struct SamplerWorkspace {
-  std::vector<double> probs;     // [V]
-  std::vector<int32_t> order;    // [V]
+  std::vector<double> probs;   // [V]
+  std::vector<int32_t> order;  // [V]
 };
 
 // The distribution sampling draws from (greedy aside): fills workspace.order[0, n) with the kept

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "recur/autograd/graph.h"
-#include "recur/nn/rnn.h"
 #include "recur/core/parameters.h"
 #include "recur/core/rng.h"
+#include "recur/nn/rnn.h"
 
 namespace recur {
 

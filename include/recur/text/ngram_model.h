@@ -53,7 +53,8 @@ struct NgramOptions {
   TokenLevel level = TokenLevel::word;
 };
 
-// Throws ValueError naming the bad option (order outside [1, kMaxNgramOrder], k <= 0 or not finite, laplace with k != 1, ...).
+// Throws ValueError naming the bad option (order outside [1, kMaxNgramOrder], k <= 0 or not finite, laplace
+// with k != 1, ...).
 void validate_ngram_options(const NgramOptions& options);
 
 struct PerplexityReport {

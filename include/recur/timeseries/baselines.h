@@ -13,6 +13,7 @@ namespace recur {
 // `horizon` values after `history` (horizon >= 1, history non-empty; else ValueError).
 [[nodiscard]] std::vector<double> naive_forecast(std::span<const double> history, int horizon);
 // Needs season >= 1 and at least `season` values of history (else ValueError).
-[[nodiscard]] std::vector<double> seasonal_naive_forecast(std::span<const double> history, int season, int horizon);
+[[nodiscard]] std::vector<double> seasonal_naive_forecast(std::span<const double> history, int season,
+                                                          int horizon);
 
 }  // namespace recur

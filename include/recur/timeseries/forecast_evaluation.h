@@ -28,14 +28,14 @@ namespace recur {
 inline constexpr int kMaxForecastHorizon = 100'000;
 
 struct ForecastEvaluationOptions {
-  int lags = 12;               // L, in [1, kMaxForecastLags]
-  int horizon = 12;            // H, in [1, kMaxForecastHorizon]
-  double test_fraction = 0.2;  // in (0, 1)
-  bool log = false;            // model log(y) (needs y > 0); errors stay in y's units
-  int season = 0;              // S for the seasonal-naive baseline; 0 = none
+  int lags = 12;                // L, in [1, kMaxForecastLags]
+  int horizon = 12;             // H, in [1, kMaxForecastHorizon]
+  double test_fraction = 0.2;   // in (0, 1)
+  bool log = false;             // model log(y) (needs y > 0); errors stay in y's units
+  int season = 0;               // S for the seasonal-naive baseline; 0 = none
   ForecasterConfig model = {};  // lags is taken from `lags`
   ForecastTrainOptions train = {};
-  uint64_t seed = 0;           // model initialization and shuffling: Rng(seed)
+  uint64_t seed = 0;                       // model initialization and shuffling: Rng(seed)
   std::string series_name = "the series";  // names the data in messages: "file.csv, column 'x'"
 };
 
@@ -55,10 +55,10 @@ struct ForecastEvaluation {
   int64_t num_origins = 0;  // n - H - n_train + 1
   ForecastErrors model_multi_step, naive_multi_step, seasonal_multi_step;
 
-  std::vector<double> one_step;     // [test_size]: the model's 1-step forecasts of y at n_train + i
-  std::vector<double> last_step;    // [num_origins]: the model's H-th step from origin n_train + i,
-                                    // a forecast of y at n_train + i + H - 1
-  std::vector<double> future;       // [H]: the model's forecast of y at n .. n + H - 1
+  std::vector<double> one_step;         // [test_size]: the model's 1-step forecasts of y at n_train + i
+  std::vector<double> last_step;        // [num_origins]: the model's H-th step from origin n_train + i,
+                                        // a forecast of y at n_train + i + H - 1
+  std::vector<double> future;           // [H]: the model's forecast of y at n .. n + H - 1
   std::vector<double> future_naive;     // [H]
   std::vector<double> future_seasonal;  // [H] (empty without a season)
 };

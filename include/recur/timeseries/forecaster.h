@@ -54,12 +54,12 @@ struct ForecasterConfig {
 };
 
 struct ForecastTrainOptions {
-  int epochs = 50;               // >= 1, passes over the examples
-  int batch_size = 16;           // >= 1 (the last batch of an epoch may be smaller)
+  int epochs = 50;                 // >= 1, passes over the examples
+  int batch_size = 16;             // >= 1 (the last batch of an epoch may be smaller)
   std::string optimizer = "adam";  // "sgd", "adam" or "adamw" (recur/optim.h)
-  double lr = 0.01;              // > 0
-  double clip_norm = 1.0;        // global gradient-norm clip; 0 turns it off
-  int threads = 1;               // training graph's ComputeContext::threads, in [1, kMaxThreads]
+  double lr = 0.01;                // > 0
+  double clip_norm = 1.0;          // global gradient-norm clip; 0 turns it off
+  int threads = 1;                 // training graph's ComputeContext::threads, in [1, kMaxThreads]
 };
 
 struct ForecastTrainReport {

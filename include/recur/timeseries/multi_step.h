@@ -10,8 +10,8 @@
 // model call on the L columns before it.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,14 +33,17 @@ template <WindowPredictor P>
                                                  int64_t first_origin, int64_t end_origin, int horizon) {
   const auto n = static_cast<int64_t>(series.size());
   if (lags < 1 || horizon < 1 || first_origin < lags || first_origin >= end_origin || end_origin > n + 1) {
-    throw ValueError("recursive_forecasts: need lags >= 1, horizon >= 1 and lags <= first_origin < end_origin <= "
-                     "series length + 1, got lags " + std::to_string(lags) + ", horizon " + std::to_string(horizon) +
-                     ", origins [" + std::to_string(first_origin) + ", " + std::to_string(end_origin) +
-                     "), length " + std::to_string(n));
+    throw ValueError(
+        "recursive_forecasts: need lags >= 1, horizon >= 1 and lags <= first_origin < end_origin <= "
+        "series length + 1, got lags " +
+        std::to_string(lags) + ", horizon " + std::to_string(horizon) + ", origins [" +
+        std::to_string(first_origin) + ", " + std::to_string(end_origin) + "), length " + std::to_string(n));
   }
   const int64_t R = end_origin - first_origin;  // rows: origins
-  const int64_t C = checked_add(lags, horizon, "recursive_forecasts: lags + horizon");  // L observed, then forecasts
-  std::vector<double> table(static_cast<size_t>(checked_mul(R, C, "recursive_forecasts: origins x (lags + horizon)")));  // [R, C]
+  const int64_t C =
+      checked_add(lags, horizon, "recursive_forecasts: lags + horizon");  // L observed, then forecasts
+  std::vector<double> table(
+      static_cast<size_t>(checked_mul(R, C, "recursive_forecasts: origins x (lags + horizon)")));  // [R, C]
   for (int64_t r = 0; r < R; ++r) {
     for (int64_t j = 0; j < lags; ++j) {
       table[static_cast<size_t>(r * C + j)] = series[static_cast<size_t>(first_origin + r - lags + j)];
@@ -54,7 +57,8 @@ template <WindowPredictor P>
       }
     }
     std::vector<double> next = model.predict(windows);
-    for (int64_t r = 0; r < R; ++r) table[static_cast<size_t>(r * C + lags + h)] = next[static_cast<size_t>(r)];
+    for (int64_t r = 0; r < R; ++r)
+      table[static_cast<size_t>(r * C + lags + h)] = next[static_cast<size_t>(r)];
   }
   Tensor<double> out(Shape{R, static_cast<int64_t>(horizon)});  // [R, horizon]
   for (int64_t r = 0; r < R; ++r) {
@@ -66,8 +70,9 @@ template <WindowPredictor P>
 // recursive_forecasts of a model trained on scaled values, run on the scaled series `z` and mapped
 // back to the series' units; NumericError naming `what` when a forecast is not finite there.
 template <WindowPredictor P>
-[[nodiscard]] Tensor<double> unscaled_recursive_forecasts(P& model, const SeriesScaler& scaler, std::span<const double> z,
-                                                          int lags, int64_t first_origin, int64_t end_origin,
+[[nodiscard]] Tensor<double> unscaled_recursive_forecasts(P& model, const SeriesScaler& scaler,
+                                                          std::span<const double> z, int lags,
+                                                          int64_t first_origin, int64_t end_origin,
                                                           int horizon, std::string_view what) {
   Tensor<double> paths = recursive_forecasts(model, z, lags, first_origin, end_origin, horizon);
   const std::vector<double> y = scaler.inverse_all(paths.span(), what);

@@ -18,7 +18,8 @@ struct LagExamples {
 
 // Examples for the labels t in [first, end). Throws ValueError unless lags >= 1,
 // lags <= first < end <= series.size().
-[[nodiscard]] LagExamples make_lag_examples(std::span<const double> series, int lags, int64_t first, int64_t end);
+[[nodiscard]] LagExamples make_lag_examples(std::span<const double> series, int lags, int64_t first,
+                                            int64_t end);
 
 // Shift-and-scale that makes the fitted values mean 0 and standard deviation 1, optionally after a
 // natural log: z = (log? ln y : y - mean) / scale. Fitted on the training part only, so nothing from
@@ -36,7 +37,8 @@ struct SeriesScaler {
   [[nodiscard]] double inverse(double z) const;
   // transform of each value; NumericError naming `name` (the file and column), the data row and the
   // value when a value or its scaled form is not finite or past float's range (the models are float).
-  [[nodiscard]] std::vector<double> transform_all(std::span<const double> values, std::string_view name) const;
+  [[nodiscard]] std::vector<double> transform_all(std::span<const double> values,
+                                                  std::string_view name) const;
   // inverse of each scaled forecast; NumericError naming `what` and the forecast when one is not finite.
   [[nodiscard]] std::vector<double> inverse_all(std::span<const double> z, std::string_view what) const;
 };

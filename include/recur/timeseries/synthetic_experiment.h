@@ -24,15 +24,15 @@ namespace recur {
 [[nodiscard]] std::vector<double> make_noisy_sine(int64_t length, double noise_std, Rng& rng);
 
 struct SyntheticExperimentOptions {
-  int64_t length = 1000;           // T
-  double noise_std = 0.2;          // standard deviation of eps
-  int lags = 4;                    // tau
-  int64_t train_examples = 600;    // n_train: examples with labels at positions tau .. tau + n_train - 1
+  int64_t length = 1000;         // T
+  double noise_std = 0.2;        // standard deviation of eps
+  int lags = 4;                  // tau
+  int64_t train_examples = 600;  // n_train: examples with labels at positions tau .. tau + n_train - 1
   std::vector<int> k_steps = {1, 4, 16, 64};  // each >= 1; the largest is max_steps
   std::vector<ForecastModel> models = {ForecastModel::kLinear, ForecastModel::kMlp};
-  int hidden_size = 10;            // mlp and gru
+  int hidden_size = 10;  // mlp and gru
   ForecastTrainOptions train = {};
-  uint64_t seed = 0;               // the series from Rng(seed), model m from Rng(seed + 1 + m)
+  uint64_t seed = 0;  // the series from Rng(seed), model m from Rng(seed + 1 + m)
 };
 
 struct SyntheticModelResult {

@@ -13,12 +13,12 @@
 namespace recur {
 
 struct TimeSeries {
-  std::string source;               // file the series came from
-  std::string value_column;         // header name of the values
-  std::vector<double> values;       // [n]
-  std::vector<int64_t> lines;       // [n]: line in the file of each value (for messages)
-  std::string date_column;          // empty without a date column
-  std::vector<DateStamp> dates;     // [n] with a date column, else empty
+  std::string source;            // file the series came from
+  std::string value_column;      // header name of the values
+  std::vector<double> values;    // [n]
+  std::vector<int64_t> lines;    // [n]: line in the file of each value (for messages)
+  std::string date_column;       // empty without a date column
+  std::vector<DateStamp> dates;  // [n] with a date column, else empty
   DateSpacing spacing = DateSpacing::irregular;
 
   [[nodiscard]] int64_t size() const { return static_cast<int64_t>(values.size()); }

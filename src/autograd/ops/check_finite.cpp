@@ -2,8 +2,8 @@
 #include <cmath>
 #include <string>
 
-#include "recur/core/error.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -10,8 +10,8 @@
 
 #include "autograd/ops/cross_entropy_checks.h"
 #include "kernels/elementwise.h"
-#include "recur/core/error.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
 
 namespace recur {
 
@@ -23,7 +23,8 @@ Var softmax_cross_entropy(Graph<T>& g, Var logits, std::span<const int32_t> targ
                     "softmax_cross_entropy: logits " + shape.str() + " must be 2-D [N, V]");
   const int64_t N = shape[0];
   const int64_t V = shape[1];
-  const int64_t counted = detail::check_cross_entropy_targets<T>("softmax_cross_entropy", N, V, targets, mask);
+  const int64_t counted =
+      detail::check_cross_entropy_targets<T>("softmax_cross_entropy", N, V, targets, mask);
   // weights [N]: 1 for the rows that count, 0 for the others.
   std::vector<T> weights(static_cast<size_t>(N), T(1));
   if (!mask.empty()) weights.assign(mask.begin(), mask.end());

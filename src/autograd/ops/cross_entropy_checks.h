@@ -17,14 +17,17 @@ template <typename T>
 int64_t check_cross_entropy_targets(const char* op, int64_t N, int64_t V, std::span<const int32_t> targets,
                                     std::span<const T> mask) {
   const std::string logits = std::string(op) + ": logits " + Shape{N, V}.str();
-  check<ShapeError>(static_cast<int64_t>(targets.size()) == N, logits + " need " + std::to_string(N) +
-                                                                   " targets, got " + std::to_string(targets.size()));
-  check<ShapeError>(mask.empty() || static_cast<int64_t>(mask.size()) == N,
-                    logits + " need a mask of " + std::to_string(N) + " values, got " + std::to_string(mask.size()));
+  check<ShapeError>(
+      static_cast<int64_t>(targets.size()) == N,
+      logits + " need " + std::to_string(N) + " targets, got " + std::to_string(targets.size()));
+  check<ShapeError>(
+      mask.empty() || static_cast<int64_t>(mask.size()) == N,
+      logits + " need a mask of " + std::to_string(N) + " values, got " + std::to_string(mask.size()));
   for (size_t i = 0; i < targets.size(); ++i) {
     if (targets[i] < 0 || targets[i] >= V) {
       throw ValueError(std::string(op) + ": target id " + std::to_string(targets[i]) + " at position " +
-                       std::to_string(i) + " is outside [0, " + std::to_string(V) + ") (V, logits' last dimension)");
+                       std::to_string(i) + " is outside [0, " + std::to_string(V) +
+                       ") (V, logits' last dimension)");
     }
   }
   int64_t counted = N;
@@ -32,7 +35,8 @@ int64_t check_cross_entropy_targets(const char* op, int64_t N, int64_t V, std::s
     counted = 0;
     for (size_t i = 0; i < mask.size(); ++i) {
       check<ValueError>(mask[i] == T(0) || mask[i] == T(1), std::string(op) + ": mask[" + std::to_string(i) +
-                                                                "] = " + std::to_string(mask[i]) + " is not 0 or 1");
+                                                                "] = " + std::to_string(mask[i]) +
+                                                                " is not 0 or 1");
       counted += mask[i] != T(0) ? 1 : 0;
     }
   }

@@ -5,14 +5,13 @@
 //   sub: y = a - b    da += dy         db -= sum_rows dy
 //   mul: y = a * b    da += dy * b     db += sum_rows dy * a
 //   scale: y = f a    da += f dy
-#include <algorithm>
-
 #include "kernels/elementwise.h"
 
+#include <algorithm>
 #include <string>
 
-#include "recur/core/error.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

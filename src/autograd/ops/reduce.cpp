@@ -5,8 +5,8 @@
 #include <string>
 
 #include "kernels/elementwise.h"
-#include "recur/core/error.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
 
 namespace recur {
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "kernels/elementwise.h"
-#include "recur/core/error.h"
 #include "recur/autograd/ops.h"
+#include "recur/core/error.h"
 
 namespace recur {
 
