@@ -30,12 +30,21 @@ Series series_from(std::string name, std::span<const double> y, int64_t first,
 
 }  // namespace
 
+namespace {
+
+// An empty chart of x over time titled "<model> model, tau = <lags>: <what>".
+Chart synthetic_chart(const SyntheticExperiment& ex, const SyntheticModelResult& r, std::string_view what) {
+  return Chart{
+      .title = fmt::format("{} model, tau = {}: {}", forecast_model_name(r.model), ex.options.lags, what),
+      .x_axis = {.label = "time"},
+      .y_axis = {.label = "x"}};
+}
+
+}  // namespace
+
 Chart synthetic_predictions_chart(const SyntheticExperiment& ex, size_t index) {
   const SyntheticModelResult& r = result_at(ex, index);
-  Chart chart{.title = fmt::format("{} model, tau = {}: 1-step and multi-step predictions",
-                                   forecast_model_name(r.model), ex.options.lags),
-              .x_axis = {.label = "time"},
-              .y_axis = {.label = "x"}};
+  Chart chart = synthetic_chart(ex, r, "1-step and multi-step predictions");
   chart.series.push_back(series_from("data", ex.series, 0));
   chart.series.push_back(series_from("1-step preds", r.one_step, ex.options.lags));
   chart.series.push_back(series_from(fmt::format("multistep preds (from t = {})", ex.multi_step_origin + 1),
@@ -45,10 +54,7 @@ Chart synthetic_predictions_chart(const SyntheticExperiment& ex, size_t index) {
 
 Chart synthetic_k_step_chart(const SyntheticExperiment& ex, size_t index) {
   const SyntheticModelResult& r = result_at(ex, index);
-  Chart chart{.title = fmt::format("{} model, tau = {}: k-step-ahead predictions",
-                                   forecast_model_name(r.model), ex.options.lags),
-              .x_axis = {.label = "time"},
-              .y_axis = {.label = "x"}};
+  Chart chart = synthetic_chart(ex, r, "k-step-ahead predictions");
   const int64_t rows = r.k_step.shape()[0];
   for (int k : ex.options.k_steps) {
     std::vector<double> column(static_cast<size_t>(rows));
