@@ -14,19 +14,17 @@
 #include <vector>
 
 #include "gradcheck.h"
+#include "random_tensor.h"
 #include "recur/autograd/ops.h"
 
 using namespace recur;
 
 namespace {
 
-using Op = std::function<std::vector<Var>(Graph<double>&, const std::vector<Var>&)>;
+using test::random_tensor;
+using test::random_uniform;
 
-Tensor<double> random_tensor(const Shape& shape, Rng& rng, double low = -1, double high = 1) {
-  Tensor<double> t(shape);
-  for (auto& v : t.span()) v = rng.uniform(low, high);
-  return t;
-}
+using Op = std::function<std::vector<Var>(Graph<double>&, const std::vector<Var>&)>;
 
 // Values in +-[0.1, 1]: away from relu's kink at 0.
 Tensor<double> away_from_zero(const Shape& shape, Rng& rng) {
@@ -44,7 +42,7 @@ void check_gradients(const std::string& label, std::vector<Tensor<double>> input
   auto loss_of = [&](Graph<double>& g, const std::vector<Var>& outputs) {
     Var total;
     for (size_t k = 0; k < outputs.size(); ++k) {
-      if (weights.size() <= k) weights.push_back(random_tensor(g.shape(outputs[k]), rng));
+      if (weights.size() <= k) weights.push_back(random_tensor(rng, g.shape(outputs[k])));
       Var term = sum(g, mul(g, outputs[k], g.input(weights[k])));
       total = k == 0 ? term : add(g, total, term);
     }
@@ -86,7 +84,7 @@ TEST(OpsGradcheck, MatmulEveryTransposeCombination) {
       const Shape sa = ta ? Shape{K, M} : Shape{M, K};
       const Shape sb = tb ? Shape{N, K} : Shape{K, N};
       check_gradients("matmul ta=" + std::to_string(ta) + " tb=" + std::to_string(tb),
-                      {random_tensor(sa, rng), random_tensor(sb, rng)},
+                      {random_tensor(rng, sa), random_tensor(rng, sb)},
                       single([=](Graph<double>& g, const std::vector<Var>& in) {
                         return matmul(g, in[0], in[1], ta, tb);
                       }));
@@ -96,7 +94,7 @@ TEST(OpsGradcheck, MatmulEveryTransposeCombination) {
 
 TEST(OpsGradcheck, MatmulOfAValueWithItself) {
   Rng rng(2);
-  check_gradients("matmul(a, a^T)", {random_tensor({3, 4}, rng)},
+  check_gradients("matmul(a, a^T)", {random_tensor(rng, {3, 4})},
                   single([](Graph<double>& g, const std::vector<Var>& in) {
                     return matmul(g, in[0], in[0], false, true);
                   }));
@@ -105,15 +103,15 @@ TEST(OpsGradcheck, MatmulOfAValueWithItself) {
 TEST(OpsGradcheck, LinearWithAndWithoutBias) {
   Rng rng(3);
   check_gradients(
-      "linear with bias", {random_tensor({4, 3}, rng), random_tensor({5, 3}, rng), random_tensor({5}, rng)},
+      "linear with bias", {random_tensor(rng, {4, 3}), random_tensor(rng, {5, 3}), random_tensor(rng, {5})},
       single([](Graph<double>& g, const std::vector<Var>& in) { return linear(g, in[0], in[1], in[2]); }));
   check_gradients(
-      "linear without bias", {random_tensor({4, 3}, rng), random_tensor({5, 3}, rng)},
+      "linear without bias", {random_tensor(rng, {4, 3}), random_tensor(rng, {5, 3})},
       single([](Graph<double>& g, const std::vector<Var>& in) { return linear(g, in[0], in[1]); }));
   // A whole sequence [T, B, I] projected at once.
   check_gradients(
       "linear on [T, B, I]",
-      {random_tensor({3, 2, 4}, rng), random_tensor({5, 4}, rng), random_tensor({5}, rng)},
+      {random_tensor(rng, {3, 2, 4}), random_tensor(rng, {5, 4}), random_tensor(rng, {5})},
       single([](Graph<double>& g, const std::vector<Var>& in) { return linear(g, in[0], in[1], in[2]); }));
 }
 
@@ -135,11 +133,11 @@ TEST(OpsGradcheck, AddSubMulSameShapeAndBroadcast) {
   for (const auto& [name, f] : ops) {
     for (const auto& c : cases) {
       check_gradients(
-          name + " " + c.a.str() + " and " + c.b.str(), {random_tensor(c.a, rng), random_tensor(c.b, rng)},
+          name + " " + c.a.str() + " and " + c.b.str(), {random_tensor(rng, c.a), random_tensor(rng, c.b)},
           single([f](Graph<double>& g, const std::vector<Var>& in) { return f(g, in[0], in[1]); }));
     }
     // Both operands the same Var: the two gradient contributions add up (x * x -> 2x).
-    check_gradients(name + " of a value with itself", {random_tensor({3, 4}, rng)},
+    check_gradients(name + " of a value with itself", {random_tensor(rng, {3, 4})},
                     single([f](Graph<double>& g, const std::vector<Var>& in) { return f(g, in[0], in[0]); }));
   }
 }
@@ -147,7 +145,7 @@ TEST(OpsGradcheck, AddSubMulSameShapeAndBroadcast) {
 TEST(OpsGradcheck, Scale) {
   Rng rng(5);
   check_gradients(
-      "scale", {random_tensor({2, 5}, rng)},
+      "scale", {random_tensor(rng, {2, 5})},
       single([](Graph<double>& g, const std::vector<Var>& in) { return scale(g, in[0], -1.75); }));
 }
 
@@ -157,20 +155,20 @@ TEST(OpsGradcheck, Activations) {
       {"tanh", tanh<double>}, {"sigmoid", sigmoid<double>}, {"exp", exp<double>}};
   Rng rng(6);
   for (const auto& [name, f] : ops) {
-    check_gradients(name, {random_tensor({3, 7}, rng, -3, 3)},
+    check_gradients(name, {random_uniform(rng, {3, 7}, -3, 3)},
                     single([f](Graph<double>& g, const std::vector<Var>& in) { return f(g, in[0]); }));
   }
   check_gradients("relu", {away_from_zero({3, 7}, rng)},
                   single([](Graph<double>& g, const std::vector<Var>& in) { return relu(g, in[0]); }));
-  check_gradients("log", {random_tensor({3, 7}, rng, 0.2, 3)},
+  check_gradients("log", {random_uniform(rng, {3, 7}, 0.2, 3)},
                   single([](Graph<double>& g, const std::vector<Var>& in) { return log(g, in[0]); }));
 }
 
 TEST(OpsGradcheck, SumAndMean) {
   Rng rng(7);
-  check_gradients("sum", {random_tensor({2, 3, 4}, rng)},
+  check_gradients("sum", {random_tensor(rng, {2, 3, 4})},
                   single([](Graph<double>& g, const std::vector<Var>& in) { return sum(g, in[0]); }));
-  check_gradients("mean", {random_tensor({2, 3, 4}, rng)},
+  check_gradients("mean", {random_tensor(rng, {2, 3, 4})},
                   single([](Graph<double>& g, const std::vector<Var>& in) { return mean(g, in[0]); }));
 }
 
@@ -183,14 +181,14 @@ TEST(OpsGradcheck, ConcatAlongEveryAxis) {
     for (int64_t size : {1, 2, 3}) {
       Shape s = base;
       s[ax] = size;
-      parts.push_back(random_tensor(s, rng));
+      parts.push_back(random_tensor(rng, s));
     }
     check_gradients(
         "concat axis " + std::to_string(axis), parts,
         single([axis](Graph<double>& g, const std::vector<Var>& in) { return concat(g, in, axis); }));
   }
   // The same Var twice: its gradient is the sum of both slots'.
-  check_gradients("concat of a value with itself", {random_tensor(base, rng)},
+  check_gradients("concat of a value with itself", {random_tensor(rng, base)},
                   single([](Graph<double>& g, const std::vector<Var>& in) {
                     return concat(g, {in[0], in[0]}, 1);
                   }));
@@ -204,11 +202,11 @@ TEST(OpsGradcheck, SplitAlongEveryAxis) {
   for (int axis = 0; axis < 3; ++axis) {
     const auto& s = sizes[static_cast<size_t>(axis)];
     check_gradients(
-        "split axis " + std::to_string(axis), {random_tensor(shape, rng)},
+        "split axis " + std::to_string(axis), {random_tensor(rng, shape)},
         [axis, s](Graph<double>& g, const std::vector<Var>& in) { return split(g, in[0], s, axis); });
   }
   // Only the last piece used: the others receive no gradient and must be skipped.
-  check_gradients("split, last piece only", {random_tensor(shape, rng)},
+  check_gradients("split, last piece only", {random_tensor(rng, shape)},
                   [](Graph<double>& g, const std::vector<Var>& in) {
                     return std::vector<Var>{split(g, in[0], {1, 1, 3}, -1)[2]};
                   });
@@ -220,7 +218,7 @@ TEST(OpsGradcheck, SliceAlongEveryAxis) {
   const std::vector<std::pair<int64_t, int64_t>> ranges = {{1, 3}, {0, 2}, {2, 5}};
   for (int axis = 0; axis < 3; ++axis) {
     const auto [start, end] = ranges[static_cast<size_t>(axis)];
-    check_gradients("slice axis " + std::to_string(axis), {random_tensor(shape, rng)},
+    check_gradients("slice axis " + std::to_string(axis), {random_tensor(rng, shape)},
                     single([=](Graph<double>& g, const std::vector<Var>& in) {
                       return slice(g, in[0], axis, start, end);
                     }));
@@ -229,18 +227,18 @@ TEST(OpsGradcheck, SliceAlongEveryAxis) {
 
 TEST(OpsGradcheck, ReshapeAndTranspose) {
   Rng rng(11);
-  check_gradients("reshape", {random_tensor({2, 3, 4}, rng)},
+  check_gradients("reshape", {random_tensor(rng, {2, 3, 4})},
                   single([](Graph<double>& g, const std::vector<Var>& in) {
                     return reshape(g, in[0], Shape{4, 6});
                   }));
-  check_gradients("transpose", {random_tensor({3, 5}, rng)},
+  check_gradients("transpose", {random_tensor(rng, {3, 5})},
                   single([](Graph<double>& g, const std::vector<Var>& in) { return transpose(g, in[0]); }));
 }
 
 TEST(OpsGradcheck, EmbeddingWithRepeatedIds) {
   Rng rng(12);
   const std::vector<int32_t> ids = {1, 4, 1, 1, 0};  // row 1 three times, rows 2 and 3 never
-  check_gradients("embedding", {random_tensor({5, 3}, rng)},
+  check_gradients("embedding", {random_tensor(rng, {5, 3})},
                   single([&](Graph<double>& g, const std::vector<Var>& in) {
                     return embedding(g, in[0], std::span(ids));
                   }));
@@ -249,12 +247,12 @@ TEST(OpsGradcheck, EmbeddingWithRepeatedIds) {
 TEST(OpsGradcheck, SoftmaxCrossEntropyWithAndWithoutMask) {
   Rng rng(13);
   const std::vector<int32_t> targets = {0, 3, 3, 4};
-  check_gradients("cross-entropy", {random_tensor({4, 5}, rng, -2, 2)},
+  check_gradients("cross-entropy", {random_uniform(rng, {4, 5}, -2, 2)},
                   single([&](Graph<double>& g, const std::vector<Var>& in) {
                     return softmax_cross_entropy(g, in[0], std::span(targets));
                   }));
   const std::vector<double> mask = {1, 0, 1, 1};
-  check_gradients("cross-entropy with mask", {random_tensor({4, 5}, rng, -2, 2)},
+  check_gradients("cross-entropy with mask", {random_uniform(rng, {4, 5}, -2, 2)},
                   single([&](Graph<double>& g, const std::vector<Var>& in) {
                     return softmax_cross_entropy(g, in[0], std::span(targets), std::span(mask));
                   }));
@@ -264,12 +262,12 @@ TEST(OpsGradcheck, SoftmaxCrossEntropyWithAndWithoutMask) {
 TEST(OpsGradcheck, DropoutTrainingAndEval) {
   Rng rng(14);
   // The op draws its mask from an Rng seeded afresh on every rebuild, so the mask is fixed.
-  check_gradients("dropout training", {random_tensor({4, 6}, rng)},
+  check_gradients("dropout training", {random_tensor(rng, {4, 6})},
                   single([](Graph<double>& g, const std::vector<Var>& in) {
                     Rng mask_rng(99);
                     return dropout(g, in[0], 0.3, mask_rng, true);
                   }));
-  check_gradients("dropout eval", {random_tensor({4, 6}, rng)},
+  check_gradients("dropout eval", {random_tensor(rng, {4, 6})},
                   single([](Graph<double>& g, const std::vector<Var>& in) {
                     Rng mask_rng(99);
                     return dropout(g, in[0], 0.3, mask_rng, false);
@@ -303,8 +301,8 @@ TEST(OpsGradcheck, RecurrentStepWithFanOut) {
   Rng rng(16);
   const std::vector<int32_t> targets = {2, 0, 1};
   check_gradients("recurrent step",
-                  {random_tensor({3, 4}, rng), random_tensor({5, 4}, rng), random_tensor({5}, rng),
-                   random_tensor({3, 5}, rng), random_tensor({5, 5}, rng), random_tensor({3, 5}, rng)},
+                  {random_tensor(rng, {3, 4}), random_tensor(rng, {5, 4}), random_tensor(rng, {5}),
+                   random_tensor(rng, {3, 5}), random_tensor(rng, {5, 5}), random_tensor(rng, {3, 5})},
                   [&](Graph<double>& g, const std::vector<Var>& in) {
                     Var pre = add(g, linear(g, in[0], in[1], in[2]), matmul(g, in[3], in[4], false, true));
                     Var h1 = tanh(g, pre);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "random_tensor.h"
 #include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/nn/rnn.h"
@@ -13,11 +14,7 @@
 namespace recur {
 namespace {
 
-Tensor<double> random_tensor(Rng& rng, const Shape& shape, double scale = 1.0) {
-  Tensor<double> t(shape);
-  for (double& v : t.span()) v = rng.uniform(-scale, scale);
-  return t;
-}
+using test::random_tensor;
 
 template <typename E, typename F>
 void expect_throw_with(F&& f, std::initializer_list<const char*> words) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "random_tensor.h"
 #include "recur/autograd/ops.h"
 #include "recur/nn/rnn.h"
 #include "recur/nn/scratch_cells.h"
@@ -13,12 +14,7 @@
 namespace recur {
 namespace {
 
-template <Scalar T>
-Tensor<T> random_tensor(Rng& rng, const Shape& shape, double scale = 1.0) {
-  Tensor<T> t(shape);
-  for (T& v : t.span()) v = static_cast<T>(rng.uniform(-scale, scale));
-  return t;
-}
+using test::random_tensor;
 
 // Reports the first index where a and b differ by more than tol * max(1, |b|).
 template <Scalar T>

@@ -11,23 +11,20 @@
 #include <string>
 
 #include "gradcheck.h"
+#include "random_tensor.h"
 #include "recur/autograd/ops.h"
 #include "recur/nn/rnn.h"
 
 namespace recur {
 namespace {
 
+using test::random_tensor;
+
 struct GradCase {
   std::string name;
   RnnConfig config;
   bool training = false;
 };
-
-Tensor<double> random_tensor(Rng& rng, const Shape& shape, double scale = 1.0) {
-  Tensor<double> t(shape);
-  for (double& v : t.span()) v = rng.uniform(-scale, scale);
-  return t;
-}
 
 double dot(const Tensor<double>& a, const Tensor<double>& b) {
   double s = 0;
