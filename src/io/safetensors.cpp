@@ -101,6 +101,8 @@ class Decoder {
     } catch (const nlohmann::json::parse_error& e) {
       throw fail("header is not valid JSON (syntax error at byte " + std::to_string(e.byte) + " of " +
                  std::to_string(header_size) + ")");
+    } catch (const nlohmann::json::out_of_range&) {
+      throw fail("header is not valid JSON (a number is too large to represent)");
     }
     if (!header.is_object()) throw fail("header is not a JSON object");
     if (!duplicate.empty()) throw fail("the name '" + duplicate + "' appears twice in the header");
@@ -168,6 +170,7 @@ class Decoder {
 
   NamedTensor convert(const Entry& e) const {
     const auto count = static_cast<size_t>(e.shape.numel());
+    if (count == 0) return {e.name, Tensor<float>(e.shape)};  // memcpy with a null pointer is UB
     std::vector<float> values(count);
     const char* p = data_ + e.begin;
     if (element_size(e) == 4) {

@@ -24,6 +24,9 @@ nlohmann::json parse_json_file_text(const std::string& text, const std::string& 
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw IoError(source + ": not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::out_of_range&) {
+    // A number literal beyond double's range (e.g. 2E7070): the parser reports it this way.
+    throw IoError(source + ": not valid JSON (a number is too large to represent)");
   }
 }
 
