@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenblas-dev libopenblas0-pthread
       libgtest-dev libbenchmark-dev
-      libcli11-dev nlohmann-json3-dev libfmt-dev
+      libcli11-dev nlohmann-json3-dev libfmt-dev libhwy-dev
       clang-format)
 if [ "${1:-}" = "--fuzz" ]; then pkgs+=(clang-16 libclang-rt-16-dev); fi
 missing=()

@@ -1,15 +1,76 @@
-// Matrix-vector product for batch-1 inference (see gemv.h). Plain loops: the packed layout makes
-// the inner loop a contiguous multiply-add into kGemvPanel accumulators, which g++ -O3 vectorizes
-// without reassociating anything.
+// Matrix-vector product for batch-1 inference (see gemv.h), written once for every SIMD target
+// with Google Highway and dispatched at run time (recur/core/simd.h). The packed layout makes the
+// inner loop a contiguous multiply-add into a panel's worth of accumulators kept in registers.
+
+// Highway compiles this file once per target: it re-includes itself through foreach_target.h.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/gemv.cpp"
 #include "kernels/gemv.h"
+
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
 
 #include <algorithm>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "recur/core/simd.h"
 
+HWY_BEFORE_NAMESPACE();
+namespace recur::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// acc[0, P) = panel [N, P] (column by column) times x. V accumulators of kLanes floats cover the
+// panel's P rows; they stay in registers across k (as many as the target has: 16 on AVX-512 for
+// P = 128 uses 8, and on 4-lane targets the panel is walked in 32-row strips).
+template <size_t V>
+HWY_INLINE void panel_strip(int64_t N, int64_t P, const float* HWY_RESTRICT panel,
+                            const float* HWY_RESTRICT x, float* HWY_RESTRICT acc) {
+  const hn::ScalableTag<float> d;
+  constexpr size_t kLanes = hn::MaxLanes(d);
+  hn::Vec<decltype(d)> sum[V];
+  for (size_t v = 0; v < V; ++v) sum[v] = hn::Zero(d);
+  for (int64_t k = 0; k < N; ++k) {
+    const auto xk = hn::Set(d, x[k]);
+    const float* col = panel + k * P;
+    for (size_t v = 0; v < V; ++v) sum[v] = hn::MulAdd(hn::LoadU(d, col + v * kLanes), xk, sum[v]);
+  }
+  for (size_t v = 0; v < V; ++v) hn::StoreU(sum[v], d, acc + v * kLanes);
+}
+
+void PackedGemv(const PackedGemv& a, int64_t p0, int64_t p1, const float* x, float beta, float* y) {
+  const hn::ScalableTag<float> d;
+  constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(d));
+  // Rows per strip: what fits the target's registers (8 accumulators of 16 lanes, 8 of 4).
+  constexpr int64_t kStrip = kLanes >= 16 ? kGemvPanel : 8 * kLanes;
+  static_assert(kGemvPanel % kStrip == 0 && kGemvSmallPanel % std::min(kStrip, kGemvSmallPanel) == 0);
+  const int64_t N = a.N, P = a.panel;
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* panel = a.panels.data() + p * N * P;
+    alignas(64) float acc[kGemvPanel];
+    const int64_t strip = std::min(kStrip, P);
+    for (int64_t s = 0; s < P; s += strip) {
+      if (strip == kStrip) {
+        panel_strip<kStrip / kLanes>(N, P, panel + s, x, acc + s);
+      } else {
+        panel_strip<std::max<int64_t>(1, kGemvSmallPanel / kLanes)>(N, P, panel + s, x, acc + s);
+      }
+    }
+    const int64_t row0 = p * P, rows = std::min(P, a.M - row0);
+    float* yp = y + row0;
+    if (beta == 0.0f) {
+      for (int64_t i = 0; i < rows; ++i) yp[i] = acc[i];
+    } else {
+      for (int64_t i = 0; i < rows; ++i) yp[i] += acc[i];
+    }
+  }
+}
+
+}  // namespace recur::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 namespace recur::kernels {
+
+HWY_EXPORT(PackedGemv);
 
 void pack_gemv(int64_t M, int64_t N, const float* A, int64_t lda, PackedGemv& out) {
   out.M = M;
@@ -25,62 +86,8 @@ void pack_gemv(int64_t M, int64_t N, const float* A, int64_t lda, PackedGemv& ou
 }
 
 void packed_gemv(const PackedGemv& a, int64_t p0, int64_t p1, const float* x, float beta, float* y) {
-  const int64_t N = a.N, P = a.panel;
-  for (int64_t p = p0; p < p1; ++p) {
-    const float* __restrict__ panel = a.panels.data() + p * N * P;
-    alignas(64) float acc[kGemvPanel];
-#if defined(__AVX512F__)
-    if (P == kGemvSmallPanel) {
-      static_assert(kGemvSmallPanel == 32);
-      __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-      for (int64_t k = 0; k < N; ++k) {
-        const __m512 xk = _mm512_set1_ps(x[k]);
-        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(panel + k * P), xk, s0);
-        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(panel + k * P + 16), xk, s1);
-      }
-      _mm512_store_ps(acc, s0);
-      _mm512_store_ps(acc + 16, s1);
-    } else {
-      // Eight 16-wide accumulators stay in registers across k (g++ keeps an array in memory).
-      static_assert(kGemvPanel == 128);
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-      for (int64_t k = 0; k < N; ++k) {
-        const __m512 xk = _mm512_set1_ps(x[k]);
-        const float* col = panel + k * kGemvPanel;
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(col), xk, a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 16), xk, a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 32), xk, a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 48), xk, a3);
-        a4 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 64), xk, a4);
-        a5 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 80), xk, a5);
-        a6 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 96), xk, a6);
-        a7 = _mm512_fmadd_ps(_mm512_loadu_ps(col + 112), xk, a7);
-      }
-      _mm512_store_ps(acc, a0);
-      _mm512_store_ps(acc + 16, a1);
-      _mm512_store_ps(acc + 32, a2);
-      _mm512_store_ps(acc + 48, a3);
-      _mm512_store_ps(acc + 64, a4);
-      _mm512_store_ps(acc + 80, a5);
-      _mm512_store_ps(acc + 96, a6);
-      _mm512_store_ps(acc + 112, a7);
-    }
-#else
-    std::fill(acc, acc + P, 0.0f);
-    for (int64_t k = 0; k < N; ++k) {
-      const float xk = x[k];
-      const float* __restrict__ col = panel + k * P;
-      for (int64_t i = 0; i < P; ++i) acc[i] += col[i] * xk;
-    }
-#endif
-    const int64_t row0 = p * P, rows = std::min(P, a.M - row0);
-    float* __restrict__ yp = y + row0;
-    if (beta == 0.0f) {
-      for (int64_t i = 0; i < rows; ++i) yp[i] = acc[i];
-    } else {
-      for (int64_t i = 0; i < rows; ++i) yp[i] += acc[i];
-    }
-  }
+  apply_simd_environment();
+  HWY_DYNAMIC_DISPATCH(PackedGemv)(a, p0, p1, x, beta, y);
 }
 
 void gemv_reference(int64_t M, int64_t N, const float* A, int64_t lda, const float* x, float beta, float* y) {
@@ -92,3 +99,4 @@ void gemv_reference(int64_t M, int64_t N, const float* A, int64_t lda, const flo
 }
 
 }  // namespace recur::kernels
+#endif  // HWY_ONCE

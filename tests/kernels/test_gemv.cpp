@@ -1,5 +1,6 @@
 // The packed batch-1 GEMV against its plain reference twin over many shapes (M, N = 1, M not a
-// multiple of the panel height, strided rows, beta 0 and 1), and split over panels.
+// multiple of the panel height, strided rows, beta 0 and 1), and split over panels, on every SIMD
+// target.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,10 +9,14 @@
 
 #include "kernels/gemv.h"
 #include "recur/core/rng.h"
+#include "simd_targets.h"
 
 namespace recur::kernels {
 
-TEST(PackedGemv, MatchesReferenceAndPanelSplits) {
+class PackedGemvTest : public SimdTargetTest {};
+RECUR_INSTANTIATE_SIMD_TARGETS(PackedGemvTest);
+
+TEST_P(PackedGemvTest, MatchesReferenceAndPanelSplits) {
   Rng rng(12);
   for (int64_t M : {1, 28, 33, 127, 128, 129, 300})
     for (int64_t N : {1, 16, 33})
