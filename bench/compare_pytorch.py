@@ -7,11 +7,13 @@ several times, and prints per configuration the median tokens/s of each side at 
 count, the ratio recur/PyTorch, and each side's peak resident memory (ru_maxrss of the child).
 
     bench/compare_pytorch.py --recur build/recur [--repeats 3] [--seconds 2] [--only A,B] [--cells gru]
+                             [--simd avx2]
 
 Environment, the same for both sides: OpenBLAS from Debian's openblas-pthread folder (PyTorch calls
 libblas.so.3, which may be the reference BLAS, so LD_LIBRARY_PATH points it at OpenBLAS's),
 OPENBLAS_CORETYPE (default SkylakeX when the CPU has AVX-512, else Haswell) and
-OMP_WAIT_POLICY=passive. Threads 1 and 2 are both run (OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
+OMP_WAIT_POLICY=passive. --simd avx2 measures the AVX2 paths of both sides on an AVX-512 machine
+(RECUR_SIMD, ATEN_CPU_CAPABILITY, and the Haswell kernels of OpenBLAS): what an AVX2-only CPU runs. Threads 1 and 2 are both run (OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
 set to the count as well as torch.set_num_threads: OpenBLAS ignores the latter and would otherwise
 start a thread per core); each side's best counts.
 """
@@ -179,7 +181,11 @@ def main():
     ap.add_argument("--only", default="A,B,C,G-B,G-C", help="configurations to run")
     ap.add_argument("--cells", default=",".join(CELLS))
     ap.add_argument("--bench-gemm", default=None, help="bench_gemm binary (default: next to recur's build)")
-    ap.add_argument("--coretype", default=None, help="OPENBLAS_CORETYPE (default: SkylakeX with AVX-512, else Haswell)")
+    ap.add_argument("--coretype", default=None,
+                    help="OPENBLAS_CORETYPE (default: SkylakeX when the CPU has AVX-512 and --simd allows it, else Haswell)")
+    ap.add_argument("--simd", default=None,
+                    help="SIMD target for both sides: RECUR_SIMD for recur (avx512, avx2, sse4, scalar) and "
+                         "ATEN_CPU_CAPABILITY for PyTorch (avx512, avx2, else default)")
     # worker arguments
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="train", help=argparse.SUPPRESS)
@@ -206,8 +212,12 @@ def main():
     with open("/proc/cpuinfo") as f:
         cpuinfo = f.read()
     cpu = re.search(r"model name\s*:\s*(.*)", cpuinfo).group(1)
-    coretype = args.coretype or ("SkylakeX" if "avx512f" in cpuinfo else "Haswell")
+    wide = "avx512f" in cpuinfo and args.simd in (None, "avx512")
+    coretype = args.coretype or ("SkylakeX" if wide else "Haswell")
     env = dict(os.environ, OPENBLAS_CORETYPE=coretype, OMP_WAIT_POLICY="passive")
+    if args.simd:
+        env["RECUR_SIMD"] = args.simd
+        env["ATEN_CPU_CAPABILITY"] = args.simd if args.simd in ("avx512", "avx2") else "default"
     if os.path.isdir(OPENBLAS_DIR):
         env["LD_LIBRARY_PATH"] = OPENBLAS_DIR + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
     threads = [int(t) for t in args.threads.split(",")]
@@ -220,6 +230,18 @@ def main():
           f"load: {os.getloadavg()[0]:.2f}")
     print(f"env: OPENBLAS_CORETYPE={coretype} OMP_WAIT_POLICY=passive OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=threads LD_LIBRARY_PATH={env.get('LD_LIBRARY_PATH', '')}")
     print(f"recur BLAS: {recur_blas}")
+    version = subprocess.run([args.recur, "--version"], capture_output=True, text=True, env=env)
+    if version.returncode != 0:
+        print(f"compare_pytorch: {args.recur} --version failed:\n{version.stderr}")
+        return 1
+    simd = re.search(r"simd: (\S+)", version.stdout)
+    print(f"recur SIMD target: {simd.group(1) if simd else '?'}  ({args.recur} --version: "
+          f"{' | '.join(version.stdout.strip().splitlines())})")
+    capability = subprocess.run([sys.executable, "-c", "import torch; print(torch.__config__.show())"],
+                                capture_output=True, text=True, env=env).stdout
+    found = re.search(r"CPU capability usage: (\S+)", capability)
+    print(f"PyTorch CPU capability: {found.group(1) if found else '?'} (ATEN_CPU_CAPABILITY="
+          f"{env.get('ATEN_CPU_CAPABILITY', 'unset')})")
     me = os.path.abspath(__file__)
     torch_blas_printed = False
 

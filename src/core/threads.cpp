@@ -19,4 +19,9 @@ const char* blas_core_name() {
   return openblas_get_corename();
 }
 
+const char* blas_config() {
+  keep_blas_single_threaded();
+  return openblas_get_config();
+}
+
 }  // namespace recur

@@ -8,6 +8,8 @@
 
 #include "commands.h"
 #include "recur/core/error.h"
+#include "recur/core/simd.h"
+#include "recur/core/version.h"
 
 namespace recur::cli {
 ComputeContext compute_context(const CommonOptions& common) {
@@ -22,7 +24,11 @@ ComputeContext compute_context(const CommonOptions& common) {
 
 int main(int argc, char** argv) {
   CLI::App app{"recur: recurrent neural networks and sequence models on the CPU"};
-  app.require_subcommand(1);
+  // At most one subcommand; none is checked after parsing, so that --version works alone.
+  app.require_subcommand(0, 1);
+  app.set_version_flag(
+      "--version", [] { return recur::version_report(); },
+      "Print the version, the SIMD target in use and the BLAS library, and exit");
   recur::cli::CommonOptions common;
   app.add_option("--threads", common.threads, "Threads for the numeric kernels (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
@@ -39,7 +45,13 @@ int main(int argc, char** argv) {
   recur::cli::add_bench_command(app, common);
 
   try {
+    // A bad RECUR_SIMD is reported before any work (and before --version, which shows the target).
+    recur::apply_simd_environment();
     app.parse(argc, argv);
+    if (app.get_subcommands().empty()) {
+      fmt::print(stderr, "A subcommand is required\nRun with --help for more information.\n");
+      return 2;
+    }
   } catch (const CLI::ParseError& e) {
     // CLI11 prints the message (or the help); its own codes (105, 108, ...) become the documented 2.
     return app.exit(e) == 0 ? 0 : 2;

@@ -14,5 +14,7 @@ namespace recur {
 void keep_blas_single_threaded();
 // Name of the BLAS core (kernel set) OpenBLAS selected, e.g. "Haswell" or "SkylakeX".
 [[nodiscard]] const char* blas_core_name();
+// OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64".
+[[nodiscard]] const char* blas_config();
 
 }  // namespace recur
