@@ -1,9 +1,11 @@
 // `recur bench`: throughput of the training step and of generation, measured the way
-// bench/compare_pytorch.py measures PyTorch (same model, same step), one number on the last line.
+// bench/compare_pytorch.py measures PyTorch (same model, same step), and of the recurrent stack
+// alone, as bench/onednn_layer.cpp measures oneDNN's RNN primitives; one number on the last line.
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -12,10 +14,14 @@
 #include "lm_run.h"
 #include "recur/autograd/ops.h"
 #include "recur/core/error.h"
+#include "recur/core/simd.h"
+#include "recur/core/threads.h"
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/language_model.h"
+#include "recur/lm/memory_estimate.h"
 #include "recur/lm/run.h"
+#include "recur/nn/rnn.h"
 #include "recur/optim/grad_clip.h"
 #include "recur/optim/optimizer.h"
 
@@ -40,6 +46,7 @@ struct BenchOptions {
   int64_t prefix = 10;    // generate: prefix tokens
   std::string model;      // generate: a model folder; empty = random weights
   uint64_t seed = 1;
+  int64_t input = 28;  // layer: input size I
 };
 
 using Clock = std::chrono::steady_clock;
@@ -179,6 +186,102 @@ void bench_generate(const BenchOptions& o, const ComputeContext& context) {
   fmt::print("chars_per_s={:.1f}\n", best);
 }
 
+// "rnn" is short for rnn_tanh here, as in bench/onednn_layer.cpp and bench/compare_onednn.sh.
+CellType bench_cell_type(const std::string& name) {
+  for (CellType c : {CellType::kRnnTanh, CellType::kRnnRelu, CellType::kGru, CellType::kLstm})
+    if (name == cell_name(c) || (name == "rnn" && c == CellType::kRnnTanh)) return c;
+  throw ValueError("bench layer: unknown --cell '" + name +
+                   "' (expected rnn, rnn_tanh, rnn_relu, gru or lstm)");
+}
+
+// Sizes in range, and the stack's parameters, gradients, saved activations, x and dx must fit in memory.
+void check_layer_sizes(const BenchOptions& o) {
+  auto positive = [](int64_t value, const char* flag) {
+    check(value >= 1 && value <= kMaxModelWidth,
+          fmt::format("bench layer: {} must be in [1, 2^24], got {}", flag, value));
+  };
+  check(o.layers >= 1 && o.layers <= kMaxLayers,
+        fmt::format("bench layer: --layers must be in [1, {}], got {}", kMaxLayers, o.layers));
+  positive(o.hidden, "--hidden");
+  positive(o.input, "--input");
+  positive(o.batch, "--batch");
+  positive(o.steps, "--steps");
+  check(o.warmup >= 0, "bench layer: --warmup must be >= 0, got " + std::to_string(o.warmup));
+  check(std::isfinite(o.seconds) && o.seconds >= 0,
+        fmt::format("bench layer: --seconds must be finite and >= 0, got {}", o.seconds));
+  const double G = gate_count(bench_cell_type(o.cell)), H = static_cast<double>(o.hidden);
+  const double I = static_cast<double>(o.input), L = o.layers;
+  const double rows = static_cast<double>(o.batch) * static_cast<double>(o.steps);
+  const double params = G * H * (I + H + 2) + (L - 1) * G * H * (2 * H + 2);
+  // As estimate_training_memory counts a layer: gates G*H, output H and the cell's extras 2H per row.
+  const MemoryEstimate e{.parameter_bytes = 4 * params,
+                         .state_bytes = 4 * params,
+                         .activation_bytes = 4 * rows * (2 * I + L * (G * H + 3 * H)),
+                         .logits_bytes = 0,
+                         .largest_field = "hidden_size"};
+  const std::string shortfall =
+      memory_shortfall(e, physical_memory_bytes(), "bench layer",
+                       fmt::format("--hidden {} x --layers {}, --batch {} x --steps {}", o.hidden, o.layers,
+                                   o.batch, o.steps));
+  check(shortfall.empty(), shortfall);
+}
+
+// Forward in training mode and backward of the recurrent stack alone, through the autograd Graph
+// as the trainer records it: x [T, B, I] dense random, loss = sum of the output (so dY = ones),
+// every weight, bias and input gradient computed and zeroed each iteration as training does.
+// x is a leaf over external value and gradient buffers (Graph::parameter) so that no copy of x
+// per iteration is timed; the zero fill of dx is, as the trainer zeroes its gradients.
+void bench_layer(const BenchOptions& o, const ComputeContext& context) {
+  check_layer_sizes(o);
+  const CellType cell = bench_cell_type(o.cell);
+  const int64_t T = o.steps, B = o.batch, I = o.input;
+  ParameterStore<float> store;
+  Rnn<float> rnn(store, {.cell = cell, .input_size = I, .hidden_size = o.hidden, .num_layers = o.layers});
+  Rng rng(o.seed);
+  rnn.reset_parameters(rng);
+  std::vector<float> x(static_cast<size_t>(T * B * I));  // [T, B, I]
+  for (float& v : x) v = static_cast<float>(rng.uniform(-1, 1));
+  std::vector<float> dx(x.size());  // [T, B, I]
+  const Shape x_shape{T, B, I};
+  Graph<float> g(context);
+  double loss_value = 0;
+  auto iteration = [&] {
+    g.clear();
+    store.zero_grads();
+    std::fill(dx.begin(), dx.end(), 0.0f);
+    const Var xv = g.parameter({x.data(), x_shape}, {dx.data(), x_shape});
+    const RnnOutputs out = rnn.forward(g, xv, std::nullopt, std::nullopt, nullptr, true);
+    const Var loss = sum(g, out.output);
+    g.backward(loss);
+    loss_value = g.item(loss);
+  };
+  for (int64_t i = 0; i < o.warmup; ++i) iteration();
+  const auto t0 = Clock::now();
+  int64_t timed = 0;
+  do {
+    iteration();
+    ++timed;
+  } while (seconds_since(t0) < o.seconds);
+  const double dt = seconds_since(t0);
+  auto norm = [](std::span<const float> v) {
+    double s = 0;
+    for (float e : v) s += static_cast<double>(e) * e;
+    return std::sqrt(s);
+  };
+  const double grad_norm = norm(store.grads()), dx_norm = norm(dx);
+  check(std::isfinite(loss_value) && std::isfinite(grad_norm) && std::isfinite(dx_norm),
+        fmt::format("bench layer: non-finite result (output sum {}, gradient norm {}, dx norm {})",
+                    loss_value, grad_norm, dx_norm));
+  fmt::print("layer: cell={} layers={} hidden={} input={} batch={} steps={} threads={}\n", cell_name(cell),
+             o.layers, o.hidden, I, B, T, context.threads);
+  fmt::print("simd={} blas_core={}\n", simd_target(), blas_core_name());
+  fmt::print("check: output_sum={:.6g} weight_grad_norm={:.6g} dx_norm={:.6g}\n", loss_value, grad_norm,
+             dx_norm);
+  fmt::print("iterations={} seconds={:.3f} ms_per_iter={:.3f} (forward in training mode + backward)\n", timed,
+             dt, 1e3 * dt / static_cast<double>(timed));
+  fmt::print("tokens_per_s={:.1f}\n", static_cast<double>(timed * B * T) / dt);
+}
+
 void add_model_options(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--cell", o.cell, "rnn_tanh, rnn_relu, gru or lstm")->capture_default_str();
   cmd.add_option("--layers", o.layers, "Recurrent layers")->capture_default_str();
@@ -219,6 +322,23 @@ void add_bench_command(CLI::App& app, const CommonOptions& common) {
   gen->footer(
       "Example:\n  recur bench generate --cell lstm --layers 2 --hidden 512 --vocab 65 --length 2000");
   gen->callback([o, &common] { bench_generate(*o, apply_common(common)); });
+
+  auto* layer = cmd->add_subcommand(
+      "layer",
+      "Tokens/s of the recurrent stack alone: forward (training) + backward, dense input, dY = ones");
+  layer->add_option("--cell", o->cell, "rnn (= rnn_tanh), rnn_relu, gru or lstm")->capture_default_str();
+  layer->add_option("--layers", o->layers, "Recurrent layers")->capture_default_str();
+  layer->add_option("--hidden", o->hidden, "Hidden size H")->capture_default_str();
+  layer->add_option("--input", o->input, "Input size I")->capture_default_str();
+  layer->add_option("--batch", o->batch, "Batch size B")->capture_default_str();
+  layer->add_option("--steps", o->steps, "Time steps T")->capture_default_str();
+  layer->add_option("--seconds", o->seconds, "Timed seconds (after warm-up)")->capture_default_str();
+  layer->add_option("--warmup", o->warmup, "Untimed iterations first")->capture_default_str();
+  layer->add_option("--seed", o->seed, "Random seed for weights and input")->capture_default_str();
+  layer->footer(
+      "Example:\n  recur bench layer --cell lstm --layers 2 --hidden 512 --input 65 --batch 50 --steps 50 "
+      "--threads 2\nbench/onednn_layer.cpp times oneDNN on the same work (bench/compare_onednn.sh).");
+  layer->callback([o, &common] { bench_layer(*o, apply_common(common)); });
 }
 
 }  // namespace recur::cli
