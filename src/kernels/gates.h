@@ -9,10 +9,13 @@
 // in one [T, B, 2H] output. `dy` (the gradient arriving from the layer output at this step) may
 // be null, meaning zero.
 //
-// float sigmoid and tanh use a vectorizable exp (Cephes expf polynomial, about 1 ulp) instead of
-// libm, which does not vectorize without fast-math; double calls std:: (it is for gradient checks
-// and reference vectors, where accuracy is the point). Each kernel has a *_reference twin: plain
-// per-element code straight from the equations, std:: functions and double arithmetic.
+// float runs on SIMD vectors, compiled once per target with Google Highway and dispatched at run
+// time (recur/core/simd.h), with vector sigmoid and tanh built on a polynomial exp (Cephes expf,
+// about 1 ulp; vector_math-inl.h) instead of libm. Targets round differently (FMA or not), so
+// float results differ between them in the last bits. double calls std:: in plain loops (it is
+// for gradient checks and reference vectors, where accuracy is the point). Each kernel has a
+// *_reference twin: plain per-element code straight from the equations, std:: functions and
+// double arithmetic.
 #pragma once
 
 #include <cstdint>
