@@ -116,7 +116,7 @@ fused::SequenceGrads<T> sequence_grads(Graph<T>& g, const RnnRecord<T>& r, int l
 
 // state [B, H] = slice k of the gradient on a final state [L*D, B, H], or zeros when none arrived.
 template <Scalar T>
-void load_state_grad(const T* grad_n, int k, std::vector<T>& state) {
+void load_state_grad(const T* grad_n, int k, AlignedVector<T>& state) {
   const auto BH = static_cast<int64_t>(state.size());
   if (grad_n != nullptr) {
     std::copy(grad_n + k * BH, grad_n + (k + 1) * BH, state.begin());
@@ -128,7 +128,7 @@ void load_state_grad(const T* grad_n, int k, std::vector<T>& state) {
 // Adds the gradient the scan left on an initial state (d.dh, d.dc) into slice k of h0's or c0's.
 template <Scalar T>
 void add_initial_state_grad(Graph<T>& g, const std::optional<Var>& state0, int k,
-                            const std::vector<T>& grad) {
+                            const AlignedVector<T>& grad) {
   if (!state0 || !g.requires_grad(*state0)) return;
   const auto BH = static_cast<int64_t>(grad.size());
   T* d0 = g.grad(*state0) + k * BH;

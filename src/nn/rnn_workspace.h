@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "nn/sequence_scan.h"
 #include "recur/nn/rnn.h"
 
@@ -19,13 +20,13 @@ struct RnnWorkspace {
   std::vector<fused::ScanCache<T>> caches;  // [L*D] one per layer and direction
   // [L] each [T*B, D*H]: hidden states of layer l. Unused for the top layer of a time-major stack,
   // which writes straight into the op's output value.
-  std::vector<std::vector<T>> outputs;
-  std::vector<std::vector<T>> dropped;  // [L] each [T*B, D*H]: input of layer l >= 1 after dropout
-  std::vector<std::vector<T>> masks;    // [L] each [T*B, D*H]: its mask, 0 or 1 / (1 - p)
-  std::vector<T> x_time_major;          // [T*B, I] the input, transposed (batch-major only)
-  std::vector<int32_t> ids;             // [T*B] one-hot input: the ids, time-major
-  std::vector<T> w_ih_t;                // [D, I, G*H] one-hot input: layer 0's W_ih transposed
-  std::vector<T> zeros;                 // [B, H] the initial state when none is given
+  std::vector<AlignedVector<T>> outputs;
+  std::vector<AlignedVector<T>> dropped;  // [L] each [T*B, D*H]: input of layer l >= 1 after dropout
+  std::vector<AlignedVector<T>> masks;    // [L] each [T*B, D*H]: its mask, 0 or 1 / (1 - p)
+  AlignedVector<T> x_time_major;          // [T*B, I] the input, transposed (batch-major only)
+  std::vector<int32_t> ids;               // [T*B] one-hot input: the ids, time-major
+  AlignedVector<T> w_ih_t;                // [D, I, G*H] one-hot input: layer 0's W_ih transposed
+  AlignedVector<T> zeros;                 // [B, H] the initial state when none is given
 };
 
 template <Scalar T>
@@ -33,16 +34,16 @@ struct RnnPool {
   std::vector<std::unique_ptr<RnnWorkspace<T>>> all;
   std::vector<RnnWorkspace<T>*> free;  // capacity kept at all.size(), so returning one never allocates
   // Backward scratch, shared by all workspaces: backward passes run one at a time.
-  std::vector<T> dgates_ih;   // [T*B, G*H]
-  std::vector<T> dgates_hh;   // [T*B, G*H], cells with kRecurrentApart only
-  std::vector<T> dy_a, dy_b;  // [T*B, D*H] gradient on a layer's output, alternating between layers
-  std::vector<T> dx;          // [T*B, I] gradient on the input before transposing (batch-major)
-  std::vector<T> dh, dc;      // [B, H] carried state gradients
-  std::vector<T> dbias;       // [G*H + H] bias-gradient sums of one sweep
+  AlignedVector<T> dgates_ih;   // [T*B, G*H]
+  AlignedVector<T> dgates_hh;   // [T*B, G*H], cells with kRecurrentApart only
+  AlignedVector<T> dy_a, dy_b;  // [T*B, D*H] gradient on a layer's output, alternating between layers
+  AlignedVector<T> dx;          // [T*B, I] gradient on the input before transposing (batch-major)
+  AlignedVector<T> dh, dc;      // [B, H] carried state gradients
+  AlignedVector<T> dbias;       // [G*H + H] bias-gradient sums of one sweep
   kernels::PackedMatrix<T> w_hh_packed;  // W_hh [G*H, H] of the sweep being run, packed
-  std::vector<T> dbias_parts;            // [(threads - 1) * (G*H + H)] bias sums of extra row blocks
-  std::vector<T> dw_ih_t_parts;          // [threads, I, G*H] one-hot input: dW_ih^T of each row block
-  std::vector<T> dw_hh_parts;            // [threads, G*H, H] small layers: dW_hh of each row block
+  AlignedVector<T> dbias_parts;          // [(threads - 1) * (G*H + H)] bias sums of extra row blocks
+  AlignedVector<T> dw_ih_t_parts;        // [threads, I, G*H] one-hot input: dW_ih^T of each row block
+  AlignedVector<T> dw_hh_parts;          // [threads, G*H, H] small layers: dW_hh of each row block
 };
 
 // A workspace reserved for one forward pass; it returns to the pool when the last holder (the

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "nn/sequence.h"
 
 namespace recur::fused {
@@ -75,11 +76,11 @@ struct StepBackward {
 // saved holds one step and c two (previous and current), alternating by processing step.
 template <Scalar T>
 struct ScanCache {
-  std::vector<T> gates;  // [T*B, G*H] the input projection, activated in place step by step
-  std::vector<T> hh;     // [B, G*H] kRecurrentApart: h_{t-1} W_hh^T of the current step
-  std::vector<T> saved;  // [T*B, H] kSavesPerStep (GRU W_hn h + b_hn, LSTM tanh c_t); [B, H] without keep
-  std::vector<T> c;      // [T*B, H] kHasCellState: c_t; [2, B, H] without keep
-  std::vector<T> bias;   // [G*H] fold_bias
+  AlignedVector<T> gates;  // [T*B, G*H] the input projection, activated in place step by step
+  AlignedVector<T> hh;     // [B, G*H] kRecurrentApart: h_{t-1} W_hh^T of the current step
+  AlignedVector<T> saved;  // [T*B, H] kSavesPerStep (GRU W_hn h + b_hn, LSTM tanh c_t); [B, H] without keep
+  AlignedVector<T> c;      // [T*B, H] kHasCellState: c_t; [2, B, H] without keep
+  AlignedVector<T> bias;   // [G*H] fold_bias
   kernels::PackedMatrix<T> w_hh_t;  // W_hh^T [H, G*H] packed once per sequence (kernels/packed_gemm.h)
   int64_t batch = 0, hidden = 0;
   bool keep = false;  // whether saved and c hold every step
