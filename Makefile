@@ -7,7 +7,7 @@ export RECUR_VECTORS ?= $(abspath ../shared/vectors)
 # WERROR=ON turns warnings into errors (CI sets it).
 WERROR ?= OFF
 
-.PHONY: all deps build cli test demo bench install-check format-check fuzz asan-test tsan-test clean
+.PHONY: all deps build cli test demo bench install-check format-check fuzz asan-test tsan-test cross-test clean
 
 all: build
 
@@ -63,6 +63,11 @@ tsan-test: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_TSAN=ON -DRECUR_WERROR=$(WERROR)
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
 	set -e; for t in $(TSAN_TESTS); do TSAN_OPTIONS=halt_on_error=1 ./build-tsan/tests/$$t; done
+
+# The core and kernels tests cross-compiled for 64-bit ARM and run under qemu-aarch64 (NEON and
+# scalar paths; installs the arm64 packages, the cross compiler and qemu-user when missing).
+cross-test:
+	WERROR=$(WERROR) JOBS=$(JOBS) bash scripts/cross-test-aarch64.sh build-aarch64
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz
