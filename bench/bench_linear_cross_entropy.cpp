@@ -2,10 +2,14 @@
 // forward + backward (a training step's share), the forward alone with gradients on (the part of
 // the step before backward), and the forward in no-grad mode (evaluation). x, W and b are
 // parameter leaves (gradients added into external buffers, as the trainer's are); the Graph is
-// reused across iterations like a training loop's. Threads: --threads N, else RECUR_THREADS.
+// reused across iterations like a training loop's. Threads: --threads N, else RECUR_THREADS; the
+// kernels' SIMD target (recorded in the output as "simd"): the best, else RECUR_SIMD.
 //   OPENBLAS_CORETYPE=SkylakeX bench_linear_cross_entropy --threads 1 --benchmark_min_time=0.5
+//   RECUR_SIMD=avx2 bench_linear_cross_entropy --threads 1 --benchmark_filter=fused
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+#include <exception>
 #include <span>
 #include <vector>
 
@@ -13,6 +17,7 @@
 #include "recur/autograd/graph.h"
 #include "recur/autograd/ops.h"
 #include "recur/core/rng.h"
+#include "recur/core/simd.h"
 
 namespace {
 
@@ -74,5 +79,11 @@ BENCHMARK(bm_head<Mode::kUnfusedNoGrad>)->Name("unfused_nograd")->Apply(shapes);
 }  // namespace
 
 int main(int argc, char** argv) {
+  try {
+    benchmark::AddCustomContext("simd", recur::simd_target());  // applies RECUR_SIMD
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_linear_cross_entropy: %s\n", e.what());
+    return 2;
+  }
   return recur::bench::run_benchmarks(argc, argv, "bench_linear_cross_entropy");
 }

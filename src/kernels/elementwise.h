@@ -1,13 +1,16 @@
 // Element-wise loops behind the autograd ops: arithmetic with a broadcast row, the backward
-// accumulations, and the activations. Plain loops over contiguous non-aliasing buffers, so that
-// g++ -O3 -march=native vectorizes them. Nothing here allocates.
+// accumulations, and the activations, over contiguous non-aliasing buffers. For float, compiled
+// once per SIMD target and dispatched at run time (recur/core/simd.h); for double, plain loops.
+// Nothing here allocates.
 //
 // Glossary: n elements; rows x cols a row-major matrix whose row vector b [cols] is broadcast over
 // the rows (rows == 1 is the plain element-wise case). Backward kernels ADD into their output
 // (dx += ...), as every gradient buffer in recur is accumulated; outputs never alias inputs.
 //
-// float tanh, sigmoid, exp and softmax use the vectorizable exp of fast_math.h (Cephes expf, about
-// 1 ulp) instead of libm, which does not vectorize without fast-math.
+// float tanh, sigmoid, exp and softmax use the vector exp of vector_math-inl.h (Cephes expf, about
+// 1 ulp) instead of libm, which does not vectorize. float multiply-adds (axpy, the backward
+// accumulations, the column sums) are fused on targets with FMA, so their last bit may differ
+// from a plain loop's; float sum adds in double lanes, in another order than a sequential sum.
 // Their *_reference twins call std:: functions; double always takes the std:: path, because
 // double is for gradient checks and reference vectors, where accuracy is the point.
 #pragma once

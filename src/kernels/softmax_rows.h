@@ -2,10 +2,11 @@
 // head (autograd linear_cross_entropy). Each row's loss term is lse(z_i + b) - (z_i + b)_{t_i}, and
 // for training the row is overwritten by dlogits_i = coef (softmax(z_i + b) - onehot(t_i)).
 //
-// Three versions with one signature: the optimized kernel (AVX-512 for float where the compiler
-// targets it, else the scalar path), the scalar path alone (the portable fallback, float through
-// exp_approx), and the plain-loop reference twin (std::exp, double arithmetic) that tests compare
-// both against. Glossary: V classes (row length), rows of the block.
+// Three versions with one signature: the optimized kernel (for float, compiled per SIMD target and
+// dispatched at run time, see recur/core/simd.h; for double, the scalar path), the scalar path
+// alone (plain loops, float through exp_approx), and the plain-loop reference twin (std::exp,
+// double arithmetic) that tests compare both against. Glossary: V classes (row length), rows of
+// the block.
 #pragma once
 
 #include <cstdint>
