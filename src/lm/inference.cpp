@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #endif
 
+#include "core/aligned_vector.h"
 #include "kernels/gemv.h"
 #include "nn/cells.h"
 #include "recur/core/error.h"
@@ -98,24 +99,24 @@ kernels::PackedGemv pack(int64_t M, int64_t N, const float* A) {
 
 struct InferenceSession::Impl {
   struct Layer {
-    kernels::PackedGemv w_ih;      // [G*H, in] packed (empty for a one-hot first layer)
-    kernels::PackedGemv w_hh;      // [G*H, H] packed
-    std::vector<float> bias;       // [G*H] fused::fold_bias of b_ih and b_hh
-    std::vector<float> b_hh;       // [G*H] read by the blocks the cell does not fold (GRU's b_hn)
-    std::vector<float> h, h_next;  // [H] hidden state, and the step's new one (swapped after it)
-    std::vector<float> c, c_next;  // [H] cell state likewise, cells with kHasCellState only
+    kernels::PackedGemv w_ih;        // [G*H, in] packed (empty for a one-hot first layer)
+    kernels::PackedGemv w_hh;        // [G*H, H] packed
+    AlignedVector<float> bias;       // [G*H] fused::fold_bias of b_ih and b_hh
+    AlignedVector<float> b_hh;       // [G*H] read by the blocks the cell does not fold (GRU's b_hn)
+    AlignedVector<float> h, h_next;  // [H] hidden state, and the step's new one (swapped after it)
+    AlignedVector<float> c, c_next;  // [H] cell state likewise, cells with kHasCellState only
   };
   CellType cell;
   int64_t H = 0, G = 0, V = 0, E = 0;  // hidden, gate blocks, vocabulary, embedding (0 = one-hot)
   std::vector<Layer> layers;
-  std::vector<float> table;            // [V, G*H] one-hot first layer: W_ih^T
+  AlignedVector<float> table;          // [V, G*H] one-hot first layer: W_ih^T
   const float* embedding = nullptr;    // [V, E] when embedding_size > 0
   kernels::PackedGemv head_w;          // [V, H] packed
   const float* head_b = nullptr;       // [V]
-  std::vector<float> gates;            // [G*H] pre-activations, then the activated gates
-  std::vector<float> hh;               // [G*H] W_hh h, cells with kRecurrentApart only
-  std::vector<float> saved;            // [H] what the step kernel keeps for backward; unused here
-  std::vector<float> logits;           // [V]
+  AlignedVector<float> gates;          // [G*H] pre-activations, then the activated gates
+  AlignedVector<float> hh;             // [G*H] W_hh h, cells with kRecurrentApart only
+  AlignedVector<float> saved;          // [H] what the step kernel keeps for backward; unused here
+  AlignedVector<float> logits;         // [V]
   std::unique_ptr<GemvHelper> helper;  // null with one thread
 
   Impl(const LanguageModel& model, const InferenceOptions& options);
