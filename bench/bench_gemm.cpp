@@ -1,7 +1,9 @@
 // Throughput of kernels::gemm<float> (OpenBLAS sgemm) in GFLOP/s (2*M*N*K per call) for the shapes the
-// recurrent layers use, plus a large square sgemm as the machine's ceiling. Prints which OpenBLAS kernels
-// ran. Threads: --threads N, else RECUR_THREADS, else all cores.
+// recurrent layers use, plus a large square sgemm as the machine's ceiling, and of the recurrent
+// step's own kernel kernels::packed_gemm<float> (one thread, on the SIMD target RECUR_SIMD picks).
+// Prints which OpenBLAS kernels ran. Threads: --threads N, else RECUR_THREADS, else all cores.
 //   bench_gemm --threads 1 --benchmark_min_time=0.1
+//   RECUR_SIMD=avx2 bench_gemm --benchmark_filter=packed
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -15,6 +17,7 @@
 
 #include "bench_threads.h"
 #include "kernels/gemm.h"
+#include "kernels/packed_gemm.h"
 #include "recur/core/rng.h"
 #include "recur/core/threads.h"
 
@@ -52,6 +55,29 @@ void bm_sgemm_openblas_threads(benchmark::State& state) {
   openblas_set_num_threads(1);
 }
 
+// C[M, N] += A[M, K] op(B), op(B) packed once (kernels/packed_gemm.h): the recurrent product of one
+// time step. T = 1: forward, h W_hh^T (W_hh [N, K] packed transposed); T = 0: backward, dgates W_hh.
+void bm_packed_gemm(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  const Trans trans = state.range(3) != 0 ? Trans::kYes : Trans::kNo;
+  std::vector<float> A(static_cast<size_t>(M * K)), B(static_cast<size_t>(K * N)),
+      C(static_cast<size_t>(M * N));
+  recur::Rng rng(1);
+  for (float& a : A) a = static_cast<float>(rng.uniform(-1, 1));
+  for (float& b : B) b = static_cast<float>(rng.uniform(-1, 1));
+  recur::kernels::PackedMatrix<float> packed;
+  recur::kernels::pack_matrix(trans, K, N, B.data(), trans == Trans::kYes ? K : N, packed);
+  for (auto _ : state) {
+    recur::kernels::packed_gemm(M, A.data(), K, packed, 1.0f, C.data(), N);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP"] =
+      benchmark::Counter(2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) *
+                             1e-9 * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
 // Wall-clock time: worker threads do not show in the calling thread's CPU time.
 // Shapes as {M, K, N}:
 //   32x256 . 256x1024    recurrent step, LSTM B=32 H=256: h[B, H] . W_hh^T[H, 4H]
@@ -72,6 +98,23 @@ BENCHMARK(bm_sgemm_openblas_threads)
     ->ArgNames({"M", "K", "N"})
     ->Args({2048, 2048, 2048})
     ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+// Shapes as {M, K, N, T}:
+//   32x256 . 256x1024 T=1     forward step, LSTM B=32 H=256
+//   32x1024 . 1024x256 T=0    backward step, the same
+//   50x512 . 512x2048 T=1     forward step, LSTM B=50 H=512
+//   25x512 . 512x2048 T=1     the same, one of two row blocks
+//   512x32 . 32x96 T=1        forward step, GRU B=1024 H=32, one of two row blocks
+//   512x96 . 96x32 T=0        backward step, the same
+BENCHMARK(bm_packed_gemm)
+    ->Name("packed_gemm")
+    ->ArgNames({"M", "K", "N", "T"})
+    ->Args({32, 256, 1024, 1})
+    ->Args({32, 1024, 256, 0})
+    ->Args({50, 512, 2048, 1})
+    ->Args({25, 512, 2048, 1})
+    ->Args({512, 32, 96, 1})
+    ->Args({512, 96, 32, 0})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -18,6 +18,8 @@ HWY_BEFORE_NAMESPACE();
 namespace recur::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+namespace {
+
 // acc[0, P) = panel [N, P] (column by column) times x. V accumulators of kLanes floats cover the
 // panel's P rows; they stay in registers across k (as many as the target has: 16 on AVX-512 for
 // P = 128 uses 8, and on 4-lane targets the panel is walked in 32-row strips).
@@ -35,6 +37,8 @@ HWY_INLINE void panel_strip(int64_t N, int64_t P, const float* HWY_RESTRICT pane
   }
   for (size_t v = 0; v < V; ++v) hn::StoreU(sum[v], d, acc + v * kLanes);
 }
+
+}  // namespace
 
 void PackedGemv(const PackedGemv& a, int64_t p0, int64_t p1, const float* x, float beta, float* y) {
   const hn::ScalableTag<float> d;

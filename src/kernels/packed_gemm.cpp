@@ -1,87 +1,187 @@
-// Packed-B GEMM (see packed_gemm.h). The float kernel keeps an R x (16 P) tile of C in R*P AVX-512
-// registers (R <= 8 rows, P <= 2 panels) and streams one panel row and R broadcast A values per k:
-// 2 loads and 8 broadcasts feed 16 FMAs. Panels are walked outermost so that a panel pair stays
-// in L1/L2 while every row block of A passes over it.
+// Packed-B GEMM (see packed_gemm.h), the float kernel written once for every SIMD target with Google
+// Highway and dispatched at run time (recur/core/simd.h). The kernel keeps an R x (V lanes) tile of
+// C in R*V registers and streams V vectors of a panel row and R broadcast A values per k. The tile is
+// chosen per target so that accumulators + panel vectors + broadcast fit its register file, and as
+// wide as that allows: with M small and N large, fewer broadcasts per FMA (1/V) measured faster
+// than fewer panel loads (1/R) on Zen 4 (in parentheses, the runner-up):
+//   avx512  32 x 16 lanes   6 rows x 64 columns (4 panels): 24 accumulators + 4 + 1 (8 x 32 as the
+//                           former intrinsics kernel: 5-10% slower)
+//   avx2    16 x 8          3 x 32 (2 panels): 12 accumulators + broadcast + 2 panel vectors, the
+//                           other 2 FMA memory operands (6 x 16, the classic sgemm tile: 15-20%
+//                           slower at N = 2048, 5% faster at M = 13 and K = 128)
+//   neon    32 x 4          5 x 16: 20 accumulators + 4 + 5 A values (GCC loads all R before the
+//                           lane FMAs; 6 rows spilled two accumulators per k)
+//   sse4    16 x 4, no FMA  3 x 16: 12 accumulators + broadcast + product temp; the panel vectors
+//                           are aligned memory operands of the multiplies (4 x 8: 10-30% slower)
+//   scalar  1 lane          4 x 4 (a correct fallback, and for the tests)
+// The panel layout is the same for every target, so pack_matrix is plain code outside the dispatch.
+// Panels are walked outermost so that a tile's panels stay in L1/L2 while every row block of A passes
+// over them. M is cut into equal row tiles (sizes differ by at most one row) rather than full tiles
+// plus a remainder: a thin last tile has too few independent accumulators to hide the FMA latency.
+
+// Highway compiles this file once per target: it re-includes itself through foreach_target.h.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/packed_gemm.cpp"
 #include "kernels/packed_gemm.h"
 
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
+
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "recur/core/simd.h"
 
-namespace recur::kernels {
+HWY_BEFORE_NAMESPACE();
+namespace recur::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
 
+// File-local: the other kernels' helpers live in this same per-target namespace.
 namespace {
 
-constexpr int64_t kPanel = 16;
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(D()));
 
-#if defined(__AVX512F__)
-template <int R, int P>
-void tile_kernel(int64_t K, const float* A, int64_t lda, const float* panel, int64_t panel_stride, float beta,
-                 float* C, int64_t ldc, __mmask16 last_mask) {
-  __m512 acc[R][P];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-    for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < K; ++k) {
-    __m512 b[P];
-#pragma GCC unroll 2
-    for (int p = 0; p < P; ++p) b[p] = _mm512_loadu_ps(panel + p * panel_stride + k * kPanel);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
-#pragma GCC unroll 2
-      for (int p = 0; p < P; ++p) acc[r][p] = _mm512_fmadd_ps(a, b[p], acc[r][p]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-    for (int p = 0; p < P; ++p) {
-      float* c = C + r * ldc + p * kPanel;
-      const __mmask16 m = p == P - 1 ? last_mask : static_cast<__mmask16>(0xFFFF);
-      __m512 v = acc[r][p];
-      if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
-      _mm512_mask_storeu_ps(c, m, v);
-    }
-}
-
-template <int P>
-void row_block(int rows, int64_t K, const float* A, int64_t lda, const float* panel, int64_t panel_stride,
-               float beta, float* C, int64_t ldc, __mmask16 last_mask) {
-  switch (rows) {
-    case 8:
-      tile_kernel<8, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
-      break;
-    case 7:
-      tile_kernel<7, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
-      break;
-    case 6:
-      tile_kernel<6, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
-      break;
-    case 5:
-      tile_kernel<5, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
-      break;
-    case 4:
-      tile_kernel<4, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
-      break;
-    case 3:
-      tile_kernel<3, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
-      break;
-    case 2:
-      tile_kernel<2, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
-      break;
-    default:
-      tile_kernel<1, P>(K, A, lda, panel, panel_stride, beta, C, ldc, last_mask);
-      break;
-  }
-}
+// Tile rows and vectors (see the top).
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+constexpr int kRows = 4, kVecs = 4;
+#elif HWY_TARGET == HWY_SSE4
+constexpr int kRows = 3, kVecs = 4;
+#elif HWY_ARCH_ARM_A64
+constexpr int kRows = 5, kVecs = 4;
+#elif HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr int kRows = 6, kVecs = 4;
+#else  // AVX2, and any other 16-register target
+constexpr int kRows = 3, kVecs = 4;
 #endif
+constexpr int64_t kWidth = kVecs * kLanes;  // columns of C per tile
+// A tile spans whole panels or lies within one, so its vectors sit at fixed offsets (below).
+static_assert(kWidth % kPackedPanel == 0 || kPackedPanel % kWidth == 0);
+
+// Whether MaskedLoad and BlendedStore touch only the live lanes (AVX2 and AVX-512 mask
+// instructions). Highway 1.0.3 elsewhere loads the whole vector (aligned on SSE4) and stores by
+// reading, blending and writing it back, which reads past the end of C and races with a thread
+// writing the columns next to it; there the edge goes through a buffer on the stack.
+constexpr bool kMaskedMemory = HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2;
+
+// The first n (1 <= n <= kLanes) floats at p; lanes past n are zero.
+HWY_INLINE V load_n(D d, const float* HWY_RESTRICT p, int64_t n) {
+  if (n >= kLanes) return hn::LoadU(d, p);
+  if constexpr (kMaskedMemory) {
+    return hn::MaskedLoad(hn::FirstN(d, static_cast<size_t>(n)), d, p);
+  } else {
+    alignas(64) float buf[kLanes] = {};
+    std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
+    return hn::Load(d, buf);
+  }
+}
+
+// Stores the first n (1 <= n <= kLanes) lanes of v at p.
+HWY_INLINE void store_n(V v, D d, float* HWY_RESTRICT p, int64_t n) {
+  if (n >= kLanes) {
+    hn::StoreU(v, d, p);
+  } else if constexpr (kMaskedMemory) {
+    hn::BlendedStore(v, hn::FirstN(d, static_cast<size_t>(n)), d, p);
+  } else {
+    alignas(64) float buf[kLanes];
+    hn::Store(v, d, buf);
+    std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
+  }
+}
+
+// C[0..R)[0..width) = beta C + A[0..R)[0..K) times the tile's columns of the panels, which start at
+// `panel` (vector v of the tile is in panel v*kLanes/16, at v*kLanes%16 in it). The panels are
+// 64-byte aligned and zero-padded, so every load is a full aligned one; only the C update is cut
+// at width (V vectors cover it, the last one partly).
+template <int R, int NV>
+void tile_kernel(int64_t K, const float* HWY_RESTRICT A, int64_t lda, const float* HWY_RESTRICT panel,
+                 int64_t panel_stride, float beta, float* HWY_RESTRICT C, int64_t ldc, int64_t width) {
+  const D d;
+  int64_t offset[NV];
+  for (int v = 0; v < NV; ++v)
+    offset[v] = v * kLanes / kPackedPanel * panel_stride + v * kLanes % kPackedPanel;
+  V acc[R][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
+  for (int64_t k = 0; k < K; ++k) {
+    const float* row = panel + k * kPackedPanel;
+    V b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = hn::Load(d, row + offset[v]);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const V a = hn::Set(d, A[r * lda + k]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      float* c = C + r * ldc + v * kLanes;
+      const int64_t n = width - v * kLanes;
+      V sum = acc[r][v];
+      if (beta != 0.0f) sum = hn::Add(sum, load_n(d, c, n));
+      store_n(sum, d, c, n);
+    }
+}
+
+// tile_kernel<rows, NV>, rows in [1, R].
+template <int R, int NV>
+void row_tile(int rows, int64_t K, const float* A, int64_t lda, const float* panel, int64_t panel_stride,
+              float beta, float* C, int64_t ldc, int64_t width) {
+  if constexpr (R > 1) {
+    if (rows < R) return row_tile<R - 1, NV>(rows, K, A, lda, panel, panel_stride, beta, C, ldc, width);
+  }
+  tile_kernel<R, NV>(K, A, lda, panel, panel_stride, beta, C, ldc, width);
+}
+
+// row_tile<kRows, vecs>, vecs in [1, NV].
+template <int NV>
+void vec_tile(int vecs, int rows, int64_t K, const float* A, int64_t lda, const float* panel,
+              int64_t panel_stride, float beta, float* C, int64_t ldc, int64_t width) {
+  if constexpr (NV > 1) {
+    if (vecs < NV) return vec_tile<NV - 1>(vecs, rows, K, A, lda, panel, panel_stride, beta, C, ldc, width);
+  }
+  row_tile<kRows, NV>(rows, K, A, lda, panel, panel_stride, beta, C, ldc, width);
+}
 
 }  // namespace
+
+void PackedGemmFloat(int64_t M, const float* A, int64_t lda, const PackedMatrix<float>& b, float beta,
+                     float* C, int64_t ldc) {
+  const int64_t K = b.K, N = b.N, stride = K * kPackedPanel;
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : C[i * ldc + j];
+    return;
+  }
+  const int64_t tiles = (M + kRows - 1) / kRows;
+  for (int64_t n0 = 0; n0 < N; n0 += kWidth) {
+    const float* panel = b.panels.data() + n0 / kPackedPanel * stride + n0 % kPackedPanel;
+    const int64_t width = std::min(kWidth, N - n0);
+    const int vecs = static_cast<int>((width + kLanes - 1) / kLanes);  // vectors past N are not computed
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t i0 = t * M / tiles, rows = (t + 1) * M / tiles - i0;
+      vec_tile<kVecs>(vecs, static_cast<int>(rows), K, A + i0 * lda, lda, panel, stride, beta,
+                      C + i0 * ldc + n0, ldc, width);
+    }
+  }
+}
+
+}  // namespace recur::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace recur::kernels {
+
+HWY_EXPORT(PackedGemmFloat);
 
 template <Scalar T>
 void pack_matrix(Trans trans, int64_t K, int64_t N, const T* B, int64_t ldb, PackedMatrix<T>& out) {
@@ -90,58 +190,35 @@ void pack_matrix(Trans trans, int64_t K, int64_t N, const T* B, int64_t ldb, Pac
   out.source = B;
   out.ld = ldb;
   out.trans = trans;
-#if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    const int64_t panels = (N + kPanel - 1) / kPanel;
-    out.panels.resize(static_cast<size_t>(panels * K * kPanel));
+    constexpr int64_t P = kPackedPanel;
+    const int64_t panels = (N + P - 1) / P;
+    out.panels.resize(static_cast<size_t>(panels * K * P));
     for (int64_t p = 0; p < panels; ++p) {
-      float* dst = out.panels.data() + p * K * kPanel;
-      const int64_t n0 = p * kPanel, width = std::min(kPanel, N - n0);
+      float* dst = out.panels.data() + p * K * P;
+      const int64_t n0 = p * P, width = std::min(P, N - n0);
       for (int64_t k = 0; k < K; ++k) {
-        float* row = dst + k * kPanel;
+        float* row = dst + k * P;
         if (trans == Trans::kNo) {
           for (int64_t j = 0; j < width; ++j) row[j] = B[k * ldb + n0 + j];
         } else {
           for (int64_t j = 0; j < width; ++j) row[j] = B[(n0 + j) * ldb + k];
         }
-        for (int64_t j = width; j < kPanel; ++j) row[j] = 0.0f;
+        for (int64_t j = width; j < P; ++j) row[j] = 0.0f;
       }
     }
   }
-#endif
 }
 
 template <Scalar T>
 void packed_gemm(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, T beta, T* C, int64_t ldc) {
-#if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    const int64_t K = b.K, N = b.N, panels = (N + kPanel - 1) / kPanel, stride = K * kPanel;
-    const int64_t rem = N - (panels - 1) * kPanel;
-    const auto last_mask = static_cast<__mmask16>((1u << rem) - 1u);
-    if (K == 0) {
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : C[i * ldc + j];
-      return;
-    }
-    for (int64_t p = 0; p < panels; p += 2) {
-      const float* panel = b.panels.data() + p * stride;
-      const bool pair = p + 1 < panels;
-      for (int64_t i = 0; i < M; i += 8) {
-        const int rows = static_cast<int>(std::min<int64_t>(8, M - i));
-        float* c = C + i * ldc + p * kPanel;
-        if (pair) {
-          row_block<2>(rows, K, A + i * lda, lda, panel, stride, beta, c, ldc,
-                       p + 2 == panels ? last_mask : static_cast<__mmask16>(0xFFFF));
-        } else {
-          row_block<1>(rows, K, A + i * lda, lda, panel, stride, beta, c, ldc, last_mask);
-        }
-      }
-    }
-    return;
+    apply_simd_environment();
+    HWY_DYNAMIC_DISPATCH(PackedGemmFloat)(M, A, lda, b, beta, C, ldc);
+  } else {
+    // One thread: packed_gemm runs inside recur's worker threads (row blocks), which start no more.
+    gemm(1, Trans::kNo, b.trans, M, b.N, b.K, T(1), A, lda, b.source, b.ld, beta, C, ldc);
   }
-#endif
-  // One thread: packed_gemm runs inside recur's worker threads (row blocks), which start no more.
-  gemm(1, Trans::kNo, b.trans, M, b.N, b.K, T(1), A, lda, b.source, b.ld, beta, C, ldc);
 }
 
 template <Scalar T>
@@ -164,3 +241,4 @@ template void packed_gemm_reference<double>(int64_t, const double*, int64_t, con
                                             double, double*, int64_t);
 
 }  // namespace recur::kernels
+#endif  // HWY_ONCE

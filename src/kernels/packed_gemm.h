@@ -1,11 +1,14 @@
 // GEMM against a matrix packed once and reused many times: the recurrent product of every time
 // step (h_{t-1} W_hh^T forward, dgates W_hh backward) multiplies the same W_hh, so it is packed
 // once per sequence instead of once per step (which OpenBLAS's sgemm does on every call), and the
-// small-M product runs in a register-blocked AVX-512 kernel. Plain reference twin below.
+// small-M product runs in a register-blocked kernel compiled for every SIMD target (AVX-512, AVX2,
+// SSE4, NEON, scalar; recur/core/simd.h picks one at run time). Plain reference twin below.
 //
 // Glossary: C [M, N] = beta C + A [M, K] op(B); op(B) [K, N] is what gets packed; M rows of A and C.
-// float packs op(B) into panels of 16 columns, [ceil(N/16), K, 16], zero-padded past N; double
-// keeps a view and calls gemm (double is for gradient checks, where speed does not matter).
+// float packs op(B) into panels of kPackedPanel = 16 columns, [ceil(N/16), K, 16], zero-padded past
+// N, the same layout for every target (16 is a multiple of every target's lane count), so a packed
+// matrix stays valid when the target changes; double keeps a view and calls gemm (double is for
+// gradient checks, where speed does not matter).
 #pragma once
 
 #include <cstdint>
@@ -16,6 +19,9 @@
 #include "recur/core/tensor.h"
 
 namespace recur::kernels {
+
+// Columns per packed panel (float).
+inline constexpr int64_t kPackedPanel = 16;
 
 template <Scalar T>
 struct PackedMatrix {

@@ -1,6 +1,9 @@
-// The packed-B GEMM against its plain reference twin over many shapes: M = 1 and M not a multiple
-// of the row block, N not a multiple of the 16-wide panel (odd and even panel counts), K = 1,
-// both op(B) layouts, strided A and C, beta 0 and 1, float and double.
+// The packed-B GEMM against its plain reference twin over many shapes: M = 1 and M on and off
+// every target's row tile (3 to 6 rows, split into equal tiles), N not a multiple of the 16-wide
+// panel (odd and even panel counts) and ending in every part of a tile (a part vector, a whole
+// vector, the second half of a panel, 1 to 4 panels of a 64-wide tile), K = 1, both op(B)
+// layouts, strided A and C, beta 0 and 1; float on every SIMD target, and double. A matrix packed
+// once serves every target.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,14 +13,17 @@
 
 #include "kernels/packed_gemm.h"
 #include "recur/core/rng.h"
+#include "simd_targets.h"
 
 namespace recur::kernels {
+
+namespace {
 
 template <typename T>
 void check_shapes() {
   Rng rng(5);
-  for (int64_t M : {1, 3, 8, 9, 32})
-    for (int64_t N : {1, 5, 16, 17, 33, 48, 70})
+  for (int64_t M : {1, 3, 5, 6, 7, 8, 9, 13, 32, 50})
+    for (int64_t N : {1, 5, 13, 16, 17, 24, 33, 40, 48, 70, 100})
       for (int64_t K : {1, 7, 40})
         for (Trans trans : {Trans::kNo, Trans::kYes})
           for (T beta : {T(0), T(1)}) {
@@ -55,7 +61,32 @@ void check_shapes() {
           }
 }
 
-TEST(PackedGemm, FloatMatchesReference) { check_shapes<float>(); }
+}  // namespace
+
+class PackedGemmTest : public SimdTargetTest {};
+RECUR_INSTANTIATE_SIMD_TARGETS(PackedGemmTest);
+
+TEST_P(PackedGemmTest, FloatMatchesReference) { check_shapes<float>(); }
+
+// The panel layout is the same for every target: a matrix packed under one target (here the best)
+// gives every other target's kernel the same product.
+TEST_P(PackedGemmTest, PackedUnderBestTargetServesThisOne) {
+  Rng rng(6);
+  const int64_t M = 11, K = 37, N = 53, ld = K + 1;
+  std::vector<float> A(static_cast<size_t>(M * K)), B(static_cast<size_t>(N * ld)),
+      C(static_cast<size_t>(M * N)), want(static_cast<size_t>(M * N));
+  for (auto& v : A) v = static_cast<float>(rng.uniform(-1, 1));
+  for (auto& v : B) v = static_cast<float>(rng.uniform(-1, 1));
+  PackedMatrix<float> packed;
+  set_simd_target("best");
+  pack_matrix(Trans::kYes, K, N, B.data(), ld, packed);
+  set_simd_target(GetParam());
+  packed_gemm(M, A.data(), K, packed, 0.0f, C.data(), N);
+  packed_gemm_reference(M, A.data(), K, packed, 0.0f, want.data(), N);
+  for (size_t at = 0; at < C.size(); ++at)
+    ASSERT_NEAR(C[at], want[at], 1e-5 * (1 + std::sqrt(static_cast<double>(K)))) << at;
+}
+
 TEST(PackedGemm, DoubleMatchesReference) { check_shapes<double>(); }
 
 }  // namespace recur::kernels
