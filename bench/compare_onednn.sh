@@ -2,7 +2,9 @@
 # recur's recurrent stack against oneDNN's RNN primitives on this CPU, side by side: forward
 # (training) + backward of the layer alone, dense input, dY = ones (see bench/README.md).
 # Usage: bench/compare_onednn.sh [BUILD_DIR] [--seconds S] [--repeats N] [--only A,B,C]
-#                                [--cells rnn,gru,lstm] [--threads 1,2] [--coretype NAME]
+#                                [--cells rnn,gru,lstm] [--threads 1,2] [--coretype NAME] [--simd avx2]
+# --simd avx2 runs both sides on AVX2 on a wider CPU (RECUR_SIMD, DNNL_MAX_CPU_ISA=AVX2 and
+# OpenBLAS's Haswell kernels): what an AVX2-only CPU runs.
 # Installs libdnnl-dev if its headers are missing (apt-get, as root or through sudo), builds
 # bench/onednn_layer.cpp into BUILD_DIR (default: build) with g++ and the `recur` tool there if
 # needed, checks oneDNN's gradients on a tiny stack, then times both sides alternately and prints
@@ -59,6 +61,7 @@ ap.add_argument("--only", default="A,B,C", help="configurations")
 ap.add_argument("--cells", default="rnn,gru,lstm")
 ap.add_argument("--threads", default="1,2", help="thread counts to try")
 ap.add_argument("--coretype", default=None, help="OPENBLAS_CORETYPE for recur (default: SkylakeX with AVX-512, else Haswell)")
+ap.add_argument("--simd", default=None, help="avx512 or avx2: RECUR_SIMD for recur, DNNL_MAX_CPU_ISA for oneDNN")
 args = ap.parse_args(sys.argv[2:])
 recur, onednn = os.path.join(build, "recur"), os.path.join(build, "onednn_layer")
 
@@ -67,8 +70,12 @@ with open("/proc/cpuinfo") as f:
 found = re.search(r"model name\s*:\s*(.*)", cpuinfo)
 cpu = found.group(1) if found else "unknown"
 # The BLAS core compare_pytorch.py uses, so that the two comparisons run recur the same way.
-coretype = args.coretype or ("SkylakeX" if "avx512f" in cpuinfo else "Haswell")
+wide = "avx512f" in cpuinfo and args.simd in (None, "avx512")
+coretype = args.coretype or ("SkylakeX" if wide else "Haswell")
 env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
+if args.simd:
+    env["RECUR_SIMD"] = args.simd
+    env["DNNL_MAX_CPU_ISA"] = {"avx512": "AVX512_CORE_BF16", "avx2": "AVX2", "sse4": "SSE41"}.get(args.simd, "ALL")
 
 
 def run(cmd, threads):
