@@ -65,7 +65,8 @@ HWY_INLINE Vf ExpNonpositive(D d, Vf x) {
   p = hn::MulAdd(p, r, hn::Set(d, 5.0000001201e-1f));
   const Vf e = hn::Add(hn::MulAdd(p, hn::Mul(r, r), r), hn::Set(d, 1.0f));
 #if HWY_TARGET <= HWY_AVX3
-  return Vf{_mm512_scalef_ps(e.raw, fn.raw)};  // e 2^n in one instruction, rounded once
+  // e 2^n in one instruction, rounded once. An intrinsic: Highway 1.0.3 has no ldexp-like op.
+  return Vf{_mm512_scalef_ps(e.raw, fn.raw)};
 #else
   // e 2^n as (e 2^(n + 64)) 2^-64: the first product is exact (a normal float for n in [-150, 0]),
   // the second rounds once, so that results below 2^-126 come out as scalef's. t's bits are
