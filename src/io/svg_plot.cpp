@@ -12,6 +12,7 @@
 
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
+#include "xml_escape.h"
 
 namespace recur {
 
@@ -22,37 +23,6 @@ constexpr std::array<std::string_view, 10> kPalette = {"#1f77b4", "#ff7f0e", "#2
                                                        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 constexpr double kMarginLeft = 72, kMarginRight = 24, kMarginTop = 44, kMarginBottom = 56;
 constexpr int kMinWidth = 240, kMinHeight = 180;
-
-// Text for XML content and attribute values. Control characters that XML 1.0 forbids become '?'.
-std::string escape_xml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
-          out += '?';
-        else
-          out += c;
-    }
-  }
-  return out;
-}
 
 struct Tick {
   double value;       // in data units

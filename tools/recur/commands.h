@@ -30,5 +30,6 @@ void add_forecast_command(CLI::App& app, const CommonOptions& common);
 void add_stats_command(CLI::App& app, const CommonOptions& common);
 void add_ngram_command(CLI::App& app, const CommonOptions& common);
 void add_bench_command(CLI::App& app, const CommonOptions& common);
+void add_translate_command(CLI::App& app, const CommonOptions& common);
 
 }  // namespace recur::cli

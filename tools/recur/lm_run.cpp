@@ -11,21 +11,13 @@
 #include <utility>
 
 #include "recur/core/error.h"
+#include "train_progress.h"
 
 namespace recur::cli {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// Set by SIGINT (Ctrl-C) and SIGTERM (what batch schedulers send); the trainer checks it after
-// every step, saves a checkpoint and returns. The exit status is then 128 + the signal.
-std::atomic<bool> g_interrupted{false};
-std::atomic<int> g_signal{0};
-extern "C" void on_stop_signal(int signal) {
-  g_signal.store(signal);
-  g_interrupted.store(true);
-}
 
 // RunSettings / TrainOptions field -> the flag that sets it.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 24> kFlagOfField = {{
@@ -88,52 +80,6 @@ RunSettings to_settings(const TrainFlags& f) {
   return s;
 }
 
-std::string format_duration(double seconds) {
-  const auto s = static_cast<int64_t>(seconds + 0.5);
-  return fmt::format("{}:{:02}", s / 60, s % 60);
-}
-
-class ProgressPrinter {
- public:
-  explicit ProgressPrinter(double time_budget) : tty_(::isatty(STDERR_FILENO) != 0), budget_(time_budget) {}
-
-  void step(const TrainProgress& p) {
-    const double frac = static_cast<double>(p.batch) / static_cast<double>(p.batches_per_epoch);
-    double left = p.tokens_per_s > 0 && frac > 0 ? (1 - frac) / frac * (p.elapsed_s - epoch_start_) : 0;
-    if (p.batch == 1) epoch_start_ = p.elapsed_s;
-    if (budget_ > 0) left = std::min(left, budget_ - p.elapsed_s);
-    if (tty_) {
-      const int width = 24, filled = static_cast<int>(frac * width);
-      fmt::print(stderr,
-                 "\repoch {:>3} [{}{}] {:3.0f}%  {:>8.0f} tok/s  loss {:.3f}  ppl {:8.2f}  left {}   ",
-                 p.epoch, std::string(static_cast<size_t>(filled), '#'),
-                 std::string(static_cast<size_t>(width - filled), ' '), 100 * frac, p.tokens_per_s, p.loss,
-                 std::exp(p.loss), format_duration(std::max(left, 0.0)));
-    } else if (p.elapsed_s - last_line_ >= 10) {
-      last_line_ = p.elapsed_s;
-      fmt::print(stderr,
-                 "epoch {} batch {}/{} step {}: loss {:.4f} ppl {:.2f} {:.0f} tok/s grad_norm {:.3f}\n",
-                 p.epoch, p.batch, p.batches_per_epoch, p.step, p.loss, std::exp(p.loss), p.tokens_per_s,
-                 p.grad_norm);
-    }
-  }
-
-  void epoch(const EpochMetrics& m) {
-    if (tty_) fmt::print(stderr, "\n");
-    fmt::print(
-        "epoch {:>3}  step {:>6}  train ppl {:8.3f}  valid ppl {:8.3f}  {:>8.0f} tok/s  lr {:.4g}  grad_norm "
-        "{:.3f}\n",
-        m.epoch, m.step, m.train_perplexity, m.valid_perplexity, m.tokens_per_s, m.lr, m.grad_norm);
-    std::fflush(stdout);
-  }
-
- private:
-  bool tty_;
-  double budget_;
-  double last_line_ = 0;
-  double epoch_start_ = 0;
-};
-
 void print_run(const TrainingRun& run) {
   const RunSettings& s = run.settings();
   const RunData& d = run.data();
@@ -151,32 +97,11 @@ void print_run(const TrainingRun& run) {
   std::fflush(stdout);
 }
 
-// SIGINT and SIGTERM turned into a checkpoint-and-return while it lives.
-class StopSignals {
- public:
-  StopSignals() {
-    g_interrupted = false;
-    g_signal = 0;
-    previous_int_ = std::signal(SIGINT, on_stop_signal);
-    previous_term_ = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  void (*previous_int_)(int) = SIG_DFL;
-  void (*previous_term_)(int) = SIG_DFL;
-};
-
 TrainSummary train_interruptibly(TrainingRun& run) {
   const StopSignals signals;
   ProgressPrinter printer(run.settings().train.time_budget_s);
-  return run.train(&g_interrupted, {.on_step = [&](const TrainProgress& p) { printer.step(p); },
-                                    .on_epoch = [&](const EpochMetrics& m) { printer.epoch(m); }});
+  return run.train(stop_flag(), {.on_step = [&](const TrainProgress& p) { printer.step(p); },
+                                 .on_epoch = [&](const EpochMetrics& m) { printer.epoch(m); }});
 }
 
 void print_summary(const TrainSummary& summary, const TrainOptions& options) {
@@ -236,7 +161,7 @@ int train_and_report(const TrainFlags& f) {
   }
   const TrainSummary summary = train_interruptibly(run);
   if (summary.reason == StopReason::kInterrupted) {
-    const int signal = g_signal.load() != 0 ? g_signal.load() : SIGINT;
+    const int signal = stop_signal();
     fmt::print(stderr, "\ninterrupted: checkpoint saved in {} after {}; continue with --resume {}\n",
                checkpoint_folder(out).string(), signal == SIGTERM ? "SIGTERM" : "SIGINT", out.string());
     return 128 + signal;

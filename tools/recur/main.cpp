@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   recur::cli::add_forecast_command(app, common);
   recur::cli::add_stats_command(app, common);
   recur::cli::add_ngram_command(app, common);
+  recur::cli::add_translate_command(app, common);
   recur::cli::add_bench_command(app, common);
 
   try {

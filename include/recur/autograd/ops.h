@@ -107,6 +107,25 @@ Var linear_cross_entropy(Graph<T>& g, Var x, Var weight, std::optional<Var> bias
 template <Scalar T>
 Var dropout(Graph<T>& g, Var a, std::type_identity_t<T> p, Rng& rng, bool training);
 
+// --- Attention -----------------------------------------------------------------------------------
+// Bahdanau (additive) attention (Bahdanau et al., 2015; d2l 11.4 AdditiveAttention), split in two
+// ops so that dropout can sit between them. The projections W_q, W_k stay ordinary `linear` ops
+// (the keys' projection is computed once per source sequence):
+//   scores[b, s]  = sum_h w_v[h] tanh(query[b, h] + keys[b, s, h])
+//   weights[b, :] = softmax(scores[b, s < valid_lengths[b]]), and weights[b, s] = 0 exactly for
+//                   s >= valid_lengths[b] (d2l's masked_softmax sets those scores to -1e6, whose exp
+//                   is exactly 0; here they are skipped, which gives the same result)
+// query [B, H] (already W_q-projected), keys [B, S, H] (already W_k-projected), w_v [1, H] (the
+// weight of nn.Linear(H, 1, bias=False)), valid_lengths B values each in [1, S]. Returns [B, S].
+// Gradients reach query, keys and w_v; tanh(features) is kept for the backward pass.
+template <Scalar T>
+Var additive_attention_weights(Graph<T>& g, Var query, Var keys, Var w_v,
+                               std::span<const int64_t> valid_lengths);
+// context[b] = sum_s weights[b, s] values[b, s] (torch.bmm of [B, 1, S] and [B, S, Hv]):
+// weights [B, S], values [B, S, Hv]. Returns [B, Hv].
+template <Scalar T>
+Var attention_context(Graph<T>& g, Var weights, Var values);
+
 // --- Checks --------------------------------------------------------------------------------------
 // Throws NumericError naming `where` (e.g. "epoch 3, step 120") and the value if it is not finite.
 void check_finite(double value, std::string_view what, std::string_view where);

@@ -1,0 +1,226 @@
+// A translation training run: settings and run.json, pairs and their split, model and trainer.
+#include "recur/seq2seq/translation_run.h"
+
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "lm/json_fields.h"
+#include "recur/core/error.h"
+#include "recur/core/file_read.h"
+#include "recur/data/dataset.h"
+#include "recur/io/atomic_file.h"
+
+namespace recur {
+
+namespace fs = std::filesystem;
+
+TranslationSettings default_translation_settings() {
+  TranslationSettings s;
+  s.model = {
+      .cell = CellType::kGru, .num_layers = 2, .hidden_size = 256, .embedding_size = 256, .dropout = 0.2};
+  s.train.batch = 128;
+  s.train.steps = 9;
+  s.train.optimizer = OptimizerKind::kAdam;
+  s.train.lr = 0.005;
+  s.train.clip = 1;
+  s.train.epochs = 30;
+  return s;
+}
+
+void validate(const TranslationSettings& s) {
+  constexpr std::string_view kContext = "translate train";
+  check_option(s.valid_fraction >= 0 && s.valid_fraction <= 0.9, kContext, "valid_fraction", "in [0, 0.9]",
+               s.valid_fraction);
+  check_option(s.max_pairs >= 0, kContext, "max_pairs", ">= 0", static_cast<double>(s.max_pairs));
+  check_option(s.min_freq >= 0, kContext, "min_freq", ">= 0", static_cast<double>(s.min_freq));
+  const Seq2SeqConfig& m = s.model;
+  check_option(m.num_layers >= 1 && m.num_layers <= kMaxLayers, kContext, "num_layers", "in [1, 256]",
+               m.num_layers);
+  check_option(m.hidden_size >= 1 && m.hidden_size <= kMaxModelWidth, kContext, "hidden_size", "in [1, 2^24]",
+               static_cast<double>(m.hidden_size));
+  check_option(m.embedding_size >= 1 && m.embedding_size <= kMaxModelWidth, kContext, "embedding_size",
+               "in [1, 2^24]", static_cast<double>(m.embedding_size));
+  check_option(m.dropout >= 0 && m.dropout < 1, kContext, "dropout", "in [0, 1)", m.dropout);
+  check_option(s.train.steps <= (int64_t{1} << 20), kContext, "steps", "<= 2^20",
+               static_cast<double>(s.train.steps));
+  validate(s.train);
+}
+
+std::string translation_settings_json(const TranslationSettings& s) {
+  const TrainOptions& t = s.train;
+  const auto [cell, nonlinearity] = run_cell_names(s.model.cell);
+  const nlohmann::ordered_json j = {{"kind", "translate"},
+                                    {"data", s.data},
+                                    {"valid", s.valid},
+                                    {"valid_pairs", s.valid_pairs},
+                                    {"valid_fraction", s.valid_fraction},
+                                    {"max_pairs", s.max_pairs},
+                                    {"min_freq", s.min_freq},
+                                    {"vocab_with_valid", s.vocab_with_valid},
+                                    {"long", long_sequences_name(s.long_sequences)},
+                                    {"cell", cell},
+                                    {"nonlinearity", nonlinearity},
+                                    {"layers", s.model.num_layers},
+                                    {"hidden", s.model.hidden_size},
+                                    {"embed", s.model.embedding_size},
+                                    {"dropout", s.model.dropout},
+                                    {"bidirectional", s.model.bidirectional},
+                                    {"attention", attention_name(s.model.attention)},
+                                    {"batch", t.batch},
+                                    {"steps", t.steps},
+                                    {"optimizer", optimizer_kind_name(t.optimizer)},
+                                    {"lr", t.lr},
+                                    {"momentum", t.momentum},
+                                    {"weight_decay", t.weight_decay},
+                                    {"clip", t.clip},
+                                    {"lr_schedule", lr_schedule_name(t.lr_schedule)},
+                                    {"lr_gamma", t.lr_gamma},
+                                    {"epochs", t.epochs},
+                                    {"time_budget", t.time_budget_s},
+                                    {"patience", t.patience},
+                                    {"seed", t.seed}};
+  return j.dump(1) + "\n";
+}
+
+TranslationSettings parse_translation_settings(const std::string& json_text, const std::string& source) {
+  const nlohmann::json j = parse_json_file_text(json_text, source);
+  const JsonFields f(j, source);
+  if (f.string("kind") != "translate")
+    f.fail("kind", "must be \"translate\" (a translation run), got \"" + f.string("kind") + "\"");
+  TranslationSettings s = default_translation_settings();
+  TrainOptions& t = s.train;
+  s.data = f.string("data");
+  s.valid = f.string("valid");
+  s.valid_pairs = f.integer("valid_pairs", -1, INT64_MAX);
+  s.valid_fraction = f.number("valid_fraction");
+  s.max_pairs = f.integer("max_pairs", 0, INT64_MAX);
+  s.min_freq = f.integer("min_freq", 0, INT64_MAX);
+  if (!f.at("vocab_with_valid").is_boolean()) f.fail("vocab_with_valid", "must be true or false");
+  s.vocab_with_valid = f.at("vocab_with_valid").get<bool>();
+  s.model.num_layers = static_cast<int>(f.integer("layers", 1, kMaxLayers));
+  s.model.hidden_size = f.integer("hidden", 1, kMaxModelWidth);
+  s.model.embedding_size = f.integer("embed", 1, kMaxModelWidth);
+  s.model.dropout = f.number("dropout");
+  if (!f.at("bidirectional").is_boolean()) f.fail("bidirectional", "must be true or false");
+  s.model.bidirectional = f.at("bidirectional").get<bool>();
+  t.batch = f.integer("batch", 1, INT32_MAX);
+  t.steps = f.integer("steps", 1, INT32_MAX);
+  t.lr = f.number("lr");
+  t.momentum = f.number("momentum");
+  t.weight_decay = f.number("weight_decay");
+  t.clip = f.number("clip");
+  t.lr_gamma = f.number("lr_gamma");
+  t.epochs = f.integer("epochs", 1, kMaxEpochs);
+  t.time_budget_s = f.number("time_budget");
+  t.patience = f.integer("patience", 0, INT64_MAX);
+  t.seed = f.unsigned_integer("seed");
+  try {
+    s.long_sequences = parse_long_sequences(f.string("long"));
+    s.model.cell = run_cell_type(f.string("cell"), f.string("nonlinearity"));
+    s.model.attention = parse_attention(f.string("attention"));
+    t.optimizer = parse_optimizer_kind(f.string("optimizer"));
+    t.lr_schedule = parse_lr_schedule_kind(f.string("lr_schedule"));
+  } catch (const IoError&) {
+    throw;
+  } catch (const ValueError& e) {
+    throw IoError(source + ": " + e.what());
+  }
+  return s;
+}
+
+TranslationSettings resume_translation_settings(const fs::path& run_dir, const ResumeOverrides& overrides) {
+  const fs::path file = run_settings_path(run_dir);
+  if (!fs::exists(file)) throw IoError("cannot resume: '" + file.string() + "' is missing");
+  TranslationSettings s = parse_translation_settings(read_file(file), file.string());
+  s.train.out_dir = run_dir;
+  if (overrides.epochs) s.train.epochs = *overrides.epochs;
+  s.train.time_budget_s = overrides.time_budget_s.value_or(0);
+  if (overrides.patience) s.train.patience = *overrides.patience;
+  return s;
+}
+
+TranslationRunData load_translation_data(const TranslationSettings& s) {
+  TranslationRunData run;
+  run.data_path = resolve_dataset(s.data);
+  std::vector<TranslationPair> pairs = read_translation_pairs(run.data_path, s.max_pairs);
+  run.pairs_read = static_cast<int64_t>(pairs.size());
+  std::vector<TranslationPair> valid;
+  if (!s.valid.empty()) {
+    valid = read_translation_pairs(resolve_dataset(s.valid));
+  } else {
+    const auto n = static_cast<int64_t>(pairs.size());
+    const int64_t n_valid = s.valid_pairs >= 0
+                                ? std::min(s.valid_pairs, n)
+                                : static_cast<int64_t>(static_cast<double>(n) * s.valid_fraction);
+    valid.assign(std::make_move_iterator(pairs.end() - n_valid), std::make_move_iterator(pairs.end()));
+    pairs.resize(static_cast<size_t>(n - n_valid));
+  }
+  if (pairs.empty())
+    throw ValueError(
+        fmt::format("translate train: no training pairs left in '{}' ({} read, {} for validation)",
+                    run.data_path.string(), run.pairs_read, valid.size()));
+  std::vector<TranslationPair> vocab_pairs;
+  if (s.vocab_with_valid) {
+    vocab_pairs = pairs;
+    vocab_pairs.insert(vocab_pairs.end(), valid.begin(), valid.end());
+  }
+  TranslationVocabs vocabs = build_translation_vocabs(s.vocab_with_valid ? vocab_pairs : pairs, s.min_freq,
+                                                      s.train.steps, s.long_sequences);
+  EncodedPairs train = encode_translation_pairs(pairs, vocabs, s.train.steps, s.long_sequences);
+  EncodedPairs encoded_valid = encode_translation_pairs(valid, vocabs, s.train.steps, s.long_sequences);
+  if (train.pairs.empty())
+    throw ValueError(fmt::format(
+        "translate train: every training pair is longer than --steps {} (--long drop)", s.train.steps));
+  run.dropped = train.dropped + encoded_valid.dropped;
+  run.pairs = {.train = std::move(train.pairs), .valid = std::move(encoded_valid.pairs)};
+  run.valid_raw = std::move(valid);
+  run.text = {.source = std::move(vocabs.source), .target = std::move(vocabs.target), .steps = s.train.steps};
+  return run;
+}
+
+TranslationRun::TranslationRun(TranslationSettings settings) : settings_(std::move(settings)) {
+  validate(settings_);
+  data_ = load_translation_data(settings_);
+  std::error_code ec;
+  fs::create_directories(settings_.train.out_dir, ec);
+  if (ec || !fs::is_directory(settings_.train.out_dir))
+    throw IoError("cannot create output folder '" + settings_.train.out_dir.string() + "'" +
+                  (ec ? ": " + ec.message() : ""));
+  lock_ = std::make_unique<RunFolderLock>(settings_.train.out_dir);
+  repairs_ = recover_run_folder(settings_.train.out_dir);
+  Seq2SeqConfig config = settings_.model;
+  config.source_vocab_size = data_.text.source.size();
+  config.target_vocab_size = data_.text.target.size();
+  settings_.model = config;
+  model_ = std::make_unique<Seq2SeqModel>(config);
+  Rng init_rng(settings_.train.seed);
+  model_->reset_parameters(init_rng);
+  trainer_ = std::make_unique<Seq2SeqTrainer>(*model_, data_.text, data_.pairs, settings_.train);
+}
+
+void TranslationRun::save_settings(ExistingRun existing) {
+  const fs::path& dir = settings_.train.out_dir;
+  const bool holds_run = fs::exists(run_settings_path(dir)) || fs::exists(checkpoint_folder(dir)) ||
+                         fs::exists(best_model_folder(dir));
+  if (holds_run && existing == ExistingRun::kRefuse)
+    throw RunExistsError("the folder '" + dir.string() +
+                         "' already holds a run (run.json, checkpoint/ or best/)");
+  if (holds_run) {
+    for (const char* part : {"checkpoint", "best", "metrics.csv", "perplexity.svg"}) {
+      std::error_code ec;
+      fs::remove_all(dir / part, ec);
+      if (ec)
+        throw IoError("cannot remove the earlier run's '" + (dir / part).string() + "': " + ec.message());
+    }
+  }
+  write_file_atomically(run_settings_path(dir), translation_settings_json(settings_));
+}
+
+void TranslationRun::resume() { trainer_->resume(); }
+
+TrainSummary TranslationRun::train(const std::atomic<bool>* stop, const TrainCallbacks& callbacks) {
+  return trainer_->run(stop, callbacks);
+}
+
+}  // namespace recur
