@@ -20,7 +20,10 @@ comparison: d2l's data pipeline, model and training recipe, timed, with BLEU on 
       compare_translate.py torch-recipe [--data fra.txt] [--seed S] [--attention bahdanau] [--threads N]
     The model uses nn.LazyLinear and d2l's DataLoader like d2l, so torch.manual_seed(S) followed by
     d2l's own code on the CPU draws the same random numbers (checked against a verbatim copy of it).
-  recur-train   placeholder for recur's side (to be added).
+  torch-bench   PyTorch's training tokens/s (--mode train) or greedy sentences/s (--mode greedy) on a
+    pairs file, the twin of `recur bench translate`.
+  compare       both side by side, alternating, in bench/compare_pytorch.py's environment:
+      compare_translate.py compare --data split/train.tsv --recur build/recur --threads 2
 
 Data: d2l 1.0's MTFraEng text processing (_preprocess, _tokenize, _build_arrays) and Vocab, copied
 below. Differences from d2l for torch-train only: the vocabularies come from the training file alone
@@ -380,9 +383,106 @@ def torch_recipe(args):
         print(f"{en} => {p}, bleu,{d2l_bleu(' '.join(p), fr, k=2):.3f}")
 
 
-def recur_train(args):
-    # The recur side (`recur` tool on the same split and settings) is added by the project's lead.
-    sys.exit("compare_translate: recur-train is not written yet")
+def torch_bench(args):
+    """Throughput only, as `recur bench translate` measures it: training steps on shuffled batches of
+    the whole training file for --seconds (after 2 untimed steps), then greedy decoding of the first
+    --sentences pairs in batches of --batch and one at a time. Tokens are non-<pad> source + target
+    tokens, <eos> included."""
+    torch = set_threads(args.threads)
+    torch_seq2seq = import_torch_seq2seq()
+    src, tgt = read_pairs(args.data, args.max_pairs)
+    (arrays, src_vocab, tgt_vocab) = build_arrays(src, tgt, args.steps, args.min_freq)
+    pad = tgt_vocab['<pad>']
+    torch.manual_seed(args.seed)
+    model = make_model(torch_seq2seq, args, src_vocab, tgt_vocab, lazy=False)
+    print(f"pairs={len(src)} source_vocab={len(src_vocab)} target_vocab={len(tgt_vocab)} threads={torch.get_num_threads()}")
+    if args.mode == "train":
+        data = torch.utils.data
+        loader = data.DataLoader(data.TensorDataset(*arrays), args.batch, shuffle=True)
+        optim = torch.optim.Adam(model.parameters(), lr=args.lr)
+        model.train()
+        steps = tokens = 0
+        start = None
+        for epoch in range(1000):
+            for batch in loader:
+                loss = model.loss(model(*batch[:-1]), batch[-1])
+                optim.zero_grad()
+                loss.backward()
+                clip_gradients(torch, args.clip, model)
+                optim.step()
+                steps += 1
+                if steps == 2:
+                    start = time.perf_counter()
+                elif steps > 2:
+                    tokens += int(batch[2].sum()) + int((batch[-1] != pad).sum())
+                    if time.perf_counter() - start >= args.seconds:
+                        break
+            if start is not None and time.perf_counter() - start >= args.seconds:
+                break
+        seconds = time.perf_counter() - start
+        print(f"timed_steps={steps - 2} seconds={seconds:.3f}")
+        print(f"tokens_per_s={tokens / seconds:.1f}")
+    else:
+        n = min(args.sentences, arrays[0].shape[0]) if args.sentences > 0 else arrays[0].shape[0]
+        translate(torch, model, arrays, args.steps, args.decode_batch, tgt_vocab, count=min(n, 4))
+        start = time.perf_counter()
+        done = 0
+        while True:
+            _, _ = translate(torch, model, arrays, args.steps, args.decode_batch, tgt_vocab, count=n)
+            done += n
+            if time.perf_counter() - start >= args.seconds:
+                break
+        seconds = time.perf_counter() - start
+        print(f"sentences={done} seconds={seconds:.3f}")
+        print(f"sentences_per_s={done / seconds:.1f}")
+
+
+def compare(args):
+    """recur and PyTorch side by side on the same pairs, alternating, each in the environment
+    bench/compare_pytorch.py uses; prints each side's figures and recur / PyTorch."""
+    import re
+    import subprocess
+    has_avx512 = "avx512f" in open("/proc/cpuinfo").read()
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "SkylakeX" if has_avx512 else "Haswell")
+    env = dict(os.environ, OPENBLAS_CORETYPE=coretype, OMP_WAIT_POLICY="passive",
+               OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
+               GLIBC_TUNABLES="glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296")
+    openblas = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+    if os.path.isdir(openblas):
+        env["LD_LIBRARY_PATH"] = openblas + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    print(f"CPU: {cpu}; OPENBLAS_CORETYPE={coretype}; threads {args.threads}")
+    common = ["--batch", str(args.batch), "--steps", str(args.steps), "--layers", str(args.layers),
+              "--embed", str(args.embed), "--hidden", str(args.hidden), "--attention", args.attention,
+              "--seconds", str(args.seconds), "--min-freq", str(args.min_freq)]
+    rows = []
+    for mode, batch, key in (("train", args.batch, "tokens_per_s"), ("greedy", args.batch, "sentences_per_s"),
+                             ("greedy", 1, "sentences_per_s")):
+        figures = {"recur": [], "torch": []}
+        for _ in range(args.repeats):
+            recur_cmd = [args.recur, "bench", "translate", "--data", args.data, "--mode", mode,
+                         "--threads", str(args.threads)] + common
+            torch_cmd = [sys.executable, os.path.abspath(__file__), "torch-bench", "--data", args.data,
+                         "--mode", mode, "--threads", str(args.threads), "--decode-batch", str(batch)] + common
+            if mode == "greedy":
+                recur_cmd = recur_cmd[:]
+                sentences = str(args.sentences if batch > 1 else args.sentences_one)
+                recur_cmd += ["--sentences", sentences]
+                torch_cmd += ["--sentences", sentences]
+                if batch == 1:
+                    recur_cmd[recur_cmd.index("--batch") + 1] = "1"
+            for side, cmd in (("recur", recur_cmd), ("torch", torch_cmd)):
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if out.returncode != 0:
+                    sys.exit(f"{side} failed: {' '.join(cmd)}\n{out.stdout}{out.stderr}")
+                figures[side].append(float(re.search(key + r"=([0-9.]+)", out.stdout).group(1)))
+        r, t = max(figures["recur"]), max(figures["torch"])
+        label = "training tokens/s" if mode == "train" else f"greedy sentences/s, batch {batch}"
+        rows.append((label, r, t))
+        print(f"{label}: recur {r:.1f}, PyTorch {t:.1f}, ratio {r / t:.2f} (best of {args.repeats})", flush=True)
+    print("| measure | recur | PyTorch | recur / PyTorch |\n|---|---|---|---|")
+    for label, r, t in rows:
+        print(f"| {label} | {r:.0f} | {t:.0f} | {r / t:.2f} |")
 
 
 def main():
@@ -421,9 +521,40 @@ def main():
     r.add_argument("--attention", choices=["none", "bahdanau"], default="none")
     r.add_argument("--threads", type=int, default=0, help="0: torch's default")
 
-    sub.add_parser("recur-train", help="(not written yet)")
+    def shared(q):
+        q.add_argument("--data", required=True, help="pairs file (e.g. translate_split.py's train.tsv)")
+        q.add_argument("--batch", type=int, default=128)
+        q.add_argument("--steps", type=int, default=12)
+        q.add_argument("--layers", type=int, default=2)
+        q.add_argument("--embed", type=int, default=256)
+        q.add_argument("--hidden", type=int, default=256)
+        q.add_argument("--attention", choices=["none", "bahdanau"], default="none")
+        q.add_argument("--min-freq", type=int, default=2)
+        q.add_argument("--seconds", type=float, default=10)
+        q.add_argument("--threads", type=int, default=2)
+
+    b = sub.add_parser("torch-bench", help="PyTorch's training tokens/s or greedy sentences/s (recur bench translate's twin)")
+    shared(b)
+    b.add_argument("--mode", choices=["train", "greedy"], default="train")
+    b.add_argument("--decode-batch", type=int, default=128)
+    b.add_argument("--sentences", type=int, default=2000)
+    b.add_argument("--max-pairs", type=int, default=0)
+    b.add_argument("--dropout", type=float, default=0.2)
+    b.add_argument("--lr", type=float, default=0.005)
+    b.add_argument("--clip", type=float, default=1.0)
+    b.add_argument("--cell", choices=["gru", "lstm"], default="gru")
+    b.add_argument("--bidirectional", action="store_true")
+    b.add_argument("--seed", type=int, default=0)
+
+    c = sub.add_parser("compare", help="recur bench translate and torch-bench side by side, alternating")
+    shared(c)
+    c.add_argument("--recur", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "recur"))
+    c.add_argument("--repeats", type=int, default=2)
+    c.add_argument("--sentences", type=int, default=2000, help="greedy, batched: sentences per pass")
+    c.add_argument("--sentences-one", type=int, default=300, help="greedy, batch 1: sentences per pass")
     args = p.parse_args()
-    {"torch-train": torch_train, "torch-recipe": torch_recipe, "recur-train": recur_train}[args.command](args)
+    {"torch-train": torch_train, "torch-recipe": torch_recipe, "torch-bench": torch_bench,
+     "compare": compare}[args.command](args)
 
 
 if __name__ == "__main__":

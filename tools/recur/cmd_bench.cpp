@@ -339,6 +339,8 @@ void add_bench_command(CLI::App& app, const CommonOptions& common) {
       "Example:\n  recur bench layer --cell lstm --layers 2 --hidden 512 --input 65 --batch 50 --steps 50 "
       "--threads 2\nbench/onednn_layer.cpp times oneDNN on the same work (bench/compare_onednn.sh).");
   layer->callback([o, &common] { bench_layer(*o, apply_common(common)); });
+
+  add_bench_translate_command(*cmd, common);
 }
 
 }  // namespace recur::cli

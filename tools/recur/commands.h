@@ -31,5 +31,7 @@ void add_stats_command(CLI::App& app, const CommonOptions& common);
 void add_ngram_command(CLI::App& app, const CommonOptions& common);
 void add_bench_command(CLI::App& app, const CommonOptions& common);
 void add_translate_command(CLI::App& app, const CommonOptions& common);
+// `recur bench translate` (cmd_bench_translate.cpp), under `recur bench`.
+void add_bench_translate_command(CLI::App& bench, const CommonOptions& common);
 
 }  // namespace recur::cli
