@@ -16,6 +16,20 @@ CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::kYes ? CblasTrans : Cblas
 
 void blas_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 1) {
+    // One row of C (a batch-1 step of a layer or of the output head): a matrix-vector product.
+    // sgemm would first copy all of op(B) into its packed panels, which for a vocabulary-sized
+    // head costs as much as the product itself. C[0, :] = alpha op(B)^T a + beta C[0, :].
+    const int inc_a = ta == Trans::kNo ? 1 : static_cast<int>(lda);
+    if (beta == 0.0f) std::fill_n(C, N, 0.0f);  // an uninitialized C may hold NaN, which 0 * y keeps
+    if (tb == Trans::kYes)                      // B [N, K]: y = B a
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(N), static_cast<int>(K), alpha, B,
+                  static_cast<int>(ldb), A, inc_a, beta, C, 1);
+    else  // B [K, N]: y = B^T a
+      cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(K), static_cast<int>(N), alpha, B,
+                  static_cast<int>(ldb), A, inc_a, beta, C, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, to_cblas(ta), to_cblas(tb), static_cast<int>(M), static_cast<int>(N),
               static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta, C,
               static_cast<int>(ldc));

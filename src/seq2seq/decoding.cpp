@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/softmax_rows.h"
 #include "recur/core/error.h"
 
 namespace recur {
@@ -80,6 +81,42 @@ bool ranks_before(const Candidate& a, const Candidate& b) {
   return a.token < b.token;
 }
 
+// The row's `width` largest logits with their tokens, largest first, ties to the lower token: the
+// order of the log-softmax, which subtracts the same number from every logit of a row.
+void best_tokens(const float* row, int64_t V, size_t width, std::vector<std::pair<float, int32_t>>& out) {
+  out.clear();
+  if (width == 1) {  // greedy: one pass
+    const auto best = static_cast<int32_t>(std::max_element(row, row + V) - row);
+    out.emplace_back(row[best], best);
+    return;
+  }
+  auto before = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  };
+  if (width > 32) {
+    out.reserve(static_cast<size_t>(V));
+    for (int32_t v = 0; v < V; ++v) out.emplace_back(row[v], v);
+    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(width), out.end(), before);
+    out.resize(width);
+    return;
+  }
+  for (int32_t v = 0; v < V; ++v) {  // a short sorted list: most tokens fail the first comparison
+    if (out.size() == width && !(row[v] > out.back().first)) continue;
+    const std::pair<float, int32_t> item(row[v], v);
+    out.insert(std::upper_bound(out.begin(), out.end(), item, before), item);
+    if (out.size() > width) out.pop_back();
+  }
+}
+
+// log sum_v exp(row[v]) with the fused head's vectorized row kernel, which returns lse - row[t];
+// it uses the row as scratch, so this comes after everything that reads the row.
+double log_sum_exp(float* row, int64_t V, const std::pair<float, int32_t>& any) {
+  const int32_t target = any.second;
+  return kernels::softmax_cross_entropy_rows<float>(1, V, row, nullptr, &target, nullptr, 1.0f, false,
+                                                    nullptr) +
+         static_cast<double>(any.first);
+}
+
 double length_normalized(const Hypothesis& h, const DecodeOptions& o) {
   if (o.beam == 1) return h.log_prob;
   const double length = static_cast<double>(h.tokens.size() + (h.finished ? 1 : 0));
@@ -110,9 +147,9 @@ void search_batch(Seq2SeqModel& model, Graph<float>& g, std::span<const std::vec
   const bool keep_attention = o.keep_attention && model.config().attention == AttentionKind::kBahdanau;
   Tensor<float> weights;
   std::vector<Candidate> candidates;
+  std::vector<std::pair<float, int32_t>> best;
   for (int64_t step = 0; step < o.max_steps && state.rows > 0; ++step) {
     Tensor<float> scores = model.decode_step(g, state, inputs, keep_attention ? &weights : nullptr);
-    log_softmax_rows(scores);
     const int64_t V = scores.shape()[1];
     std::vector<int64_t> next_rows, next_sentence;
     std::vector<int32_t> next_inputs;
@@ -125,15 +162,12 @@ void search_batch(Seq2SeqModel& model, Graph<float>& g, std::span<const std::vec
           static_cast<int64_t>(o.beam) - static_cast<int64_t>(done[static_cast<size_t>(s)].size());
       candidates.clear();
       for (int64_t r = r0; r < r1; ++r) {
-        const float* row = scores.data() + r * V;
+        float* row = scores.data() + r * V;
         const double base = alive[static_cast<size_t>(s)][static_cast<size_t>(r - r0)].log_prob;
         // Only a row's best `width` tokens can be among the sentence's best `width` candidates.
-        std::vector<int32_t> order(static_cast<size_t>(V));
-        std::iota(order.begin(), order.end(), 0);
-        const auto keep = static_cast<size_t>(std::min(width, V));
-        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(),
-                          [&](int32_t a, int32_t b) { return row[a] != row[b] ? row[a] > row[b] : a < b; });
-        for (size_t k = 0; k < keep; ++k) candidates.push_back({base + row[order[k]], r, order[k]});
+        best_tokens(row, V, static_cast<size_t>(std::min(width, V)), best);
+        const double lse = log_sum_exp(row, V, best[0]);
+        for (const auto& [logit, token] : best) candidates.push_back({base + (logit - lse), r, token});
       }
       const auto keep =
           static_cast<size_t>(std::min<int64_t>(width, static_cast<int64_t>(candidates.size())));

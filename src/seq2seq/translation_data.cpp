@@ -20,7 +20,7 @@ void check_steps(int64_t steps, std::string_view where) {
   check(steps >= 1, std::string(where) + ": steps must be >= 1, got " + std::to_string(steps));
 }
 
-// Side length after the long-sequence rule; false when the pair is to be dropped.
+// Whether the pair is kept: always when truncating, when both sides fit in `steps` when dropping.
 bool fits(const TranslationPair& pair, int64_t steps, LongSequences long_sequences) {
   return long_sequences == LongSequences::kTruncate || (static_cast<int64_t>(pair.source.size()) <= steps &&
                                                         static_cast<int64_t>(pair.target.size()) <= steps);

@@ -85,12 +85,28 @@ void check_all_shapes() {
 
 TEST(Gemm, MatchesReferenceFloat) { check_all_shapes<float>(); }
 
+// beta 0 overwrites C whatever it held (NaN in an uninitialized node), one row or many.
+TEST(Gemm, BetaZeroIgnoresNaNInC) {
+  for (int64_t M : {1, 3}) {
+    const int64_t N = 5, K = 4;
+    std::vector<float> a(static_cast<size_t>(M * K), 1.0f), b(static_cast<size_t>(K * N), 0.5f);
+    std::vector<float> c(static_cast<size_t>(M * N), std::numeric_limits<float>::quiet_NaN());
+    for (Trans tb : {Trans::kNo, Trans::kYes}) {
+      kernels::gemm<float>(1, Trans::kNo, tb, M, N, K, 1.0f, a.data(), K, b.data(), tb == Trans::kNo ? N : K,
+                           0.0f, c.data(), N);
+      for (float v : c) EXPECT_EQ(v, 2.0f) << "M=" << M;
+    }
+  }
+}
+
 TEST(Gemm, LargeProductsSplitOverThreadsMatchTheReference) {
   // Above the split threshold gemm runs blocks of C's rows (tall C) or columns (wide C) on
   // several threads; uneven extents leave a short last block.
   uint64_t seed = 1000;
   for (int threads : {2, 3}) {
-    for (const GemmShape& s : {GemmShape{301, 77, 500}, GemmShape{77, 301, 500}, GemmShape{1000, 40, 260}})
+    // {1, 40000, 256}: one row (a batch-1 output head), a matrix-vector product split by columns.
+    for (const GemmShape& s : {GemmShape{301, 77, 500}, GemmShape{77, 301, 500}, GemmShape{1000, 40, 260},
+                               GemmShape{1, 40000, 256}})
       for (Trans ta : {Trans::kNo, Trans::kYes})
         for (Trans tb : {Trans::kNo, Trans::kYes}) {
           expect_gemm_matches_reference<float>(s, ta, tb, 1.0f, 0.0f, seed++, threads);
