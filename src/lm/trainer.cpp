@@ -26,7 +26,9 @@ std::unique_ptr<Optimizer<float>> build_optimizer(const TrainOptions& o) {
   OptimizerOptions opt{.lr = o.lr};
   if (o.optimizer == OptimizerKind::kSgd) opt.momentum = o.momentum;
   if (o.weight_decay >= 0) opt.weight_decay = o.weight_decay;
-  return make_optimizer<float>(optimizer_kind_name(o.optimizer), opt);
+  auto optimizer = make_optimizer<float>(optimizer_kind_name(o.optimizer), opt);
+  optimizer->set_threads(o.threads);
+  return optimizer;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {

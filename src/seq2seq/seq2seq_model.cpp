@@ -297,8 +297,23 @@ Var Seq2SeqModel::loss(Graph<float>& g, const Seq2SeqBatchView& batch, Rng* drop
       batch.target.size() == n && batch.target_mask.size() == n,
       fmt::format("Seq2SeqModel::loss: {} targets and {} mask values for steps {} x batch {}",
                   batch.target.size(), batch.target_mask.size(), batch.target_steps, batch.batch));
-  return linear_cross_entropy(g, top_hidden(g, batch, dropout_rng, training), param(g, dense_weight_),
-                              param(g, dense_bias_), batch.target, batch.target_mask);
+  Var top = top_hidden(g, batch, dropout_rng, training);
+  // Padding positions add nothing to the loss: gather the real ones (a row gather whose backward
+  // scatters back), so the head's three vocabulary-sized products skip them.
+  std::vector<int32_t> rows, targets;
+  rows.reserve(n);
+  targets.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    if (batch.target_mask[i] != 0) {
+      check(batch.target_mask[i] == 1, fmt::format("Seq2SeqModel::loss: mask value {} at {} is not 0 or 1",
+                                                   batch.target_mask[i], i));
+      rows.push_back(static_cast<int32_t>(i));
+      targets.push_back(batch.target[i]);
+    }
+  if (rows.empty() || rows.size() == n)
+    return linear_cross_entropy(g, top, param(g, dense_weight_), param(g, dense_bias_), batch.target,
+                                batch.target_mask);
+  return linear_cross_entropy(g, embedding(g, top, rows), param(g, dense_weight_), param(g, dense_bias_), targets);
 }
 
 DecoderState Seq2SeqModel::encode(Graph<float>& g, std::span<const int32_t> source,

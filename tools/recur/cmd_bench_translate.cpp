@@ -84,6 +84,7 @@ void bench_translate(const TranslateBenchOptions& o, const ComputeContext& conte
   TranslationBatcher batcher(encoded.pairs, o.batch, ids.pad, ids.bos);
   const int64_t num_batches = batcher.plan_epoch(o.seed);
   auto optimizer = make_optimizer<float>("adam", {.lr = o.lr});
+  optimizer->set_threads(context.threads);
   auto& params = model.parameters();
   Graph<float> g(context);
   TranslationBatch batch;

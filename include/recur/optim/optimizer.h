@@ -77,6 +77,10 @@ class Optimizer {
   // Throws ValueError for a negative or non-finite lr.
   virtual void set_lr(double lr) = 0;
   [[nodiscard]] int64_t steps_taken() const { return step_; }
+  // Threads an update may use (a ComputeContext's count; 1 by default). Every element's update is
+  // independent of the others, so the result is the same bits for any count.
+  void set_threads(int threads) { threads_ = threads < 1 ? 1 : threads; }
+  [[nodiscard]] int threads() const { return threads_; }
 
   [[nodiscard]] virtual OptimizerState<T> state() const = 0;
   // Restores a state() taken from an optimizer of the same kind for a store of num_values values.
@@ -96,6 +100,7 @@ class Optimizer {
                    int64_t num_values);
   int64_t step_ = 0;
   int64_t num_values_ = -1;  // fixed by the first step or by load_state; -1 = not yet known
+  int threads_ = 1;
 };
 
 template <Scalar T>
