@@ -130,9 +130,11 @@ LoadedModel load_model(const fs::path& dir) {
   const fs::path weights_path = dir / "model.safetensors";
   auto [config, text] = parse_model_config(read_file(config_path), config_path.string());
   check_model_fits(config, config_path);
+  const auto expected = language_model_parameter_shapes(config);
+  const std::string kind = std::string("a ") + cell_name(config.cell) + " model with this config.json";
+  check_parameter_file(weights_path, expected, kind);  // before the model is allocated
   LoadedModel loaded{std::make_unique<LanguageModel>(config), std::move(text)};
-  load_parameter_file(weights_path, language_model_parameter_shapes(config), loaded.model->parameters(),
-                      std::string("a ") + cell_name(config.cell) + " model with this config.json");
+  load_parameter_file(weights_path, expected, loaded.model->parameters(), kind);
   return loaded;
 }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -142,7 +143,20 @@ int64_t Trainer::epochs_since_best() const {
   return static_cast<int64_t>(state_.history.size()) - 1 - best_index;
 }
 
+void check_weights_finite(const ParameterStore<float>& params, std::string_view where,
+                          const fs::path& checkpoint_dir) {
+  const auto values = params.values();
+  const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+  if (bad == values.end()) return;
+  throw NumericError(fmt::format("the weights became non-finite ({}; learning rate too high?); {}", where,
+                                 fs::exists(checkpoint_dir / "train_state.json")
+                                     ? "the last good checkpoint is kept in " + checkpoint_dir.string()
+                                     : std::string("no checkpoint was saved before it")));
+}
+
 void Trainer::save_checkpoint() {
+  check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
+                       options_.out_dir / "checkpoint");
   replace_folder_atomically(options_.out_dir / "checkpoint", [&](const fs::path& dir) {
     save_model_files(dir, model_, text_);
     save_train_state(dir, state_, options_, optimizer_->state(), carried_);
@@ -282,6 +296,8 @@ EpochMetrics Trainer::measure_epoch(const EpochRun& run) {
 
 StopReason Trainer::finish_epoch(const EpochMetrics& m, StopReason stopped, const TrainCallbacks& callbacks) {
   state_.history.push_back(m);
+  check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
+                       options_.out_dir / "checkpoint");
   if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state_.best_valid_perplexity)) {
     state_.best_valid_perplexity = m.valid_perplexity;
     replace_folder_atomically(options_.out_dir / "best",

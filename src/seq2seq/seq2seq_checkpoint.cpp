@@ -128,10 +128,12 @@ LoadedSeq2Seq load_seq2seq(const fs::path& dir) {
   if (count * 8 > physical_memory_bytes())
     throw IoError(config_path.string() + ": a model of " + std::to_string(static_cast<int64_t>(count)) +
                   " parameters needs more memory than this machine has");
+  const auto expected = seq2seq_parameter_shapes(config);
+  const std::string kind =
+      std::string("a ") + cell_name(config.cell) + " translation model with this config.json";
+  check_parameter_file(weights_path, expected, kind);  // before the model is allocated
   LoadedSeq2Seq loaded{std::make_unique<Seq2SeqModel>(config), std::move(text)};
-  load_parameter_file(
-      weights_path, seq2seq_parameter_shapes(config), loaded.model->parameters(),
-      std::string("a ") + cell_name(config.cell) + " translation model with this config.json");
+  load_parameter_file(weights_path, expected, loaded.model->parameters(), kind);
   return loaded;
 }
 

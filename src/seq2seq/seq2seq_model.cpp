@@ -183,9 +183,10 @@ Seq2SeqModel::Encoded Seq2SeqModel::encode_graph(Graph<float>& g, std::span<cons
                     fmt::format("Seq2SeqModel: {} source lengths for batch {}", lengths.size(), B));
   for (int64_t b = 0; b < B; ++b) {
     const int64_t n = lengths[static_cast<size_t>(b)];
-    check(n >= 1 && n <= S,
-          fmt::format("Seq2SeqModel: source length {} of row {} is outside [1, {}]", n, b, S));
-    check(b == 0 || n <= lengths[static_cast<size_t>(b - 1)],
+    if (n < 1 || n > S)
+      throw ValueError(fmt::format("Seq2SeqModel: source length {} of row {} is outside [1, {}]", n, b, S));
+    if (b > 0 && n > lengths[static_cast<size_t>(b - 1)])
+      throw ValueError(
           fmt::format("Seq2SeqModel: source lengths must be non-increasing (row {} has {} after {})", b, n,
                       lengths[static_cast<size_t>(b - 1)]));
   }
@@ -305,15 +306,16 @@ Var Seq2SeqModel::loss(Graph<float>& g, const Seq2SeqBatchView& batch, Rng* drop
   targets.reserve(n);
   for (size_t i = 0; i < n; ++i)
     if (batch.target_mask[i] != 0) {
-      check(batch.target_mask[i] == 1, fmt::format("Seq2SeqModel::loss: mask value {} at {} is not 0 or 1",
-                                                   batch.target_mask[i], i));
+      check(batch.target_mask[i] == 1,
+            fmt::format("Seq2SeqModel::loss: mask value {} at {} is not 0 or 1", batch.target_mask[i], i));
       rows.push_back(static_cast<int32_t>(i));
       targets.push_back(batch.target[i]);
     }
   if (rows.empty() || rows.size() == n)
     return linear_cross_entropy(g, top, param(g, dense_weight_), param(g, dense_bias_), batch.target,
                                 batch.target_mask);
-  return linear_cross_entropy(g, embedding(g, top, rows), param(g, dense_weight_), param(g, dense_bias_), targets);
+  return linear_cross_entropy(g, embedding(g, top, rows), param(g, dense_weight_), param(g, dense_bias_),
+                              targets);
 }
 
 DecoderState Seq2SeqModel::encode(Graph<float>& g, std::span<const int32_t> source,

@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -131,6 +132,8 @@ int64_t Seq2SeqTrainer::epochs_since_best() const {
 }
 
 void Seq2SeqTrainer::save_checkpoint() {
+  check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
+                       options_.out_dir / "checkpoint");
   replace_folder_atomically(options_.out_dir / "checkpoint", [&](const fs::path& dir) {
     save_seq2seq_files(dir, model_, text_);
     save_train_state(dir, state_, options_, optimizer_->state(), no_carried_state());
@@ -140,7 +143,9 @@ void Seq2SeqTrainer::save_checkpoint() {
 void Seq2SeqTrainer::resume() {
   const fs::path dir = options_.out_dir / "checkpoint";
   LoadedSeq2Seq loaded = load_seq2seq(dir);
-  check(loaded.text.source == text_.source && loaded.text.target == text_.target,
+  // Token lists and unknown tokens (a vocabulary read back from config.json has no training counts).
+  auto same = [](const Vocab& a, const Vocab& b) { return a.tokens() == b.tokens() && a.unk() == b.unk(); };
+  check(same(loaded.text.source, text_.source) && same(loaded.text.target, text_.target),
         "resume: the vocabularies in '" + (dir / "config.json").string() +
             "' differ from those built from the training pairs (same data, --min-freq and --steps?)");
   const Seq2SeqConfig &saved = loaded.model->config(), &ours = model_.config();
@@ -254,6 +259,8 @@ TrainSummary Seq2SeqTrainer::run(const std::atomic<bool>* stop, const TrainCallb
       return s;
     }
     state_.history.push_back(m);
+    check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
+                         options_.out_dir / "checkpoint");
     if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state_.best_valid_perplexity)) {
       state_.best_valid_perplexity = m.valid_perplexity;
       replace_folder_atomically(options_.out_dir / "best",

@@ -10,6 +10,7 @@
 #include "recur/core/file_read.h"
 #include "recur/data/dataset.h"
 #include "recur/io/atomic_file.h"
+#include "recur/lm/memory_estimate.h"
 
 namespace recur {
 
@@ -179,9 +180,47 @@ TranslationRunData load_translation_data(const TranslationSettings& s) {
   return run;
 }
 
+void check_translation_fits(const TranslationSettings& s, int64_t source_vocab, int64_t target_vocab) {
+  // Counted in double from the settings alone (nothing allocated yet): weights, gradients and
+  // Adam's two moments; per layer and direction the saved gates and states of the encoder and the
+  // decoder for batch x steps; the head's logits block and its gradient.
+  Seq2SeqConfig config = s.model;
+  config.source_vocab_size = source_vocab;
+  config.target_vocab_size = target_vocab;
+  double parameters = 0, embeddings = 0;
+  for (const auto& [name, shape] : seq2seq_parameter_shapes(config)) {
+    parameters += static_cast<double>(shape.numel());
+    if (name.find("embedding") != std::string::npos) embeddings += static_cast<double>(shape.numel());
+  }
+  const double rows = static_cast<double>(s.train.batch) * static_cast<double>(s.train.steps);
+  const double hd = static_cast<double>(s.model.hidden_size) * (s.model.bidirectional ? 2 : 1);
+  MemoryEstimate e;
+  e.parameter_bytes = 4 * parameters;
+  e.state_bytes = 3 * 4 * parameters;
+  e.activation_bytes =
+      2 * 4 * rows * static_cast<double>(s.model.num_layers) * (gate_count(s.model.cell) + 4) * hd;
+  e.logits_bytes = 2 * 4 * rows * static_cast<double>(target_vocab);
+  std::string field = "hidden_size";
+  std::string setting = fmt::format("hidden_size {} (x{} layers)", s.model.hidden_size, s.model.num_layers);
+  if (embeddings > parameters / 2) {
+    field = "embedding_size";
+    setting = fmt::format("embedding_size {} (vocabularies {} and {})", s.model.embedding_size, source_vocab,
+                          target_vocab);
+  }
+  if (e.activation_bytes + e.logits_bytes > e.parameter_bytes + e.state_bytes) {
+    field = "batch";
+    setting =
+        fmt::format("batch {} x steps {} (target vocabulary {})", s.train.batch, s.train.steps, target_vocab);
+  }
+  e.largest_field = field;
+  const std::string message = memory_shortfall(e, physical_memory_bytes(), "translate train", setting);
+  if (!message.empty()) throw OptionError(field, message);
+}
+
 TranslationRun::TranslationRun(TranslationSettings settings) : settings_(std::move(settings)) {
   validate(settings_);
   data_ = load_translation_data(settings_);
+  check_translation_fits(settings_, data_.text.source.size(), data_.text.target.size());
   std::error_code ec;
   fs::create_directories(settings_.train.out_dir, ec);
   if (ec || !fs::is_directory(settings_.train.out_dir))

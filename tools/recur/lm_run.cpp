@@ -20,10 +20,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // RunSettings / TrainOptions field -> the flag that sets it.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 24> kFlagOfField = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 26> kFlagOfField = {{
     {"data", "--data"},
     {"valid", "--valid"},
     {"valid_fraction", "--valid-fraction"},
+    {"valid_pairs", "--valid-pairs"},
+    {"max_pairs", "--max-pairs"},
     {"min_freq", "--min-freq"},
     {"num_layers", "--layers"},
     {"hidden_size", "--hidden"},

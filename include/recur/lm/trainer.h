@@ -19,6 +19,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "recur/lm/checkpoint.h"
@@ -59,6 +60,12 @@ struct TrainSummary {
   std::vector<EpochMetrics> history;
   double best_valid_perplexity = std::numeric_limits<double>::quiet_NaN();
 };
+
+// Throws NumericError naming `where` and the kept checkpoint folder when a weight is NaN or
+// infinite: a step with a finite loss and gradient norm can still carry weights past float's range
+// (a huge learning rate), and such weights must never replace the last good checkpoint or best/.
+void check_weights_finite(const ParameterStore<float>& params, std::string_view where,
+                          const std::filesystem::path& checkpoint_dir);
 
 class Trainer {
  public:

@@ -61,6 +61,10 @@ struct TranslationRunData {
 // Reads the pairs, splits off the validation pairs, builds both vocabularies from the training pairs.
 [[nodiscard]] TranslationRunData load_translation_data(const TranslationSettings& settings);
 
+// Throws OptionError naming the setting that needs the most memory (hidden_size, embedding_size or
+// batch) when training as `settings` say would need more memory than the machine has.
+void check_translation_fits(const TranslationSettings& settings, int64_t source_vocab, int64_t target_vocab);
+
 class TranslationRun {
  public:
   // Validates, loads the data, builds the model (initialized from train.seed) and its trainer,
