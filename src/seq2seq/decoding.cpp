@@ -10,6 +10,7 @@
 
 #include "kernels/softmax_rows.h"
 #include "recur/core/error.h"
+#include "seq2seq/decoder_session.h"
 
 namespace recur {
 
@@ -50,6 +51,7 @@ void select_decoder_rows(DecoderState& s, std::span<const int64_t> rows) {
   s.h = gather_rows(s.h, 1, rows);
   s.c = gather_rows(s.c, 1, rows);
   s.context = gather_rows(s.context, 0, rows);
+  s.context_projection = gather_rows(s.context_projection, 0, rows);
   s.memory = gather_rows(s.memory, 0, rows);
   s.memory_keys = gather_rows(s.memory_keys, 0, rows);
   std::vector<int64_t> lengths;
@@ -124,9 +126,9 @@ double length_normalized(const Hypothesis& h, const DecodeOptions& o) {
 }
 
 // Decodes the sentences `batch` (indices into sources, sorted by length, longest first).
-void search_batch(Seq2SeqModel& model, Graph<float>& g, std::span<const std::vector<int32_t>> sources,
-                  std::span<const size_t> batch, int32_t bos, int32_t eos, const DecodeOptions& o,
-                  std::vector<Translation>& results) {
+void search_batch(Seq2SeqModel& model, Graph<float>& g, DecoderSession& session,
+                  std::span<const std::vector<int32_t>> sources, std::span<const size_t> batch, int32_t bos,
+                  int32_t eos, const DecodeOptions& o, std::vector<Translation>& results) {
   const auto B = static_cast<int64_t>(batch.size());
   const auto S = static_cast<int64_t>(sources[batch[0]].size());
   std::vector<int32_t> ids(static_cast<size_t>(S * B), 0);  // padding is never read by the encoder
@@ -149,8 +151,8 @@ void search_batch(Seq2SeqModel& model, Graph<float>& g, std::span<const std::vec
   std::vector<Candidate> candidates;
   std::vector<std::pair<float, int32_t>> best;
   for (int64_t step = 0; step < o.max_steps && state.rows > 0; ++step) {
-    Tensor<float> scores = model.decode_step(g, state, inputs, keep_attention ? &weights : nullptr);
-    const int64_t V = scores.shape()[1];
+    const std::span<float> scores = session.step(state, inputs, keep_attention ? &weights : nullptr);
+    const int64_t V = model.config().target_vocab_size;
     std::vector<int64_t> next_rows, next_sentence;
     std::vector<int32_t> next_inputs;
     std::vector<std::vector<Hypothesis>> next_alive(static_cast<size_t>(B));
@@ -246,10 +248,11 @@ std::vector<Translation> translate(Seq2SeqModel& model, std::span<const std::vec
                    [&](size_t a, size_t b) { return sources[a].size() > sources[b].size(); });
   std::vector<Translation> results(sources.size());
   Graph<float> g(o.context);
+  DecoderSession session(model, {.threads = o.context.threads});
   for (size_t start = 0; start < order.size(); start += static_cast<size_t>(o.batch)) {
     const size_t end = std::min(order.size(), start + static_cast<size_t>(o.batch));
-    search_batch(model, g, sources, std::span<const size_t>(order).subspan(start, end - start), bos, eos, o,
-                 results);
+    search_batch(model, g, session, sources, std::span<const size_t>(order).subspan(start, end - start), bos,
+                 eos, o, results);
   }
   return results;
 }

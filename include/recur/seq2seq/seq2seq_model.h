@@ -81,6 +81,10 @@ struct Seq2SeqBatchView {
 };
 
 // What decoding carries from one step to the next, for R rows (sentences, or beams).
+// context_projection is the context's part of the decoder's first-layer input projection (W_c the
+// context columns of W_ih0), which the graph-free step (src/seq2seq/decoder_session.h) computes on
+// a state's first step and reuses; select_decoder_rows keeps it with its rows. Clear it if context
+// changes.
 struct DecoderState {
   int64_t rows = 0;                     // R
   Tensor<float> h;                      // [L, R, Hd]
@@ -88,6 +92,7 @@ struct DecoderState {
   Tensor<float> context;                // [R, Hd], without attention
   Tensor<float> memory;                 // [R, S, Hd] encoder outputs, with attention
   Tensor<float> memory_keys;            // [R, S, Hd] = memory W_k^T, with attention
+  Tensor<float> context_projection;     // [R, G*Hd] = context W_c^T, without attention (see above)
   std::vector<int64_t> source_lengths;  // [R]
 };
 
