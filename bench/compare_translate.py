@@ -111,6 +111,14 @@ class Vocab:
     def unk(self):  # Index for the unknown token
         return self.token_to_idx['<unk>']
 
+    @staticmethod
+    def from_list(tokens):
+        """A vocabulary in a given index order (a recur model's config.json lists)."""
+        vocab = Vocab()
+        vocab.idx_to_token = list(tokens)
+        vocab.token_to_idx = {token: idx for idx, token in enumerate(vocab.idx_to_token)}
+        return vocab
+
 
 def build_arrays(src, tgt, num_steps, min_freq=2, src_vocab=None, tgt_vocab=None):
     """d2l's MTFraEng._build_arrays on tokenized pairs: pad or trim to num_steps, prepend <bos> to
@@ -391,10 +399,15 @@ def torch_bench(args):
     torch = set_threads(args.threads)
     torch_seq2seq = import_torch_seq2seq()
     src, tgt = read_pairs(args.data, args.max_pairs)
-    (arrays, src_vocab, tgt_vocab) = build_arrays(src, tgt, args.steps, args.min_freq)
+    if args.model:  # a trained recur model, its weights and vocabularies
+        model, config = torch_seq2seq.load_model(args.model, dropout=args.dropout)
+        vocabs = (Vocab.from_list(config["source_vocab"]), Vocab.from_list(config["target_vocab"]))
+        (arrays, src_vocab, tgt_vocab) = build_arrays(src, tgt, args.steps, args.min_freq, *vocabs)
+    else:
+        (arrays, src_vocab, tgt_vocab) = build_arrays(src, tgt, args.steps, args.min_freq)
+        torch.manual_seed(args.seed)
+        model = make_model(torch_seq2seq, args, src_vocab, tgt_vocab, lazy=False)
     pad = tgt_vocab['<pad>']
-    torch.manual_seed(args.seed)
-    model = make_model(torch_seq2seq, args, src_vocab, tgt_vocab, lazy=False)
     print(f"pairs={len(src)} source_vocab={len(src_vocab)} target_vocab={len(tgt_vocab)} threads={torch.get_num_threads()}")
     if args.mode == "train":
         data = torch.utils.data
@@ -465,7 +478,9 @@ def compare(args):
             torch_cmd = [sys.executable, os.path.abspath(__file__), "torch-bench", "--data", args.data,
                          "--mode", mode, "--threads", str(args.threads), "--decode-batch", str(batch)] + common
             if mode == "greedy":
-                recur_cmd = recur_cmd[:]
+                if args.model:
+                    recur_cmd += ["--model", args.model]
+                    torch_cmd += ["--model", args.model]
                 sentences = str(args.sentences if batch > 1 else args.sentences_one)
                 recur_cmd += ["--sentences", sentences]
                 torch_cmd += ["--sentences", sentences]
@@ -545,6 +560,7 @@ def main():
     b.add_argument("--cell", choices=["gru", "lstm"], default="gru")
     b.add_argument("--bidirectional", action="store_true")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--model", help="a trained recur model folder (its weights and vocabularies)")
 
     c = sub.add_parser("compare", help="recur bench translate and torch-bench side by side, alternating")
     shared(c)
@@ -552,6 +568,7 @@ def main():
     c.add_argument("--repeats", type=int, default=2)
     c.add_argument("--sentences", type=int, default=2000, help="greedy, batched: sentences per pass")
     c.add_argument("--sentences-one", type=int, default=300, help="greedy, batch 1: sentences per pass")
+    c.add_argument("--model", help="a trained recur model folder both sides decode with (greedy rows)")
     args = p.parse_args()
     {"torch-train": torch_train, "torch-recipe": torch_recipe, "torch-bench": torch_bench,
      "compare": compare}[args.command](args)

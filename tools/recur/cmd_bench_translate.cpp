@@ -3,15 +3,19 @@
 #include <fmt/core.h>
 
 #include <chrono>
+#include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "recur/autograd/ops.h"
 #include "recur/core/error.h"
 #include "recur/data/dataset.h"
 #include "recur/lm/language_model.h"
+#include "recur/lm/run.h"  // find_model_folder
 #include "recur/optim/grad_clip.h"
 #include "recur/optim/optimizer.h"
 #include "recur/seq2seq/decoding.h"
+#include "recur/seq2seq/seq2seq_checkpoint.h"
 #include "recur/seq2seq/seq2seq_trainer.h"
 #include "recur/seq2seq/translation_data.h"
 
@@ -34,6 +38,7 @@ struct TranslateBenchOptions {
   std::string mode = "train";  // train | greedy
   int64_t sentences = 0;       // greedy: sentences translated (0 = all pairs read)
   uint64_t seed = 42;
+  std::string model;  // greedy: a trained model folder (its weights and vocabularies)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -42,19 +47,29 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 void bench_translate(const TranslateBenchOptions& o, const ComputeContext& context) {
   check(!o.data.empty(), "bench translate: --data is required (a pairs file or dataset name)");
   const auto pairs = read_translation_pairs(resolve_dataset(o.data), o.max_pairs);
+  std::optional<LoadedSeq2Seq> loaded;
+  if (!o.model.empty()) {
+    check(o.mode == "greedy", "bench translate: --model is for --mode greedy");
+    loaded = load_seq2seq(find_model_folder(o.model));
+  }
   const TranslationVocabs vocabs =
-      build_translation_vocabs(pairs, o.min_freq, o.steps, LongSequences::kTruncate);
+      loaded ? TranslationVocabs{.source = loaded->text.source, .target = loaded->text.target}
+             : build_translation_vocabs(pairs, o.min_freq, o.steps, LongSequences::kTruncate);
   const EncodedPairs encoded = encode_translation_pairs(pairs, vocabs, o.steps, LongSequences::kTruncate);
-  Seq2SeqModel model(Seq2SeqConfig{.cell = parse_cell_type(o.cell),
-                                   .num_layers = o.layers,
-                                   .hidden_size = o.hidden,
-                                   .embedding_size = o.embed,
-                                   .dropout = o.dropout,
-                                   .attention = parse_attention(o.attention),
-                                   .source_vocab_size = vocabs.source.size(),
-                                   .target_vocab_size = vocabs.target.size()});
-  Rng rng(o.seed);
-  model.reset_parameters(rng);
+  std::unique_ptr<Seq2SeqModel> built;
+  if (!loaded) {
+    built = std::make_unique<Seq2SeqModel>(Seq2SeqConfig{.cell = parse_cell_type(o.cell),
+                                                         .num_layers = o.layers,
+                                                         .hidden_size = o.hidden,
+                                                         .embedding_size = o.embed,
+                                                         .dropout = o.dropout,
+                                                         .attention = parse_attention(o.attention),
+                                                         .source_vocab_size = vocabs.source.size(),
+                                                         .target_vocab_size = vocabs.target.size()});
+    Rng rng(o.seed);
+    built->reset_parameters(rng);
+  }
+  Seq2SeqModel& model = loaded ? *loaded->model : *built;
   const SpecialIds ids = special_ids(vocabs.target);
   fmt::print(
       "pairs={} source_vocab={} target_vocab={} cell={} layers={} embed={} hidden={} attention={} batch={} "
@@ -140,6 +155,7 @@ void add_bench_translate_command(CLI::App& bench, const CommonOptions& common) {
   cmd->add_option("--sentences", o->sentences, "greedy: sentences to translate (0 = all)")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--model", o->model, "greedy: a trained model folder (default: random weights)");
   cmd->footer(
       "Example:\n  recur bench translate --data split/train.tsv --batch 128 --steps 12 --layers 2 --embed "
       "256 "
