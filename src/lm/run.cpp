@@ -249,8 +249,7 @@ TrainingRun::TrainingRun(RunSettings settings) : settings_(std::move(settings)) 
   trainer_ = std::make_unique<Trainer>(*model_, data_.text, std::move(data_.data), settings_.train);
 }
 
-void TrainingRun::save_settings(ExistingRun existing) {
-  const fs::path& dir = settings_.train.out_dir;
+void write_run_settings(const fs::path& dir, const std::string& run_json, ExistingRun existing) {
   const bool holds_run = fs::exists(run_settings_path(dir)) || fs::exists(checkpoint_folder(dir)) ||
                          fs::exists(best_model_folder(dir));
   if (holds_run && existing == ExistingRun::kRefuse)
@@ -264,7 +263,11 @@ void TrainingRun::save_settings(ExistingRun existing) {
         throw IoError("cannot remove the earlier run's '" + (dir / part).string() + "': " + ec.message());
     }
   }
-  write_file_atomically(run_settings_path(dir), run_settings_json(settings_));
+  write_file_atomically(run_settings_path(dir), run_json);
+}
+
+void TrainingRun::save_settings(ExistingRun existing) {
+  write_run_settings(settings_.train.out_dir, run_settings_json(settings_), existing);
 }
 
 void TrainingRun::resume() { trainer_->resume(); }

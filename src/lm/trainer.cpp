@@ -21,9 +21,7 @@ namespace recur {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::unique_ptr<Optimizer<float>> build_optimizer(const TrainOptions& o) {
+std::unique_ptr<Optimizer<float>> make_training_optimizer(const TrainOptions& o) {
   OptimizerOptions opt{.lr = o.lr};
   if (o.optimizer == OptimizerKind::kSgd) opt.momentum = o.momentum;
   if (o.weight_decay >= 0) opt.weight_decay = o.weight_decay;
@@ -32,11 +30,15 @@ std::unique_ptr<Optimizer<float>> build_optimizer(const TrainOptions& o) {
   return optimizer;
 }
 
+namespace {
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-void write_metrics(const fs::path& dir, const std::vector<EpochMetrics>& history) {
+}  // namespace
+
+void write_training_metrics(const fs::path& dir, const std::vector<EpochMetrics>& history) {
   std::string csv = "epoch,step,train_perplexity,valid_perplexity,tokens_per_s,lr,grad_norm\n";
   Chart chart{.title = "Perplexity", .x_axis = {.label = "epoch"}, .y_axis = {.label = "perplexity"}};
   Series train{.name = "train"}, valid{.name = "valid", .style = LineStyle::kDashed};
@@ -55,8 +57,6 @@ void write_metrics(const fs::path& dir, const std::vector<EpochMetrics>& history
   chart.series.push_back(std::move(valid));
   write_svg_chart(chart, dir / "perplexity.svg");
 }
-
-}  // namespace
 
 // The minibatches of one epoch from the chosen partition, transposed to the model's time-major order.
 class Trainer::EpochBatches {
@@ -126,7 +126,7 @@ Trainer::Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, Tra
   state_.data_rng.seed_with(options_.seed);
   state_.dropout_rng.seed_with(options_.seed ^ 0x5eedd20f0a7ULL);
   carried_ = model_.zero_state(options_.batch);
-  optimizer_ = build_optimizer(options_);
+  optimizer_ = make_training_optimizer(options_);
 }
 
 int64_t Trainer::epochs_since_best() const {
@@ -308,7 +308,7 @@ StopReason Trainer::finish_epoch(const EpochMetrics& m, StopReason stopped, cons
     ++state_.epoch;
   }
   save_checkpoint();
-  write_metrics(options_.out_dir, state_.history);
+  write_training_metrics(options_.out_dir, state_.history);
   if (callbacks.on_epoch) callbacks.on_epoch(m);
   if (stopped == StopReason::kFinished && options_.patience > 0 && epochs_since_best() >= options_.patience &&
       state_.epoch < options_.epochs)

@@ -10,8 +10,6 @@
 
 #include "recur/autograd/ops.h"
 #include "recur/core/error.h"
-#include "recur/io/atomic_file.h"
-#include "recur/io/svg_plot.h"
 #include "recur/lm/run_folder.h"
 #include "recur/optim/grad_clip.h"
 
@@ -58,15 +56,6 @@ Seq2SeqEvaluation evaluate_pairs(Seq2SeqModel& model, std::span<const EncodedPai
 
 namespace {
 
-std::unique_ptr<Optimizer<float>> build_optimizer(const TrainOptions& o) {
-  OptimizerOptions opt{.lr = o.lr};
-  if (o.optimizer == OptimizerKind::kSgd) opt.momentum = o.momentum;
-  if (o.weight_decay >= 0) opt.weight_decay = o.weight_decay;
-  auto optimizer = make_optimizer<float>(optimizer_kind_name(o.optimizer), opt);
-  optimizer->set_threads(o.threads);
-  return optimizer;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -74,28 +63,6 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 // Translation carries no recurrent state between batches; the training-state file's slot for it
 // holds one zero.
 RecurrentState no_carried_state() { return {Tensor<float>(Shape{1}), Tensor<float>()}; }
-
-void write_metrics(const fs::path& dir, const std::vector<EpochMetrics>& history) {
-  std::string csv = "epoch,step,train_perplexity,valid_perplexity,tokens_per_s,lr,grad_norm\n";
-  Chart chart{.title = "Perplexity per target token",
-              .x_axis = {.label = "epoch"},
-              .y_axis = {.label = "perplexity"}};
-  Series train{.name = "train"}, valid{.name = "valid", .style = LineStyle::kDashed};
-  for (const auto& m : history) {
-    csv += fmt::format("{},{},{:.6f},{},{:.1f},{:.6g},{:.6f}\n", m.epoch, m.step, m.train_perplexity,
-                       std::isfinite(m.valid_perplexity) ? fmt::format("{:.6f}", m.valid_perplexity) : "",
-                       m.tokens_per_s, m.lr, m.grad_norm);
-    train.x.push_back(static_cast<double>(m.epoch));
-    train.y.push_back(m.train_perplexity);
-    valid.x.push_back(static_cast<double>(m.epoch));
-    valid.y.push_back(m.valid_perplexity);
-  }
-  write_file_atomically(dir / "metrics.csv", csv);
-  train.has_markers = valid.has_markers = history.size() < 30;
-  chart.series.push_back(std::move(train));
-  chart.series.push_back(std::move(valid));
-  write_svg_chart(chart, dir / "perplexity.svg");
-}
 
 }  // namespace
 
@@ -117,7 +84,7 @@ Seq2SeqTrainer::Seq2SeqTrainer(Seq2SeqModel& model, Seq2SeqText text, Seq2SeqTra
     throw OptionError("patience", "translate train: patience needs validation pairs");
   state_.data_rng.seed_with(options_.seed);
   state_.dropout_rng.seed_with(options_.seed ^ 0x5eedd20f0a7ULL);
-  optimizer_ = build_optimizer(options_);
+  optimizer_ = make_training_optimizer(options_);
 }
 
 int64_t Seq2SeqTrainer::epochs_since_best() const {
@@ -271,7 +238,7 @@ TrainSummary Seq2SeqTrainer::run(const std::atomic<bool>* stop, const TrainCallb
       ++state_.epoch;
     }
     save_checkpoint();
-    write_metrics(options_.out_dir, state_.history);
+    write_training_metrics(options_.out_dir, state_.history);
     if (callbacks.on_epoch) callbacks.on_epoch(m);
     if (reason != StopReason::kFinished) return summary(reason);
     if (options_.patience > 0 && epochs_since_best() >= options_.patience && state_.epoch < options_.epochs)

@@ -239,21 +239,7 @@ TranslationRun::TranslationRun(TranslationSettings settings) : settings_(std::mo
 }
 
 void TranslationRun::save_settings(ExistingRun existing) {
-  const fs::path& dir = settings_.train.out_dir;
-  const bool holds_run = fs::exists(run_settings_path(dir)) || fs::exists(checkpoint_folder(dir)) ||
-                         fs::exists(best_model_folder(dir));
-  if (holds_run && existing == ExistingRun::kRefuse)
-    throw RunExistsError("the folder '" + dir.string() +
-                         "' already holds a run (run.json, checkpoint/ or best/)");
-  if (holds_run) {
-    for (const char* part : {"checkpoint", "best", "metrics.csv", "perplexity.svg"}) {
-      std::error_code ec;
-      fs::remove_all(dir / part, ec);
-      if (ec)
-        throw IoError("cannot remove the earlier run's '" + (dir / part).string() + "': " + ec.message());
-    }
-  }
-  write_file_atomically(run_settings_path(dir), translation_settings_json(settings_));
+  write_run_settings(settings_.train.out_dir, translation_settings_json(settings_), existing);
 }
 
 void TranslationRun::resume() { trainer_->resume(); }

@@ -62,6 +62,12 @@ enum class ExistingRun {
   kReplace,  // remove the earlier run's checkpoint/, best/, metrics.csv and perplexity.svg first
 };
 
+// Writes `run_json` as `dir`/run.json for a new run; a folder that already holds a run (run.json,
+// checkpoint/ or best/) is refused (RunExistsError) or, with kReplace, first cleared of that run's
+// checkpoint/, best/, metrics.csv and perplexity.svg. Every kind of run (language model,
+// translation) starts this way.
+void write_run_settings(const std::filesystem::path& dir, const std::string& run_json, ExistingRun existing);
+
 // The run folder's parts.
 [[nodiscard]] std::filesystem::path run_settings_path(const std::filesystem::path& run_dir);  // run.json
 [[nodiscard]] std::filesystem::path checkpoint_folder(const std::filesystem::path& run_dir);  // checkpoint/

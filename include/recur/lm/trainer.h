@@ -61,6 +61,13 @@ struct TrainSummary {
   double best_valid_perplexity = std::numeric_limits<double>::quiet_NaN();
 };
 
+// The optimizer `options` name (lr, momentum for SGD, weight decay), on options.threads threads.
+[[nodiscard]] std::unique_ptr<Optimizer<float>> make_training_optimizer(const TrainOptions& options);
+
+// metrics.csv (epoch,step,train_perplexity,valid_perplexity,tokens_per_s,lr,grad_norm) and
+// perplexity.svg (train and validation perplexity by epoch) in `dir`, each written atomically.
+void write_training_metrics(const std::filesystem::path& dir, const std::vector<EpochMetrics>& history);
+
 // Throws NumericError naming `where` and the kept checkpoint folder when a weight is NaN or
 // infinite: a step with a finite loss and gradient norm can still carry weights past float's range
 // (a huge learning rate), and such weights must never replace the last good checkpoint or best/.
