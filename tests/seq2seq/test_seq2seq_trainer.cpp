@@ -549,7 +549,8 @@ TEST(Seq2SeqTrainer, DivergedWeightsAreNeverSavedAsACheckpoint) {
   f.train.lr = 1e38;
   TranslationRun run(f);
   run.save_settings();
-  test::expect_error_words<NumericError>([&] { (void)run.train(); }, {"non-finite", "no checkpoint was saved"});
+  test::expect_error_words<NumericError>([&] { (void)run.train(); },
+                                         {"non-finite", "no checkpoint was saved"});
   EXPECT_FALSE(fs::exists(fresh / "checkpoint"));
   EXPECT_FALSE(fs::exists(fresh / "best"));
 }

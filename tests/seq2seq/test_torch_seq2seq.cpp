@@ -191,7 +191,8 @@ TEST(TorchSeq2Seq, PyTorchModelsLoadAndAgree) {
                                          kCases[i].bidirectional, kCases[i].attention);
     LoadedSeq2Seq loaded = load_seq2seq(dirs[i]);
     expect_same_as_torch(*loaded.model, kBatch, out[2 * i], fmt::format("{} (packed)", what));
-    expect_same_as_torch(*loaded.model, kUnpaddedBatch, out[2 * i + 1], fmt::format("{} (d2l's unpacked encoder)", what));
+    expect_same_as_torch(*loaded.model, kUnpaddedBatch, out[2 * i + 1],
+                         fmt::format("{} (d2l's unpacked encoder)", what));
   }
 }
 
