@@ -263,6 +263,27 @@ double SoftmaxRow(int64_t cols, const float* HWY_RESTRICT x, float* HWY_RESTRICT
   return static_cast<double>(m) + std::log(total);
 }
 
+// cols >= 1. The maximum by vectors, then the first position that holds it (usually found early:
+// the search stops there). A row with NaN may compare unequal everywhere: then 0.
+int64_t Argmax(int64_t cols, const float* HWY_RESTRICT x) {
+  const D d;
+  const int64_t whole = cols / L * L, rest = cols - whole;
+  const auto head = hn::FirstN(d, static_cast<size_t>(rest));
+  Vf vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
+  for (int64_t c = 0; c < whole; c += L) vmax = hn::Max(vmax, hn::LoadU(d, x + c));
+  if (rest > 0) vmax = hn::Max(vmax, hn::IfThenElse(head, LoadHead(d, x + whole, rest), vmax));
+  const Vf m = hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax)));
+  for (int64_t c = 0; c < whole; c += L) {
+    const auto equal = hn::Eq(hn::LoadU(d, x + c), m);
+    if (!hn::AllFalse(d, equal)) return c + static_cast<int64_t>(hn::FindKnownFirstTrue(d, equal));
+  }
+  if (rest > 0) {
+    const auto equal = hn::And(head, hn::Eq(LoadHead(d, x + whole, rest), m));
+    if (!hn::AllFalse(d, equal)) return whole + static_cast<int64_t>(hn::FindKnownFirstTrue(d, equal));
+  }
+  return 0;
+}
+
 }  // namespace recur::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -289,6 +310,7 @@ HWY_EXPORT(ExpForward);
 HWY_EXPORT(ExpBackward);
 HWY_EXPORT(LogBackward);
 HWY_EXPORT(SoftmaxRow);
+HWY_EXPORT(Argmax);
 
 // The float kernel `name`, on the target chosen at run time, else the plain loop that follows.
 #define RECUR_FLOAT_KERNEL(name, ...)               \
@@ -452,6 +474,16 @@ double softmax_row(int64_t cols, const T* __restrict__ x, T* __restrict__ y) {
   return static_cast<double>(m) + std::log(total);
 }
 
+template <Scalar T>
+int64_t argmax(int64_t cols, const T* x) {
+  if (cols <= 0) return -1;
+  RECUR_FLOAT_KERNEL(Argmax, cols, x)
+  int64_t best = 0;
+  for (int64_t c = 1; c < cols; ++c)
+    if (x[c] > x[best]) best = c;
+  return best;
+}
+
 #undef RECUR_FLOAT_KERNEL
 
 // --- Reference twins: libm in double, rounded once to T --------------------------------------------
@@ -506,6 +538,7 @@ double softmax_row_reference(int64_t cols, const T* x, T* y) {
   template void sigmoid_reference<T>(int64_t, const T*, T*);                    \
   template void exp_reference<T>(int64_t, const T*, T*);                        \
   template double softmax_row<T>(int64_t, const T*, T*);                        \
+  template int64_t argmax<T>(int64_t, const T*);                                \
   template double softmax_row_reference<T>(int64_t, const T*, T*);
 
 RECUR_INSTANTIATE_ELEMENTWISE(float)

@@ -79,6 +79,10 @@ void log_backward(int64_t n, const T* x, const T* dy, T* dx);  // 1 / x
 // subtracted before exp, so large logits do not overflow).
 template <Scalar T>
 double softmax_row(int64_t cols, const T* x, T* y);
+// The position of the row's first maximum (greedy decoding's token), -1 when cols is 0; with NaN in
+// the row, some position in [0, cols).
+template <Scalar T>
+[[nodiscard]] int64_t argmax(int64_t cols, const T* x);
 
 // --- Reference twins of the kernels above that are not plain arithmetic --------------------------
 template <Scalar T>

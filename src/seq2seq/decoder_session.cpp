@@ -21,6 +21,7 @@
 #include "core/aligned_vector.h"
 #include "kernels/elementwise.h"
 #include "kernels/packed_gemm.h"
+#include "kernels/softmax_rows.h"
 #include "nn/cells.h"
 #include "recur/core/context.h"
 #include "recur/core/error.h"
@@ -217,6 +218,7 @@ struct DecoderSession::Impl {
 
   // Per-row buffers for `capacity` rows (and `capacity_source` source positions), grown on demand.
   int64_t capacity = 0, capacity_source = 0;
+  int64_t last_rows = 0;          // R of the last step, whose logits best_tokens reads
   AlignedVector<float> gates;     // [capacity, GH] pre-activations, then the activated gates
   AlignedVector<float> hh;        // [capacity, GH] h W_hh^T, cells with kRecurrentApart only
   AlignedVector<float> saved;     // [capacity, Hd] what the step kernel keeps for backward; unused here
@@ -550,7 +552,29 @@ std::span<float> DecoderSession::step(DecoderState& state, std::span<const int32
   const float* top = s.h_next.data() + (s.L - 1) * s.capacity * s.ldh;
   auto head = [&](int p, int) { s.head.multiply_part(p, R, top, s.ldh, 0.0f, s.logits.data(), s.Vt); };
   s.workers.run(s.head.num_parts(), head);
+  s.last_rows = R;
   return {s.logits.data(), static_cast<size_t>(R * s.Vt)};
+}
+
+void DecoderSession::best_tokens(std::span<BestToken> best) {
+  Impl& s = *impl_;
+  const int64_t R = s.last_rows, V = s.Vt;
+  require<ShapeError>(static_cast<int64_t>(best.size()) == R,
+                      "DecoderSession::best_tokens: {} entries for {} rows", best.size(), R);
+  const auto parts = static_cast<int>(std::min<int64_t>(R, 4 * s.workers.size()));
+  auto rows = [&](int p, int) {
+    for (int64_t r = R * p / parts; r < R * (p + 1) / parts; ++r) {
+      float* row = s.logits.data() + r * V;
+      BestToken& b = best[static_cast<size_t>(r)];
+      b.token = static_cast<int32_t>(kernels::argmax<float>(V, row));
+      b.logit = row[b.token];
+      // The fused head's row kernel returns lse - row[token] and leaves the row as scratch.
+      b.log_sum_exp = kernels::softmax_cross_entropy_rows<float>(1, V, row, nullptr, &b.token, nullptr, 1.0f,
+                                                                 false, nullptr) +
+                      static_cast<double>(b.logit);
+    }
+  };
+  s.workers.run(parts, rows);
 }
 
 }  // namespace recur

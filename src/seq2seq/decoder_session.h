@@ -40,6 +40,13 @@ struct DecoderSessionOptions {
   int64_t table_bytes = int64_t{64} << 20;  // the largest embedding-projection table; 0 = no table
 };
 
+// A row's most likely next token, what greedy search takes from each step.
+struct BestToken {
+  int32_t token = 0;       // the position of the row's first maximal logit
+  float logit = 0;         // that logit
+  double log_sum_exp = 0;  // log sum_v exp(logit_v): the token's log-probability is logit - log_sum_exp
+};
+
 class DecoderSession {
  public:
   // Reads and packs the decoder's weights as they are now; the model must outlive the session and
@@ -58,6 +65,11 @@ class DecoderSession {
   // token out of range. Nothing allocates once the session has seen its largest R (and S).
   std::span<float> step(DecoderState& state, std::span<const int32_t> tokens,
                         Tensor<float>* attention_weights = nullptr);
+
+  // Each row's BestToken from the logits of the last step, rows shared among the threads (serial,
+  // argmax and log-sum-exp took a tenth of greedy decoding); a row's numbers do not depend on the
+  // split. The logits are scratch afterwards. Throws ShapeError unless best has one entry per row.
+  void best_tokens(std::span<BestToken> best);
 
  private:
   struct Impl;  // packed weights, table, buffers, helper threads (decoder_session.cpp)

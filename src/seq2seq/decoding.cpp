@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/elementwise.h"
 #include "kernels/softmax_rows.h"
 #include "recur/core/error.h"
 #include "seq2seq/decoder_session.h"
@@ -87,8 +88,8 @@ bool ranks_before(const Candidate& a, const Candidate& b) {
 // order of the log-softmax, which subtracts the same number from every logit of a row.
 void best_tokens(const float* row, int64_t V, size_t width, std::vector<std::pair<float, int32_t>>& out) {
   out.clear();
-  if (width == 1) {  // greedy: one pass
-    const auto best = static_cast<int32_t>(std::max_element(row, row + V) - row);
+  if (width == 1) {  // the last place of a beam: one pass
+    const auto best = static_cast<int32_t>(kernels::argmax<float>(V, row));
     out.emplace_back(row[best], best);
     return;
   }
@@ -150,8 +151,14 @@ void search_batch(Seq2SeqModel& model, Graph<float>& g, DecoderSession& session,
   Tensor<float> weights;
   std::vector<Candidate> candidates;
   std::vector<std::pair<float, int32_t>> best;
+  std::vector<BestToken> row_best;
+  const bool greedy = o.beam == 1;  // one row per sentence, its best token: found on the session's threads
   for (int64_t step = 0; step < o.max_steps && state.rows > 0; ++step) {
     const std::span<float> scores = session.step(state, inputs, keep_attention ? &weights : nullptr);
+    if (greedy) {
+      row_best.resize(static_cast<size_t>(state.rows));
+      session.best_tokens(row_best);
+    }
     const int64_t V = model.config().target_vocab_size;
     std::vector<int64_t> next_rows, next_sentence;
     std::vector<int32_t> next_inputs;
@@ -164,8 +171,13 @@ void search_batch(Seq2SeqModel& model, Graph<float>& g, DecoderSession& session,
           static_cast<int64_t>(o.beam) - static_cast<int64_t>(done[static_cast<size_t>(s)].size());
       candidates.clear();
       for (int64_t r = r0; r < r1; ++r) {
-        float* row = scores.data() + r * V;
         const double base = alive[static_cast<size_t>(s)][static_cast<size_t>(r - r0)].log_prob;
+        if (greedy) {
+          const BestToken& b = row_best[static_cast<size_t>(r)];
+          candidates.push_back({base + (static_cast<double>(b.logit) - b.log_sum_exp), r, b.token});
+          continue;
+        }
+        float* row = scores.data() + r * V;
         // Only a row's best `width` tokens can be among the sentence's best `width` candidates.
         best_tokens(row, V, static_cast<size_t>(std::min(width, V)), best);
         const double lse = log_sum_exp(row, V, best[0]);

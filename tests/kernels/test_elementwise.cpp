@@ -192,6 +192,27 @@ TEST_P(ElementwiseTest, SoftmaxRowFloatEdgeValues) {
   }
 }
 
+// argmax equals std::max_element (the first maximum) for every length, with ties placed in the
+// whole vectors, in the partial last one and across both, and with -inf and huge values.
+TEST_P(ElementwiseTest, ArgmaxIsTheFirstMaximum) {
+  Rng rng(17);
+  for (int64_t n : kLengths) {
+    for (int trial = 0; trial < 6; ++trial) {
+      std::vector<float> x(static_cast<size_t>(n));
+      // Few distinct values, so that the maximum repeats in most rows.
+      for (auto& v : x) v = static_cast<float>(static_cast<int>(rng.uniform(0.0, trial < 3 ? 4.0 : 1e6)));
+      if (trial == 5) std::fill(x.begin(), x.end(), -std::numeric_limits<float>::infinity());
+      const auto expected = std::max_element(x.begin(), x.end()) - x.begin();
+      EXPECT_EQ(kernels::argmax<float>(n, x.data()), expected) << "n=" << n << " trial " << trial;
+      EXPECT_EQ(kernels::argmax<double>(n, std::vector<double>(x.begin(), x.end()).data()), expected);
+    }
+    std::vector<float> x(static_cast<size_t>(n), -1e38f);
+    x[static_cast<size_t>(n - 1)] = 3e38f;  // only in the last (possibly partial) vector
+    EXPECT_EQ(kernels::argmax<float>(n, x.data()), n - 1) << "n=" << n;
+  }
+  EXPECT_EQ(kernels::argmax<float>(0, nullptr), -1);
+}
+
 // The float arithmetic kernels over shapes around the vector widths (partial last vectors, rows
 // shorter than one vector): adds and multiplies exactly as a plain loop, multiply-adds within their
 // rounding; nothing written past the output.

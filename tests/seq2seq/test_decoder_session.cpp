@@ -4,6 +4,7 @@
 // against itself: threads, the embedding table and a row's company change no bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -196,6 +197,44 @@ TEST(DecoderSession, LargerSizesMatchTheGraphStep) {
       expect_close(logits, values(expected), 1e-5, where + ", logits");
       expect_close(values(state.h), values(reference.h), 1e-5, where + ", h");
     }
+  }
+}
+
+// best_tokens: each row's first maximal logit and log-sum-exp, as plain double arithmetic over the
+// logits step() returned gives them; the same bits with 1 and 3 threads (rows split differently).
+TEST(DecoderSession, BestTokensAreTheArgmaxAndLogSumExp) {
+  const Sizes sizes{.hidden = 32, .embedding = 8, .source_vocab = 20, .target_vocab = 523};
+  auto model = make_model({CellType::kGru, 2, false, AttentionKind::kNone}, sizes, 6);
+  Rng rng(4);
+  const DecoderState start = encode_random(*model, 37, 5, rng);
+  const auto tokens = random_tokens(start.rows, sizes.target_vocab, rng);
+  std::vector<std::vector<BestToken>> results;
+  for (int threads : {1, 3}) {
+    DecoderSession session(*model, {.threads = threads});
+    DecoderState state = start;
+    const std::span<float> logits = session.step(state, tokens);
+    const std::vector<float> copy(logits.begin(), logits.end());
+    std::vector<BestToken> best(static_cast<size_t>(start.rows));
+    session.best_tokens(best);
+    const int64_t V = sizes.target_vocab;
+    for (int64_t r = 0; r < start.rows; ++r) {
+      const float* row = copy.data() + r * V;
+      const auto expected = static_cast<int32_t>(std::max_element(row, row + V) - row);
+      double total = 0;
+      for (int64_t v = 0; v < V; ++v) total += std::exp(static_cast<double>(row[v]) - row[expected]);
+      const BestToken& b = best[static_cast<size_t>(r)];
+      EXPECT_EQ(b.token, expected) << "row " << r;
+      EXPECT_EQ(b.logit, row[expected]) << "row " << r;
+      EXPECT_NEAR(b.log_sum_exp, row[expected] + std::log(total), 1e-5) << "row " << r;
+    }
+    results.push_back(best);
+    test::expect_error_words<ShapeError>([&] { session.best_tokens(std::span(best).first(3)); },
+                                         {"best_tokens", "3 entries", "37 rows"});
+  }
+  for (size_t r = 0; r < results[0].size(); ++r) {
+    EXPECT_EQ(results[0][r].token, results[1][r].token);
+    EXPECT_EQ(results[0][r].log_sum_exp, results[1][r].log_sum_exp)
+        << "row " << r << ": threads changed bits";
   }
 }
 
