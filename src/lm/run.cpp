@@ -6,13 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "json_fields.h"
 #include "recur/core/error.h"
 #include "recur/data/dataset.h"
 #include "recur/io/atomic_file.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/memory_estimate.h"
 #include "recur/text/text_file.h"
+#include "run_settings.h"
 
 namespace recur {
 
@@ -120,8 +120,6 @@ void read_named_settings(const JsonFields& f, RunSettings& s) {
                 .mode = parse_preprocess_mode(f.string("mode"))};
   s.cell = run_cell_type(f.string("cell"), f.string("nonlinearity"));
   s.train.partition = parse_partition(f.string("partition"));
-  s.train.optimizer = parse_optimizer_kind(f.string("optimizer"));
-  s.train.lr_schedule = parse_lr_schedule_kind(f.string("lr_schedule"));
 }
 
 void read_number_settings(const JsonFields& f, RunSettings& s) {
@@ -136,19 +134,45 @@ void read_number_settings(const JsonFields& f, RunSettings& s) {
   s.dropout = f.number("dropout");
   t.batch = f.integer("batch", 1, INT64_MAX);
   t.steps = f.integer("steps", 1, INT64_MAX);
+  t.truncation_keep = f.number("random_truncation");
+  read_training_loop_settings(f, t);
+}
+}  // namespace
+
+void read_training_loop_settings(const JsonFields& f, TrainOptions& t) {
   t.lr = f.number("lr");
   t.momentum = f.number("momentum");
   t.weight_decay = f.number("weight_decay");
   t.clip = f.number("clip");
-  t.truncation_keep = f.number("random_truncation");
   t.lr_gamma = f.number("lr_gamma");
   t.epochs = f.integer("epochs", 1, kMaxEpochs);
   t.time_budget_s = f.number("time_budget");
   t.seed = f.unsigned_integer("seed");
   // Absent in runs written before early stopping existed.
   t.patience = f.has("patience") ? f.integer("patience", 0, INT64_MAX) : 0;
+  try {
+    t.optimizer = parse_optimizer_kind(f.string("optimizer"));
+    t.lr_schedule = parse_lr_schedule_kind(f.string("lr_schedule"));
+  } catch (const IoError&) {
+    throw;
+  } catch (const ValueError& e) {
+    throw IoError(f.source() + ": " + e.what());
+  }
 }
-}  // namespace
+
+std::filesystem::path resumable_run_settings(const std::filesystem::path& run_dir) {
+  fs::path file = run_settings_path(run_dir);
+  if (!fs::exists(file)) throw IoError("cannot resume: '" + file.string() + "' is missing");
+  return file;
+}
+
+void apply_resume_overrides(const std::filesystem::path& run_dir, const ResumeOverrides& overrides,
+                            TrainOptions& t) {
+  t.out_dir = run_dir;
+  if (overrides.epochs) t.epochs = *overrides.epochs;
+  t.time_budget_s = overrides.time_budget_s.value_or(0);
+  if (overrides.patience) t.patience = *overrides.patience;
+}
 
 RunSettings parse_run_settings(const std::string& json_text, const std::string& source) {
   const nlohmann::json j = parse_json_file_text(json_text, source);
@@ -166,13 +190,9 @@ RunSettings parse_run_settings(const std::string& json_text, const std::string& 
 }
 
 RunSettings resume_settings(const fs::path& run_dir, const ResumeOverrides& overrides) {
-  const fs::path file = run_settings_path(run_dir);
-  if (!fs::exists(file)) throw IoError("cannot resume: '" + file.string() + "' is missing");
+  const fs::path file = resumable_run_settings(run_dir);
   RunSettings s = parse_run_settings(read_file(file), file.string());
-  s.train.out_dir = run_dir;
-  if (overrides.epochs) s.train.epochs = *overrides.epochs;
-  s.train.time_budget_s = overrides.time_budget_s.value_or(0);
-  if (overrides.patience) s.train.patience = *overrides.patience;
+  apply_resume_overrides(run_dir, overrides, s.train);
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lm/json_fields.h"
+#include "lm/run_settings.h"
 #include "recur/core/error.h"
 #include "recur/core/file_read.h"
 #include "recur/data/dataset.h"
@@ -107,21 +108,11 @@ TranslationSettings parse_translation_settings(const std::string& json_text, con
   s.model.bidirectional = f.at("bidirectional").get<bool>();
   t.batch = f.integer("batch", 1, INT32_MAX);
   t.steps = f.integer("steps", 1, INT32_MAX);
-  t.lr = f.number("lr");
-  t.momentum = f.number("momentum");
-  t.weight_decay = f.number("weight_decay");
-  t.clip = f.number("clip");
-  t.lr_gamma = f.number("lr_gamma");
-  t.epochs = f.integer("epochs", 1, kMaxEpochs);
-  t.time_budget_s = f.number("time_budget");
-  t.patience = f.integer("patience", 0, INT64_MAX);
-  t.seed = f.unsigned_integer("seed");
+  read_training_loop_settings(f, t);
   try {
     s.long_sequences = parse_long_sequences(f.string("long"));
     s.model.cell = run_cell_type(f.string("cell"), f.string("nonlinearity"));
     s.model.attention = parse_attention(f.string("attention"));
-    t.optimizer = parse_optimizer_kind(f.string("optimizer"));
-    t.lr_schedule = parse_lr_schedule_kind(f.string("lr_schedule"));
   } catch (const IoError&) {
     throw;
   } catch (const ValueError& e) {
@@ -131,13 +122,9 @@ TranslationSettings parse_translation_settings(const std::string& json_text, con
 }
 
 TranslationSettings resume_translation_settings(const fs::path& run_dir, const ResumeOverrides& overrides) {
-  const fs::path file = run_settings_path(run_dir);
-  if (!fs::exists(file)) throw IoError("cannot resume: '" + file.string() + "' is missing");
+  const fs::path file = resumable_run_settings(run_dir);
   TranslationSettings s = parse_translation_settings(read_file(file), file.string());
-  s.train.out_dir = run_dir;
-  if (overrides.epochs) s.train.epochs = *overrides.epochs;
-  s.train.time_budget_s = overrides.time_budget_s.value_or(0);
-  if (overrides.patience) s.train.patience = *overrides.patience;
+  apply_resume_overrides(run_dir, overrides, s.train);
   return s;
 }
 
