@@ -233,16 +233,25 @@ void LogBackward(int64_t n, const float* x, const float* dy, float* dx) {
 
 // --- Softmax ---------------------------------------------------------------------------------------
 
+// The largest of x[0, cols), cols >= 1.
+HWY_INLINE float RowMax(int64_t cols, const float* HWY_RESTRICT x) {
+  const D d;
+  const int64_t whole = cols / L * L, rest = cols - whole;
+  Vf vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
+  for (int64_t c = 0; c < whole; c += L) vmax = hn::Max(vmax, hn::LoadU(d, x + c));
+  if (rest > 0)
+    vmax = hn::Max(
+        vmax, hn::IfThenElse(hn::FirstN(d, static_cast<size_t>(rest)), LoadHead(d, x + whole, rest), vmax));
+  return hn::GetLane(hn::MaxOfLanes(d, vmax));
+}
+
 // cols >= 1. The row maximum, then the exps and their sum (in double), then the scaling.
 double SoftmaxRow(int64_t cols, const float* HWY_RESTRICT x, float* HWY_RESTRICT y) {
   const D d;
   const DW dw;
   const int64_t whole = cols / L * L, rest = cols - whole;
   const auto head = hn::FirstN(d, static_cast<size_t>(rest));
-  Vf vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
-  for (int64_t c = 0; c < whole; c += L) vmax = hn::Max(vmax, hn::LoadU(d, x + c));
-  if (rest > 0) vmax = hn::Max(vmax, hn::IfThenElse(head, LoadHead(d, x + whole, rest), vmax));
-  const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));  // subtracted so that every exp is at most 1
+  const float m = RowMax(cols, x);  // subtracted so that every exp is at most 1
   const Vf vm = hn::Set(d, m);
   auto lo = hn::Zero(dw), hi = hn::Zero(dw);
   for (int64_t c = 0; c < whole; c += L) {
@@ -269,10 +278,7 @@ int64_t Argmax(int64_t cols, const float* HWY_RESTRICT x) {
   const D d;
   const int64_t whole = cols / L * L, rest = cols - whole;
   const auto head = hn::FirstN(d, static_cast<size_t>(rest));
-  Vf vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
-  for (int64_t c = 0; c < whole; c += L) vmax = hn::Max(vmax, hn::LoadU(d, x + c));
-  if (rest > 0) vmax = hn::Max(vmax, hn::IfThenElse(head, LoadHead(d, x + whole, rest), vmax));
-  const Vf m = hn::Set(d, hn::GetLane(hn::MaxOfLanes(d, vmax)));
+  const Vf m = hn::Set(d, RowMax(cols, x));
   for (int64_t c = 0; c < whole; c += L) {
     const auto equal = hn::Eq(hn::LoadU(d, x + c), m);
     if (!hn::AllFalse(d, equal)) return c + static_cast<int64_t>(hn::FindKnownFirstTrue(d, equal));
