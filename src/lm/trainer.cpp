@@ -216,10 +216,15 @@ double Trainer::train_step(Graph<float>& g, const EpochBatches& batches, std::ve
                : 0.0f;
   }
   Var loss = model_.loss(g, batches.x, batches.y, T, B, carried_, &state_.dropout_rng, true, carry_scales);
+  return finish_training_step(g, loss, B * T, params, *optimizer_, options_, state_);
+}
+
+double finish_training_step(Graph<float>& g, Var loss, int64_t tokens, ParameterStore<float>& params,
+                            Optimizer<float>& optimizer, const TrainOptions& options, TrainState& state) {
   const double loss_value = g.item(loss);
-  const std::string where = fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step + 1);
+  const std::string where = fmt::format("epoch {}, step {}", state.epoch + 1, state.step + 1);
   if (!std::isfinite(loss_value)) {
-    const fs::path kept = options_.out_dir / "checkpoint";
+    const fs::path kept = options.out_dir / "checkpoint";
     check_finite(loss_value, "training loss",
                  where + (fs::exists(kept / "train_state.json")
                               ? "; the last good checkpoint is kept in " + kept.string()
@@ -227,14 +232,14 @@ double Trainer::train_step(Graph<float>& g, const EpochBatches& batches, std::ve
   }
   g.backward(loss);
   const double norm =
-      options_.clip > 0 ? clip_grad_norm(params.grads(), options_.clip) : grad_norm(params.grads());
+      options.clip > 0 ? clip_grad_norm(params.grads(), options.clip) : grad_norm(params.grads());
   check_finite(norm, "gradient norm", where);
-  optimizer_->step(params);
-  ++state_.step;
-  state_.epoch_loss_sum += loss_value * static_cast<double>(B * T);
-  state_.epoch_tokens += B * T;
-  state_.epoch_norm_sum += norm;
-  ++state_.epoch_steps;
+  optimizer.step(params);
+  ++state.step;
+  state.epoch_loss_sum += loss_value * static_cast<double>(tokens);
+  state.epoch_tokens += tokens;
+  state.epoch_norm_sum += norm;
+  ++state.epoch_steps;
   return norm;
 }
 

@@ -140,26 +140,7 @@ double Seq2SeqTrainer::train_step(Graph<float>& g, const TranslationBatch& batch
   g.clear();
   params.zero_grads();
   Var loss = model_.loss(g, batch_view(batch), &state_.dropout_rng, true);
-  const double loss_value = g.item(loss);
-  const std::string where = fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step + 1);
-  if (!std::isfinite(loss_value)) {
-    const fs::path kept = options_.out_dir / "checkpoint";
-    check_finite(loss_value, "training loss",
-                 where + (fs::exists(kept / "train_state.json")
-                              ? "; the last good checkpoint is kept in " + kept.string()
-                              : "; no checkpoint was saved before it"));
-  }
-  g.backward(loss);
-  const double norm =
-      options_.clip > 0 ? clip_grad_norm(params.grads(), options_.clip) : grad_norm(params.grads());
-  check_finite(norm, "gradient norm", where);
-  optimizer_->step(params);
-  ++state_.step;
-  state_.epoch_loss_sum += loss_value * static_cast<double>(batch.target_tokens);
-  state_.epoch_tokens += batch.target_tokens;
-  state_.epoch_norm_sum += norm;
-  ++state_.epoch_steps;
-  return norm;
+  return finish_training_step(g, loss, batch.target_tokens, params, *optimizer_, options_, state_);
 }
 
 TrainSummary Seq2SeqTrainer::run(const std::atomic<bool>* stop, const TrainCallbacks& callbacks) {

@@ -74,6 +74,13 @@ void write_training_metrics(const std::filesystem::path& dir, const std::vector<
 void check_weights_finite(const ParameterStore<float>& params, std::string_view where,
                           const std::filesystem::path& checkpoint_dir);
 
+// The second half of every training step (language model and translation): the loss checked finite
+// (a NumericError naming the step and the last good checkpoint otherwise), backward, clipping to
+// options.clip (or the plain norm), the optimizer's step, and the step and epoch sums of `state`
+// (the loss weighted by `tokens`). Returns the gradient norm before clipping.
+double finish_training_step(Graph<float>& g, Var loss, int64_t tokens, ParameterStore<float>& params,
+                            Optimizer<float>& optimizer, const TrainOptions& options, TrainState& state);
+
 class Trainer {
  public:
   // The model must be initialized (or loaded); `text` goes into every saved config.json.
