@@ -9,7 +9,7 @@
 
 namespace recur {
 
-EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, int64_t rows, int64_t chunk,
+EvalResult evaluate_stream(LanguageModel& model, TokenView ids, int64_t rows, int64_t chunk,
                            const ComputeContext& context) {
   check(rows >= 1 && chunk >= 1, "evaluate_stream: rows and chunk must be >= 1");
   const int64_t segment = static_cast<int64_t>(ids.size()) / rows;
@@ -28,7 +28,7 @@ EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, i
     target.resize(input.size());
     for (int64_t t = 0; t < steps; ++t)
       for (int64_t r = 0; r < rows; ++r) {
-        const size_t p = static_cast<size_t>(r * segment + start + t);
+        const int64_t p = r * segment + start + t;
         input[static_cast<size_t>(t * rows + r)] = ids[p];
         target[static_cast<size_t>(t * rows + r)] = ids[p + 1];
       }

@@ -11,6 +11,7 @@
 #include "recur/io/atomic_file.h"
 #include "recur/lm/evaluate.h"
 #include "recur/lm/memory_estimate.h"
+#include "recur/lm/prepared_corpus.h"
 #include "recur/text/text_file.h"
 #include "run_settings.h"
 
@@ -196,32 +197,53 @@ RunSettings resume_settings(const fs::path& run_dir, const ResumeOverrides& over
   return s;
 }
 
+int64_t validation_token_count(int64_t num_tokens, double fraction) {
+  return static_cast<int64_t>(static_cast<double>(num_tokens) * fraction);
+}
+
 TrainData split_validation(std::vector<int32_t> ids, double fraction) {
   check(fraction >= 0 && fraction < 1,
         "split_validation: fraction must be in [0, 1), got " + std::to_string(fraction));
   const auto n = static_cast<int64_t>(ids.size());
-  const auto n_valid = static_cast<int64_t>(static_cast<double>(n) * fraction);
-  TrainData data;
-  data.valid.assign(ids.begin() + (n - n_valid), ids.end());
+  const int64_t n_valid = validation_token_count(n, fraction);
+  std::vector<int32_t> valid(ids.begin() + (n - n_valid), ids.end());
   ids.resize(static_cast<size_t>(n - n_valid));
-  data.train = std::move(ids);
-  return data;
+  return {.train = std::move(ids), .valid = std::move(valid)};
 }
 
 RunData load_run_data(const RunSettings& s) {
   RunData run;
-  run.data_path = resolve_dataset(s.data);
-  LmCorpus corpus = load_lm_corpus(run.data_path, s.encoding, s.min_freq);
-  if (!s.valid.empty()) {
-    EncodedTokens valid = encode_text(read_text_file(resolve_dataset(s.valid)), s.encoding, corpus.vocab);
-    run.valid_unknown_count = valid.unknown_count;
-    run.data = {.train = std::move(corpus.ids), .valid = std::move(valid.ids)};
+  // A prepared folder is given by its path; anything else is a text file or a dataset name.
+  const bool is_prepared = is_prepared_folder(s.data);
+  run.data_path = is_prepared ? fs::path(s.data) : resolve_dataset(s.data);
+  run.min_freq = s.min_freq;
+  if (is_prepared) {
+    PreparedCorpus prepared = load_prepared_corpus(run.data_path);
+    run.min_freq = prepared.min_freq;
+    run.data.train = std::move(prepared.train);
+    if (!s.valid.empty()) {
+      EncodedTokens valid =
+          encode_text(read_text_file(resolve_dataset(s.valid)), prepared.encoding, prepared.vocab);
+      run.valid_unknown_count = valid.unknown_count;
+      run.data.valid = std::move(valid.ids);
+    } else {
+      run.data.valid = std::move(prepared.valid);
+      run.valid_unknown_count = prepared.valid_unknown;
+    }
+    run.text = {.encoding = prepared.encoding, .vocab = std::move(prepared.vocab)};
   } else {
-    run.data = split_validation(std::move(corpus.ids), s.valid_fraction);
+    LmCorpus corpus = load_lm_corpus(run.data_path, s.encoding, s.min_freq);
+    if (!s.valid.empty()) {
+      EncodedTokens valid = encode_text(read_text_file(resolve_dataset(s.valid)), s.encoding, corpus.vocab);
+      run.valid_unknown_count = valid.unknown_count;
+      run.data = {.train = std::move(corpus.ids), .valid = std::move(valid.ids)};
+    } else {
+      run.data = split_validation(std::move(corpus.ids), s.valid_fraction);
+    }
+    run.text = {.encoding = s.encoding, .vocab = std::move(corpus.vocab)};
   }
-  run.train_tokens = static_cast<int64_t>(run.data.train.size());
-  run.valid_tokens = static_cast<int64_t>(run.data.valid.size());
-  run.text = {.encoding = s.encoding, .vocab = std::move(corpus.vocab)};
+  run.train_tokens = run.data.train.size();
+  run.valid_tokens = run.data.valid.size();
   return run;
 }
 
@@ -259,6 +281,9 @@ void check_training_fits(const RunSettings& s, int64_t vocab_size) {
 TrainingRun::TrainingRun(RunSettings settings) : settings_(std::move(settings)) {
   validate(settings_);
   data_ = load_run_data(settings_);
+  // A prepared folder fixes the encoding; run.json records what was trained on.
+  settings_.encoding = data_.text.encoding;
+  settings_.min_freq = data_.min_freq;
   check_training_fits(settings_, data_.text.vocab.size());
   create_output_folder(settings_.train.out_dir);
   lock_ = std::make_unique<RunFolderLock>(settings_.train.out_dir);

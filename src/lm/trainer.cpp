@@ -61,7 +61,7 @@ void write_training_metrics(const fs::path& dir, const std::vector<EpochMetrics>
 // The minibatches of one epoch from the chosen partition, transposed to the model's time-major order.
 class Trainer::EpochBatches {
  public:
-  EpochBatches(std::span<const int32_t> corpus, const TrainOptions& o)
+  EpochBatches(TokenView corpus, const TrainOptions& o)
       : B_(o.batch), T_(o.steps), x(static_cast<size_t>(B_ * T_)), y(x.size()) {
     const PartitionOptions popts{.batch_size = static_cast<int32_t>(B_),
                                  .num_steps = static_cast<int32_t>(T_)};
@@ -184,7 +184,7 @@ void Trainer::resume() {
 
 void Trainer::check_batch_index(const TrainState& saved, const fs::path& source) const {
   if (saved.batch_index == 0) return;
-  EpochBatches batches(data_.train, options_);
+  EpochBatches batches(data_.train.view(), options_);
   const int64_t num_batches = batches.plan(saved.epoch_seed);
   if (saved.batch_index > num_batches)
     throw IoError(
@@ -294,7 +294,7 @@ EpochMetrics Trainer::measure_epoch(const EpochRun& run) {
     const int64_t rows =
         std::max<int64_t>(1, std::min<int64_t>(B, static_cast<int64_t>(data_.valid.size()) / (T + 1)));
     const ComputeContext context{.threads = options_.threads};
-    m.valid_perplexity = evaluate_stream(model_, data_.valid, rows, T, context).perplexity();
+    m.valid_perplexity = evaluate_stream(model_, data_.valid.view(), rows, T, context).perplexity();
   }
   return m;
 }
@@ -327,7 +327,7 @@ TrainSummary Trainer::summary(StopReason reason) const {
 
 TrainSummary Trainer::run(const std::atomic<bool>* stop, const TrainCallbacks& callbacks) {
   const auto run_start = Clock::now();
-  EpochBatches batches(data_.train, options_);
+  EpochBatches batches(data_.train.view(), options_);
   while (state_.epoch < options_.epochs) {
     optimizer_->set_lr(lr_schedule_.lr_at(state_.epoch));
     start_epoch();

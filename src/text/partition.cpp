@@ -11,7 +11,7 @@
 namespace recur {
 
 namespace {
-void check_sizes(std::span<const int32_t> corpus, int32_t batch_size, int32_t num_steps, const char* who) {
+void check_sizes(TokenView corpus, int32_t batch_size, int32_t num_steps, const char* who) {
   check(batch_size > 0, std::string(who) + ": batch_size must be > 0, got " + std::to_string(batch_size));
   check(num_steps > 0, std::string(who) + ": num_steps must be > 0, got " + std::to_string(num_steps));
   const int64_t needed = (int64_t{batch_size} + 1) * num_steps;
@@ -30,13 +30,10 @@ void resize_batch(TokenBatch& out, int32_t rows, int32_t num_steps) {
 }
 
 // Row `row` of `out` from corpus[start, start + num_steps] (x) shifted by one (y).
-void copy_row(std::span<const int32_t> corpus, int64_t start, int32_t row, TokenBatch& out) {
-  const auto T = static_cast<size_t>(out.num_steps);
-  const auto s = static_cast<size_t>(start);
-  std::copy_n(corpus.begin() + static_cast<std::ptrdiff_t>(s), T,
-              out.x.begin() + static_cast<std::ptrdiff_t>(row * T));
-  std::copy_n(corpus.begin() + static_cast<std::ptrdiff_t>(s + 1), T,
-              out.y.begin() + static_cast<std::ptrdiff_t>(row * T));
+void copy_row(TokenView corpus, int64_t start, int32_t row, TokenBatch& out) {
+  const int64_t T = out.num_steps;
+  corpus.copy_to(start, T, out.x.data() + row * T);
+  corpus.copy_to(start + 1, T, out.y.data() + row * T);
 }
 
 void check_index(const EpochPlan& plan, int64_t index, const char* who) {
@@ -46,7 +43,7 @@ void check_index(const EpochPlan& plan, int64_t index, const char* who) {
 }
 }  // namespace
 
-RandomPartition::RandomPartition(std::span<const int32_t> corpus, const PartitionOptions& options)
+RandomPartition::RandomPartition(TokenView corpus, const PartitionOptions& options)
     : corpus_(corpus), options_(options) {
   check_sizes(corpus, options.batch_size, options.num_steps, "RandomPartition");
 }
@@ -76,7 +73,7 @@ void RandomPartition::fill_batch(const EpochPlan& plan, int64_t index, TokenBatc
     copy_row(corpus_, plan.starts[static_cast<size_t>(index * options_.batch_size + row)], row, out);
 }
 
-SequentialPartition::SequentialPartition(std::span<const int32_t> corpus, const PartitionOptions& options)
+SequentialPartition::SequentialPartition(TokenView corpus, const PartitionOptions& options)
     : corpus_(corpus), options_(options) {
   check_sizes(corpus, options.batch_size, options.num_steps, "SequentialPartition");
 }
@@ -103,8 +100,7 @@ void SequentialPartition::fill_batch(const EpochPlan& plan, int64_t index, Token
     copy_row(corpus_, plan.offset + row * L + index * options_.num_steps, row, out);
 }
 
-SlidingWindowDataset::SlidingWindowDataset(std::span<const int32_t> corpus,
-                                           const SlidingWindowOptions& options)
+SlidingWindowDataset::SlidingWindowDataset(TokenView corpus, const SlidingWindowOptions& options)
     : corpus_(corpus), options_(options) {
   const char* who = "SlidingWindowDataset";
   check(options.batch_size > 0,

@@ -140,6 +140,16 @@ Vocab Vocab::build(std::span<const std::string_view> tokens, const VocabOptions&
     }
     counts[static_cast<size_t>(it->second)]++;
   }
+  return from_counts(distinct, counts, options);
+}
+
+Vocab Vocab::from_counts(std::span<const std::string_view> distinct, std::span<const int64_t> counts,
+                         const VocabOptions& options) {
+  check(options.min_freq >= 0,
+        "Vocab::from_counts: min_freq must be >= 0, got " + std::to_string(options.min_freq));
+  check(!distinct.empty() && distinct.size() == counts.size(),
+        "Vocab::from_counts: " + std::to_string(distinct.size()) + " distinct tokens and " +
+            std::to_string(counts.size()) + " counts; expected as many, at least one");
   std::vector<int32_t> order(distinct.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
@@ -169,7 +179,8 @@ Vocab Vocab::build(std::span<const std::string_view> tokens, const VocabOptions&
     throw ValueError("Vocab::build: min_freq " + std::to_string(options.min_freq) +
                      " leaves no token in the vocabulary besides <unk>: the most frequent token '" +
                      escape_token(top) + "' occurs " + std::to_string(counts[static_cast<size_t>(order[0])]) +
-                     " times (of " + std::to_string(tokens.size()) + " tokens)");
+                     " times (of " +
+                     std::to_string(std::accumulate(counts.begin(), counts.end(), int64_t{0})) + " tokens)");
   }
   return vocab;
 }

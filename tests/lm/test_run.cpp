@@ -144,8 +144,8 @@ TEST(RunSettings, ResumeTakesRunJsonAndTheGivenOverrides) {
 
 TEST(RunData, ValidationSplitTakesTheTail) {
   const TrainData d = split_validation({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 0.25);
-  EXPECT_EQ(d.train, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7}));
-  EXPECT_EQ(d.valid, (std::vector<int32_t>{8, 9}));
+  EXPECT_EQ(d.train.to_vector(), (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(d.valid.to_vector(), (std::vector<int32_t>{8, 9}));
   EXPECT_TRUE(split_validation({1, 2, 3}, 0).valid.empty());
   EXPECT_THROW((void)split_validation({1, 2}, 1.0), ValueError);
 }

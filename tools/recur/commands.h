@@ -24,6 +24,7 @@ inline ComputeContext apply_common(const CommonOptions& common) { return compute
 void add_demo_command(CLI::App& app, const CommonOptions& common);
 void add_data_command(CLI::App& app, const CommonOptions& common);
 void add_train_command(CLI::App& app, const CommonOptions& common);
+void add_prepare_command(CLI::App& app, const CommonOptions& common);
 void add_generate_command(CLI::App& app, const CommonOptions& common);
 void add_eval_command(CLI::App& app, const CommonOptions& common);
 void add_forecast_command(CLI::App& app, const CommonOptions& common);

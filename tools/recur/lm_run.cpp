@@ -186,7 +186,10 @@ void add_choice(CLI::App& cmd, const std::string& flag, std::string& target,
 void add_train_options(CLI::App& cmd, TrainFlags& f) {
   RunSettings& s = f.settings;
   TrainOptions& t = s.train;
-  cmd.add_option("--data", s.data, "Training text: a file or a dataset name")->capture_default_str();
+  cmd.add_option("--data", s.data,
+                 "Training text: a file, a dataset name, or a folder from `recur prepare` (which fixes "
+                 "--level, --mode, --min-freq and the validation split)")
+      ->capture_default_str();
   cmd.add_option("--valid", s.valid, "Validation text (default: the last --valid-fraction of --data)");
   cmd.add_option("--valid-fraction", s.valid_fraction, "Fraction of the token stream held out for validation")
       ->check(CLI::Range(0.0, 0.9))

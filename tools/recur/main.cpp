@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   recur::cli::add_demo_command(app, common);
+  recur::cli::add_prepare_command(app, common);
   recur::cli::add_train_command(app, common);
   recur::cli::add_generate_command(app, common);
   recur::cli::add_eval_command(app, common);

@@ -10,6 +10,7 @@
 #include "recur/lm/inference.h"
 #include "recur/lm/language_model.h"
 #include "recur/lm/sampler.h"
+#include "recur/text/token_view.h"
 
 namespace recur {
 
@@ -27,8 +28,8 @@ struct EvalResult {
 // from its full history within the segment. rows = 1 scores the whole text exactly (what
 // `recur eval` does); the trainer's validation uses rows = batch for speed. The forward passes run
 // with `context` (threads).
-[[nodiscard]] EvalResult evaluate_stream(LanguageModel& model, std::span<const int32_t> ids, int64_t rows,
-                                         int64_t chunk, const ComputeContext& context);
+[[nodiscard]] EvalResult evaluate_stream(LanguageModel& model, TokenView ids, int64_t rows, int64_t chunk,
+                                         const ComputeContext& context);
 
 // Warms the state up on `prefix` (at least one token), then draws `length` tokens one at a time
 // with the graph-free InferenceSession.

@@ -102,9 +102,12 @@ struct ResumeOverrides {
 
 // The validation split when no validation text is given: the last floor(n * fraction) tokens.
 [[nodiscard]] TrainData split_validation(std::vector<int32_t> ids, double fraction);
+// How many of n tokens split_validation gives to validation (recur prepare splits the same way).
+[[nodiscard]] int64_t validation_token_count(int64_t num_tokens, double fraction);
 
 struct RunData {
-  std::filesystem::path data_path;  // the training text, resolved
+  std::filesystem::path data_path;  // the training text or prepared folder, resolved
+  int64_t min_freq = 0;             // the settings', or the prepared folder's
   ModelTextConfig text;             // the encoding and the vocabulary built from the training text
   TrainData data;                   // moved into the trainer by TrainingRun
   int64_t train_tokens = 0;         // data.train.size(), data.valid.size()
@@ -113,7 +116,9 @@ struct RunData {
 };
 
 // Reads the training text (a file or dataset name), builds the vocabulary from it and encodes the
-// validation text with it, or splits the validation tokens off the training text.
+// validation text with it, or splits the validation tokens off the training text. A prepared folder
+// (recur/lm/prepared_corpus.h) as `data` is mapped instead: its encoding, min_freq and validation
+// split replace the settings' (a validation text given in `valid` is still read and encoded).
 [[nodiscard]] RunData load_run_data(const RunSettings& settings);
 
 // A continuation of a prompt, and which model wrote it.

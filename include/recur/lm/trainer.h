@@ -28,12 +28,14 @@
 #include "recur/lm/train_state.h"
 #include "recur/optim/lr_schedule.h"
 #include "recur/optim/optimizer.h"
+#include "recur/text/token_ids.h"
 
 namespace recur {
 
+// In memory (a text) or memory-mapped (a prepared folder, recur/lm/prepared_corpus.h).
 struct TrainData {
-  std::vector<int32_t> train;
-  std::vector<int32_t> valid;  // may be empty (no validation)
+  TokenIds train;
+  TokenIds valid;  // may be empty (no validation)
 };
 
 // What the trainer tells its caller while it runs (the CLI draws a progress bar from it).

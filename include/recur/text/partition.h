@@ -12,7 +12,8 @@
 //     ...                                    // checkpoint BatchPosition{epoch, plan.seed, b + 1}
 //   }
 //
-// The corpus is viewed, not copied: it must outlive the partition.
+// The corpus is viewed, not copied: it must outlive the partition. It may be int32 ids in memory or
+// 1, 2 or 4-byte ids of a memory-mapped token file (recur/text/token_view.h); the batches are the same.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "recur/core/rng.h"
+#include "recur/text/token_view.h"
 
 namespace recur {
 
@@ -59,7 +61,7 @@ class RandomPartition {
  public:
   // Throws ValueError for non-positive sizes or a corpus shorter than (batch_size + 1) * num_steps,
   // the least that gives one minibatch whatever the offset.
-  RandomPartition(std::span<const int32_t> corpus, const PartitionOptions& options);
+  RandomPartition(TokenView corpus, const PartitionOptions& options);
 
   // The plan of a new epoch with a seed drawn from `rng`, or of the epoch with a known seed (resuming).
   [[nodiscard]] EpochPlan plan_epoch(Rng& rng) const { return plan_epoch(rng.next_u64()); }
@@ -69,7 +71,7 @@ class RandomPartition {
   [[nodiscard]] const PartitionOptions& options() const { return options_; }
 
  private:
-  std::span<const int32_t> corpus_;
+  TokenView corpus_;
   PartitionOptions options_;
 };
 
@@ -79,7 +81,7 @@ class RandomPartition {
 class SequentialPartition {
  public:
   // Same checks as RandomPartition.
-  SequentialPartition(std::span<const int32_t> corpus, const PartitionOptions& options);
+  SequentialPartition(TokenView corpus, const PartitionOptions& options);
 
   [[nodiscard]] EpochPlan plan_epoch(Rng& rng) const { return plan_epoch(rng.next_u64()); }
   [[nodiscard]] EpochPlan plan_epoch(uint64_t seed) const;
@@ -90,7 +92,7 @@ class SequentialPartition {
   [[nodiscard]] const PartitionOptions& options() const { return options_; }
 
  private:
-  std::span<const int32_t> corpus_;
+  TokenView corpus_;
   PartitionOptions options_;
 };
 
@@ -111,7 +113,7 @@ class SlidingWindowDataset {
  public:
   // Throws ValueError for non-positive sizes, negative counts, or num_train + num_valid greater
   // than the len - num_steps windows the corpus holds (the message gives that number).
-  SlidingWindowDataset(std::span<const int32_t> corpus, const SlidingWindowOptions& options);
+  SlidingWindowDataset(TokenView corpus, const SlidingWindowOptions& options);
 
   [[nodiscard]] int64_t num_windows() const;
   [[nodiscard]] int64_t split_size(Split split) const;
@@ -124,7 +126,7 @@ class SlidingWindowDataset {
   [[nodiscard]] const SlidingWindowOptions& options() const { return options_; }
 
  private:
-  std::span<const int32_t> corpus_;
+  TokenView corpus_;
   SlidingWindowOptions options_;
 };
 

@@ -45,6 +45,10 @@ class Vocab {
   // tokens would remain); the message names the most frequent token and its count.
   [[nodiscard]] static Vocab build(std::span<const std::string_view> tokens,
                                    const VocabOptions& options = {});
+  // build() from counts already taken: the distinct tokens in order of first occurrence and their
+  // counts (what a streaming reader collects); the same vocabulary as build() on the tokens.
+  [[nodiscard]] static Vocab from_counts(std::span<const std::string_view> distinct,
+                                         std::span<const int64_t> counts, const VocabOptions& options = {});
 
   [[nodiscard]] int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
   [[nodiscard]] const std::vector<std::string>& tokens() const { return tokens_; }  // [size], index order
