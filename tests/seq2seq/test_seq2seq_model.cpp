@@ -323,6 +323,36 @@ TEST(Seq2SeqCheckpoint, SavesAndLoadsEveryVariant) {
   }
 }
 
+// d2l 1.0 builds its vocabularies from the padded sentences: its source vocabulary has no <bos>
+// (only targets start with it). Such a model loads; the target still needs <bos>.
+TEST(Seq2SeqCheckpoint, SourceVocabularyWithoutBosLoads) {
+  Variant v = kVariants[0];
+  auto model = std::make_unique<Seq2SeqModel>(Seq2SeqConfig{.cell = v.cell,
+                                                            .num_layers = v.layers,
+                                                            .hidden_size = 5,
+                                                            .embedding_size = 4,
+                                                            .source_vocab_size = 8,
+                                                            .target_vocab_size = 7});
+  Rng rng(3);
+  model->reset_parameters(rng);
+  const Seq2SeqText text{.source = Vocab::from_tokens({"<unk>", "<pad>", "<eos>", "a", "b", "c", "d", "e"}),
+                         .target = Vocab::from_tokens({"<unk>", "<pad>", "<bos>", "<eos>", "x", "y", "z"}),
+                         .steps = 7};
+  const fs::path dir = test::make_temp_dir("s2s-nobos");
+  save_seq2seq_files(dir, *model, text);
+  const LoadedSeq2Seq loaded = load_seq2seq(dir);
+  EXPECT_EQ(loaded.text.source, text.source);
+  EXPECT_EQ(loaded.model->config().source_vocab_size, 8);
+
+  const Seq2SeqText no_target_bos{
+      .source = text.source,
+      .target = Vocab::from_tokens({"<unk>", "<pad>", "<eos>", "x", "y", "z", "w"}),
+      .steps = 7};
+  save_seq2seq_files(dir, *model, no_target_bos);
+  test::expect_error_words<IoError>([&] { (void)load_seq2seq(dir); },
+                                    {"config.json", "<bos>", "target_vocab"});
+}
+
 TEST(Seq2SeqCheckpoint, BadFoldersNameTheFileAndField) {
   auto model = make_model(kVariants[0]);
   const Seq2SeqText text{
