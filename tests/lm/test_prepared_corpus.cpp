@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "expect_error.h"
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 #include "recur/lm/prepared_corpus.h"
@@ -52,15 +53,6 @@ fs::path write_text(const fs::path& path, const std::string& text) {
   return path;
 }
 
-template <typename F>
-void expect_io_error(F&& f, std::initializer_list<std::string> words) {
-  try {
-    f();
-    FAIL() << "no IoError";
-  } catch (const IoError& e) {
-    for (const auto& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
-  }
-}
 }  // namespace
 
 TEST(PreparedCorpus, TimeMachineCharsAndWordsEqualTheInMemoryIds) {
@@ -202,39 +194,41 @@ TEST(PreparedCorpus, BrokenFoldersNameTheFileAtFault) {
   const std::string vocab_text = read_file(out / "vocab");
   // A vocabulary of another corpus: another size, then the same size with other counts.
   write_file_atomically(out / "vocab", Vocab::from_tokens({"<unk>", "a", "b"}).serialize());
-  expect_io_error(load, {"vocab", "holds 3 tokens", "prepared.json", "vocab_size"});
+  test::expect_error_words<IoError>(load, {"vocab", "holds 3 tokens", "prepared.json", "vocab_size"});
   std::string recounted = vocab_text;
   char& digit = recounted[recounted.rfind('\t') + 1];  // the last token's count
   digit = digit == '9' ? '8' : '9';
   write_file_atomically(out / "vocab", recounted);
-  expect_io_error(load, {"vocab", "counted_tokens"});
+  test::expect_error_words<IoError>(load, {"vocab", "counted_tokens"});
 
   fresh();
   fs::resize_file(out / "train.bin", fs::file_size(out / "train.bin") - 1);
-  expect_io_error(load, {"train.bin", "truncated"});
+  test::expect_error_words<IoError>(load, {"train.bin", "truncated"});
 
   fresh();
   fs::copy_file(out / "vocab", out / "train.bin", fs::copy_options::overwrite_existing);
-  expect_io_error(load, {"train.bin", "not a recur token file"});
+  test::expect_error_words<IoError>(load, {"train.bin", "not a recur token file"});
 
   fresh();
   fs::remove(out / "valid.bin");
-  expect_io_error(load, {"valid.bin"});
+  test::expect_error_words<IoError>(load, {"valid.bin"});
 
   fresh();
   std::string json = read_file(out / "prepared.json");
   json.replace(json.find("\"version\": 1"), 12, "\"version\": 7");
   write_file_atomically(out / "prepared.json", json);
-  expect_io_error(load, {"prepared.json", "version", "7"});
+  test::expect_error_words<IoError>(load, {"prepared.json", "version", "7"});
 
   // Text errors name the file and the offset, as read_text_file's do.
   const fs::path binary = write_text(dir / "bin.txt", std::string("abc\0def", 7));
-  expect_io_error([&] { (void)prepare(binary, dir / "q", kWordsRaw, 2); },
-                  {"bin.txt", "NUL byte at byte offset 3"});
+  test::expect_error_words<IoError>([&] { (void)prepare(binary, dir / "q", kWordsRaw, 2); },
+                                    {"bin.txt", "NUL byte at byte offset 3"});
   const fs::path latin1 = write_text(dir / "latin1.txt", "caf\xE9 ok\n");
-  expect_io_error([&] { (void)prepare(latin1, dir / "q", kCharsD2l, 3); }, {"latin1.txt", "byte offset 3"});
+  test::expect_error_words<IoError>([&] { (void)prepare(latin1, dir / "q", kCharsD2l, 3); },
+                                    {"latin1.txt", "byte offset 3"});
   const fs::path blank = write_text(dir / "blank.txt", " \n\t\n");
-  expect_io_error([&] { (void)prepare(blank, dir / "q", kWordsRaw, 1); }, {"blank.txt", "only whitespace"});
+  test::expect_error_words<IoError>([&] { (void)prepare(blank, dir / "q", kWordsRaw, 1); },
+                                    {"blank.txt", "only whitespace"});
 }
 
 TEST(PreparedCorpus, CommandLinePreparesTrainsAndRefusesABrokenFolder) {

@@ -11,15 +11,9 @@
 using recur::test::ngram_fixture;
 using recur::test::read_ngram_fixture;
 using recur::test::run_cli;
+using recur::test::shell_quoted;
 
 namespace {
-std::string quoted(const std::filesystem::path& path) {
-  std::string out = "'";
-  out += path.string();
-  out += '\'';
-  return out;
-}
-
 void expect_contains(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "missing '" << part << "' in:\n" << text;
 }
@@ -28,25 +22,27 @@ void expect_contains(const std::string& text, const std::string& part) {
 TEST(ArpaCli, TrainsLmplzsArpaAndScoresAsQuery) {
   const auto dir = recur::test::make_temp_dir("ngram_kn");
   const auto arpa = dir / "tm120.o3.arpa";
-  const auto train = run_cli("ngram train " + quoted(ngram_fixture("tm120.txt")) +
-                             " --smoothing kn --order 3 -o " + quoted(arpa));
+  const auto train = run_cli("ngram train " + shell_quoted(ngram_fixture("tm120.txt")) +
+                             " --smoothing kn --order 3 -o " + shell_quoted(arpa));
   ASSERT_EQ(train.exit_code, 0) << train.output;
   expect_contains(train.output, "3-grams: ");
   EXPECT_EQ(recur::read_file(arpa), read_ngram_fixture("tm120.o3.arpa"));
 
-  const auto eval = run_cli("ngram eval " + quoted(arpa) + " " + quoted(ngram_fixture("tm_heldout.txt")));
+  const auto eval =
+      run_cli("ngram eval " + shell_quoted(arpa) + " " + shell_quoted(ngram_fixture("tm_heldout.txt")));
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   EXPECT_EQ(eval.output, read_ngram_fixture("tm120.o3.tm_heldout.query_summary.txt"));
 
   const auto binary = dir / "tm120.o3.rlm";
-  const auto build = run_cli("ngram build-binary " + quoted(arpa) + " " + quoted(binary));
+  const auto build = run_cli("ngram build-binary " + shell_quoted(arpa) + " " + shell_quoted(binary));
   ASSERT_EQ(build.exit_code, 0) << build.output;
-  const auto mapped = run_cli("ngram eval " + quoted(binary) + " " + quoted(ngram_fixture("tm_heldout.txt")));
+  const auto mapped =
+      run_cli("ngram eval " + shell_quoted(binary) + " " + shell_quoted(ngram_fixture("tm_heldout.txt")));
   ASSERT_EQ(mapped.exit_code, 0) << mapped.output;
   EXPECT_EQ(mapped.output, read_ngram_fixture("tm120.o3.tm_heldout.query_summary.txt"));
 
-  const auto lines = run_cli("ngram eval --per-line " + quoted(ngram_fixture("srilm_style.arpa")) + " " +
-                             quoted(ngram_fixture("srilm_eval.txt")));
+  const auto lines = run_cli("ngram eval --per-line " + shell_quoted(ngram_fixture("srilm_style.arpa")) +
+                             " " + shell_quoted(ngram_fixture("srilm_eval.txt")));
   ASSERT_EQ(lines.exit_code, 0) << lines.output;
   EXPECT_EQ(lines.output, read_ngram_fixture("srilm_style.srilm_eval.query_sentence.txt") +
                               read_ngram_fixture("srilm_style.srilm_eval.query_summary.txt"));
@@ -54,24 +50,25 @@ TEST(ArpaCli, TrainsLmplzsArpaAndScoresAsQuery) {
 
 TEST(ArpaCli, KneserNeyMistakes) {
   const auto dir = recur::test::make_temp_dir("ngram_kn_bad");
-  const std::string tiny = quoted(ngram_fixture("tiny.txt"));
+  const std::string tiny = shell_quoted(ngram_fixture("tiny.txt"));
   struct Case {
     std::string args;
     int exit_code;
     std::vector<std::string> words;
   };
   const std::vector<Case> cases = {
-      {"ngram train " + tiny + " --smoothing kn -o " + quoted(dir / "m.ngram"), 2, {"*.arpa"}},
-      {"ngram train " + tiny + " --smoothing add-k --k 0.1 -o " + quoted(dir / "m.arpa"),
+      {"ngram train " + tiny + " --smoothing kn -o " + shell_quoted(dir / "m.ngram"), 2, {"*.arpa"}},
+      {"ngram train " + tiny + " --smoothing add-k --k 0.1 -o " + shell_quoted(dir / "m.arpa"),
        2,
        {"--smoothing kn"}},
-      {"ngram train " + tiny + " --smoothing kn -o " + quoted(dir / "m.arpa"),
+      {"ngram train " + tiny + " --smoothing kn -o " + shell_quoted(dir / "m.arpa"),
        1,
        {"discount", "--discount-fallback"}},
-      {"ngram train " + tiny + " --smoothing kn --order 0 --discount-fallback -o " + quoted(dir / "m.arpa"),
+      {"ngram train " + tiny + " --smoothing kn --order 0 --discount-fallback -o " +
+           shell_quoted(dir / "m.arpa"),
        1,
        {"--order"}},
-      {"ngram eval " + quoted(ngram_fixture("tm_heldout.txt")) + " " + tiny, 1, {"tm_heldout.txt"}},
+      {"ngram eval " + shell_quoted(ngram_fixture("tm_heldout.txt")) + " " + tiny, 1, {"tm_heldout.txt"}},
   };
   for (const Case& c : cases) {
     const auto r = run_cli(c.args);
@@ -81,18 +78,18 @@ TEST(ArpaCli, KneserNeyMistakes) {
   // A reserved word in the text names file:line.
   const auto text = dir / "symbols.txt";
   recur::write_file_atomically(text, "a b\nc <s> d\n");
-  const auto r = run_cli("ngram train " + quoted(text) + " --smoothing kn --discount-fallback -o " +
-                         quoted(dir / "s.arpa"));
+  const auto r = run_cli("ngram train " + shell_quoted(text) + " --smoothing kn --discount-fallback -o " +
+                         shell_quoted(dir / "s.arpa"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   expect_contains(r.output, "symbols.txt:2");
   const auto skipped =
-      run_cli("ngram train " + quoted(text) + " --smoothing kn --discount-fallback --skip-symbols -o " +
-              quoted(dir / "s.arpa"));
+      run_cli("ngram train " + shell_quoted(text) + " --smoothing kn --discount-fallback --skip-symbols -o " +
+              shell_quoted(dir / "s.arpa"));
   EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
   // A malformed ARPA names file:line.
   const auto bad = dir / "bad.arpa";
   recur::write_file_atomically(bad, "\\data\\\nngram 1=1\n\n\\1-grams:\n-0.5\n\n\\end\\\n");
-  const auto e = run_cli("ngram eval " + quoted(bad) + " " + tiny);
+  const auto e = run_cli("ngram eval " + shell_quoted(bad) + " " + tiny);
   EXPECT_EQ(e.exit_code, 1) << e.output;
   expect_contains(e.output, "bad.arpa:5");
 }

@@ -40,16 +40,9 @@ fs::path write_text(const fs::path& path, const std::string& text) {
   return path;
 }
 
-// Appended piece by piece: GCC 12 warns falsely (-Wrestrict) about "'" + string + "'".
-std::string quoted(const fs::path& path) {
-  std::string out = "'";
-  out.append(path.string()).append("'");
-  return out;
-}
-
 // A tiny model: GRU 1 x 16, embedding 8, batch 16, 6 steps, 20 validation pairs, one thread.
 std::string train_args(const fs::path& data, const fs::path& out) {
-  return "translate train --data " + quoted(data) + " --out " + quoted(out) +
+  return "translate train --data " + test::shell_quoted(data) + " --out " + test::shell_quoted(out) +
          " --valid-pairs 20 --min-freq 1 --layers 1 --hidden 16 --embed 8 --dropout 0 --batch 16 --steps 6"
          " --lr 0.02 --threads 1";
 }
@@ -150,8 +143,8 @@ TEST_F(TranslateCli, ShowTranslatesTheGivenSentencesAfterTraining) {
 TEST_F(TranslateCli, RunTranslatesEachLineOfStandardInputOrAFile) {
   ASSERT_EQ(plain_->exit_code, 0) << plain_->output;
   const fs::path input = write_text(*dir_ / "input.txt", "a b c\n\nd e f g\nH A B.\n   \n");
-  const std::string model = " --model " + quoted(*dir_ / "plain") + " --threads 1";
-  const auto piped = test::run_cli("translate run" + model + " < " + quoted(input));
+  const std::string model = " --model " + test::shell_quoted(*dir_ / "plain") + " --threads 1";
+  const auto piped = test::run_cli("translate run" + model + " < " + test::shell_quoted(input));
   ASSERT_EQ(piped.exit_code, 0) << piped.output;
   const auto lines = lines_of(piped.output);
   ASSERT_EQ(lines.size(), 5u) << piped.output;
@@ -161,21 +154,24 @@ TEST_F(TranslateCli, RunTranslatesEachLineOfStandardInputOrAFile) {
   EXPECT_EQ(lines[4], "");  // so does a line of spaces
   for (const auto& line : lines) EXPECT_EQ(line.find("<eos>"), std::string::npos) << line;
   // Read from a file in batches: the same answers (greedy search does not depend on the company).
-  const auto from_file = test::run_cli("translate run" + model + " --input " + quoted(input) + " --batch 2");
+  const auto from_file =
+      test::run_cli("translate run" + model + " --input " + test::shell_quoted(input) + " --batch 2");
   ASSERT_EQ(from_file.exit_code, 0) << from_file.output;
   EXPECT_EQ(from_file.output, piped.output);
   // The run folder and its best/ model folder give the same model.
-  const auto best =
-      test::run_cli("translate run --model " + quoted(*dir_ / "plain" / "best") + " < " + quoted(input));
+  const auto best = test::run_cli("translate run --model " + test::shell_quoted(*dir_ / "plain" / "best") +
+                                  " < " + test::shell_quoted(input));
   EXPECT_EQ(best.output, piped.output);
   // Beam search: one line per input line too.
-  const auto beam = test::run_cli("translate run" + model + " --beam 3 --alpha 0.5 < " + quoted(input));
+  const auto beam =
+      test::run_cli("translate run" + model + " --beam 3 --alpha 0.5 < " + test::shell_quoted(input));
   ASSERT_EQ(beam.exit_code, 0) << beam.output;
   const auto beam_lines = lines_of(beam.output);
   ASSERT_EQ(beam_lines.size(), 5u) << beam.output;
   EXPECT_EQ(beam_lines[1], "");
   // --max-steps 1: at most one word each.
-  const auto short_answers = test::run_cli("translate run" + model + " --max-steps 1 < " + quoted(input));
+  const auto short_answers =
+      test::run_cli("translate run" + model + " --max-steps 1 < " + test::shell_quoted(input));
   ASSERT_EQ(short_answers.exit_code, 0) << short_answers.output;
   for (const auto& line : lines_of(short_answers.output))
     EXPECT_EQ(line.find(' '), std::string::npos) << line;
@@ -189,8 +185,9 @@ TEST_F(TranslateCli, AttentionSvgOnlyForAttentionModels) {
   ASSERT_EQ(attention_->exit_code, 0) << attention_->output;
   const fs::path input = write_text(*dir_ / "svg-input.txt", "\na b c d\ne f g\n");
   const fs::path svg = *dir_ / "weights.svg";
-  const auto r = test::run_cli("translate run --model " + quoted(*dir_ / "attention") + " --attention-svg " +
-                               quoted(svg) + " --input " + quoted(input));
+  const auto r =
+      test::run_cli("translate run --model " + test::shell_quoted(*dir_ / "attention") + " --attention-svg " +
+                    test::shell_quoted(svg) + " --input " + test::shell_quoted(input));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // The heat map is of the first sentence that has words: "a b c d" is 5 source tokens with <eos>.
   EXPECT_NE(r.output.find("attention weights of \"a b c d\" written to " + svg.string()), std::string::npos)
@@ -202,8 +199,8 @@ TEST_F(TranslateCli, AttentionSvgOnlyForAttentionModels) {
   EXPECT_GT(cells, 0u) << map;
   EXPECT_EQ(cells % 5, 0u) << cells << " cells for 5 source tokens";
   EXPECT_NE(map.find(">&lt;eos&gt;<"), std::string::npos) << "the <eos> column label, escaped";
-  expect_failure("translate run --model " + quoted(*dir_ / "plain") + " --attention-svg " +
-                     quoted(*dir_ / "no.svg") + " --input " + quoted(input),
+  expect_failure("translate run --model " + test::shell_quoted(*dir_ / "plain") + " --attention-svg " +
+                     test::shell_quoted(*dir_ / "no.svg") + " --input " + test::shell_quoted(input),
                  1, {"--attention-svg", "--attention bahdanau"});
   EXPECT_FALSE(fs::exists(*dir_ / "no.svg"));
 }
@@ -212,8 +209,8 @@ TEST_F(TranslateCli, EvalPrintsCorpusBleuAndItsParts) {
   ASSERT_EQ(plain_->exit_code, 0) << plain_->output;
   const fs::path test_pairs = write_reverse_pairs(*dir_ / "test.tsv", 30, 9);
   for (const std::string beam : {"", " --beam 2"}) {
-    const auto r = test::run_cli("translate eval --model " + quoted(*dir_ / "plain") + " --test " +
-                                 quoted(test_pairs) + " --threads 1" + beam);
+    const auto r = test::run_cli("translate eval --model " + test::shell_quoted(*dir_ / "plain") +
+                                 " --test " + test::shell_quoted(test_pairs) + " --threads 1" + beam);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find(test_pairs.string() + ": 30 sentences, " +
                             (beam.empty() ? "greedy search" : "beam 2 search (alpha 0.75)")),
@@ -230,15 +227,16 @@ TEST_F(TranslateCli, EvalPrintsCorpusBleuAndItsParts) {
     EXPECT_GT(number_after(r.output, "sentences/s = "), 0.0) << r.output;
   }
   const fs::path no_tab = write_text(*dir_ / "eval_no_tab.tsv", "a b\tb a\nc d e f\n");
-  expect_failure("translate eval --model " + quoted(*dir_ / "plain") + " --test " + quoted(no_tab), 1,
-                 {no_tab.string() + ":2", "no tab"});
+  expect_failure("translate eval --model " + test::shell_quoted(*dir_ / "plain") + " --test " +
+                     test::shell_quoted(no_tab),
+                 1, {no_tab.string() + ":2", "no tab"});
   // --max-pairs reads the first pairs only.
-  const auto some = test::run_cli("translate eval --model " + quoted(*dir_ / "plain") + " --test " +
-                                  quoted(test_pairs) + " --max-pairs 4");
+  const auto some = test::run_cli("translate eval --model " + test::shell_quoted(*dir_ / "plain") +
+                                  " --test " + test::shell_quoted(test_pairs) + " --max-pairs 4");
   EXPECT_NE(some.output.find(": 4 sentences"), std::string::npos) << some.output;
   // Greedy search is deterministic: a second run gives the same figures.
-  const auto again = test::run_cli("translate eval --model " + quoted(*dir_ / "plain") + " --test " +
-                                   quoted(test_pairs) + " --max-pairs 4");
+  const auto again = test::run_cli("translate eval --model " + test::shell_quoted(*dir_ / "plain") +
+                                   " --test " + test::shell_quoted(test_pairs) + " --max-pairs 4");
   EXPECT_EQ(lines_of(some.output).at(1), lines_of(again.output).at(1));
 }
 
@@ -264,7 +262,8 @@ TEST_F(TranslateCli, ResumeContinuesARunFromItsFolder) {
   const fs::path out = *dir_ / "resume";
   ASSERT_EQ(test::run_cli(train_args(*data_, out) + " --epochs 1").exit_code, 0);
   // --resume continues it from run.json alone: one more epoch.
-  const auto resumed = test::run_cli("translate train --resume " + quoted(out) + " --epochs 2 --threads 1");
+  const auto resumed =
+      test::run_cli("translate train --resume " + test::shell_quoted(out) + " --epochs 2 --threads 1");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resumed from " + (out / "checkpoint").string()), std::string::npos)
       << resumed.output;
@@ -281,21 +280,23 @@ TEST(TranslateCliErrors, BadInputsAreNamedWithExitCodes) {
   const fs::path empty_side = write_text(dir / "empty_side.tsv", "a b\tb a\nc d\t  \n");
   expect_failure(train_args(empty_side, dir / "o") + " --epochs 1", 1, {"empty_side.tsv:2", "empty target"});
   expect_failure(train_args(dir / "missing.tsv", dir / "o"), 1, {"missing.tsv"});
-  expect_failure("translate run --model " + quoted(dir / "nowhere") + " < /dev/null", 1,
+  expect_failure("translate run --model " + test::shell_quoted(dir / "nowhere") + " < /dev/null", 1,
                  {(dir / "nowhere").string(), "no model"});
-  expect_failure("translate eval --model " + quoted(dir / "nowhere") + " --test " + quoted(data), 1,
-                 {"nowhere"});
+  expect_failure(
+      "translate eval --model " + test::shell_quoted(dir / "nowhere") + " --test " + test::shell_quoted(data),
+      1, {"nowhere"});
   fs::create_directories(dir / "empty-run");
-  expect_failure("translate train --resume " + quoted(dir / "empty-run"), 1,
+  expect_failure("translate train --resume " + test::shell_quoted(dir / "empty-run"), 1,
                  {"cannot resume", (dir / "empty-run" / "run.json").string(), "missing"});
   // Command-line errors: exit code 2.
   expect_failure(train_args(data, dir / "o") + " --attention luong", 2, {"--attention", "luong"});
   expect_failure(train_args(data, dir / "o") + " --long wrap", 2, {"--long"});
   expect_failure("translate run --beam 0", 2, {"--beam"});
-  expect_failure("translate eval --model " + quoted(dir / "o"), 2, {"--test"});
+  expect_failure("translate eval --model " + test::shell_quoted(dir / "o"), 2, {"--test"});
   expect_failure("translate", 2, {});
   // Bad values the library checks name the flag.
-  const std::string train = "translate train --data " + quoted(data) + " --out " + quoted(dir / "o");
+  const std::string train =
+      "translate train --data " + test::shell_quoted(data) + " --out " + test::shell_quoted(dir / "o");
   expect_failure(train + " --hidden 0", 1, {"--hidden must be in [1, 2^24], got 0"});
   expect_failure(train + " --dropout 1", 1, {"--dropout must be in [0, 1)"});
   expect_failure(train + " --valid-fraction 0.5 --valid-pairs 40", 1,
@@ -310,6 +311,7 @@ TEST(TranslateCliErrors, BadInputsAreNamedWithExitCodes) {
 TEST(TranslateCliErrors, OversizedModelsNameTheFlag) {
   const auto dir = test::make_temp_dir("translate-cli-big");
   const fs::path data = write_reverse_pairs(dir / "pairs.tsv", 40);
-  const std::string train = "translate train --data " + quoted(data) + " --out " + quoted(dir / "o");
+  const std::string train =
+      "translate train --data " + test::shell_quoted(data) + " --out " + test::shell_quoted(dir / "o");
   expect_failure(train + " --hidden 10000000", 1, {"--hidden", "needs about", "memory"});
 }

@@ -50,6 +50,12 @@ std::string cli_path() {
   return cli && *cli ? cli : RECUR_CLI_PATH;
 }
 
+std::string shell_quoted(const std::filesystem::path& path) {
+  std::string out = "'";
+  out.append(path.string()).append("'");  // appended: GCC 12 warns falsely (-Wrestrict) about "'" + s
+  return out;
+}
+
 CliResult run_cli(const std::string& args, const std::string& launcher) {
   // Dataset names resolve as under `make test` even when ctest runs without RECUR_DATA.
   std::string command;

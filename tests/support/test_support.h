@@ -23,6 +23,8 @@ struct CliResult {
 // Runs the built `recur` tool with a shell-quoted argument string, e.g. run_cli("stats x.txt").
 // `launcher`, when given, is a command line the tool runs under (e.g. "prlimit --nproc=1").
 CliResult run_cli(const std::string& args, const std::string& launcher = "");
+// `path` in single quotes, for run_cli's argument string.
+std::string shell_quoted(const std::filesystem::path& path);
 // The path of the built `recur` tool (RECUR_CLI, else the build's own).
 std::string cli_path();
 

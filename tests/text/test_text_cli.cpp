@@ -10,17 +10,12 @@
 #include "test_support.h"
 
 using recur::test::run_cli;
+using recur::test::shell_quoted;
 
 namespace {
-// A path in single quotes for the shell (built with append: GCC 12 gives a false -Wrestrict for "'" + s).
-std::string quoted(const std::filesystem::path& path) {
-  std::string out = "'";
-  out += path.string();
-  out += '\'';
-  return out;
+std::string fixture(const std::string& name) {
+  return shell_quoted(recur::test::test_data_dir() / "text" / name);
 }
-
-std::string fixture(const std::string& name) { return quoted(recur::test::test_data_dir() / "text" / name); }
 
 void expect_contains(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "missing '" << part << "' in:\n" << text;
@@ -37,7 +32,8 @@ void expect_failure(const std::string& args, std::initializer_list<std::string> 
 TEST(StatsCli, TimeMachineWordsMatchTheBook) {
   const auto dir = recur::test::make_temp_dir("stats");
   const auto svg = dir / "zipf.svg";
-  const auto r = run_cli("stats timemachine --mode d2l --level word --top 10 --zipf-plot " + quoted(svg));
+  const auto r =
+      run_cli("stats timemachine --mode d2l --level word --top 10 --zipf-plot " + shell_quoted(svg));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   expect_contains(r.output, "tokens: 32775\n");
   expect_contains(r.output, "vocabulary size: 4580");
@@ -91,7 +87,7 @@ TEST(StatsCli, BadInputsFailWithAClearMessage) {
 
 TEST(NgramCli, TrainEvalRoundTripByHand) {
   const auto dir = recur::test::make_temp_dir("ngram-cli");
-  const std::string model = quoted(dir / "m.ngram");
+  const std::string model = shell_quoted(dir / "m.ngram");
   const auto train =
       run_cli("ngram train " + fixture("two_sentences.txt") + " --order 2 --smoothing laplace -o " + model);
   ASSERT_EQ(train.exit_code, 0) << train.output;
@@ -106,7 +102,7 @@ TEST(NgramCli, TrainEvalRoundTripByHand) {
 
 TEST(NgramCli, BadInputsFailWithAClearMessage) {
   const auto dir = recur::test::make_temp_dir("ngram-cli");
-  const std::string model = quoted(dir / "m.ngram");
+  const std::string model = shell_quoted(dir / "m.ngram");
   expect_failure("ngram train timemachine --order 0 -o " + model, {"order must be at least 1", "got 0"});
   expect_failure("ngram train timemachine --smoothing laplace --k 0.5 -o " + model, {"laplace", "k = 0.5"});
   expect_failure("ngram train timemachine --smoothing add-k --k -1 -o " + model,
@@ -128,20 +124,21 @@ TEST(NgramCli, BadInputsFailWithAClearMessage) {
 // Issue #12: sizes from flags, files that are not regular files, CRLF model files, honest hints.
 TEST(NgramCli, HardenedInputs) {
   const auto dir = recur::test::make_temp_dir("ngram-cli");
-  const std::string model = quoted(dir / "m.ngram");
+  const std::string model = shell_quoted(dir / "m.ngram");
   // order * bits wrapped in int and the counter crashed (exit 139).
   expect_failure("ngram train " + fixture("two_sentences.txt") + " --order 2147483647 -o " + model,
                  {"order must be at most 128", "got 2147483647"});
-  expect_failure("ngram train " + quoted(dir) + " -o " + model, {"is a directory"});
+  expect_failure("ngram train " + shell_quoted(dir) + " -o " + model, {"is a directory"});
   std::filesystem::create_symlink("/dev/zero", dir / "zero.ngram");
-  expect_failure("ngram eval " + quoted(dir / "zero.ngram") + " " + fixture("two_sentences.txt"),
+  expect_failure("ngram eval " + shell_quoted(dir / "zero.ngram") + " " + fixture("two_sentences.txt"),
                  {"zero.ngram", "not a regular file"});
   ASSERT_EQ(run_cli("ngram train " + fixture("two_sentences.txt") + " --order 2 -o " + model).exit_code, 0);
   std::string crlf;
   for (char c : recur::read_text_file(dir / "m.ngram", {.allows_blank = true}))
     crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
   std::ofstream(dir / "crlf.ngram", std::ios::binary) << crlf;
-  const auto eval = run_cli("ngram eval " + quoted(dir / "crlf.ngram") + " " + fixture("two_sentences.txt"));
+  const auto eval =
+      run_cli("ngram eval " + shell_quoted(dir / "crlf.ngram") + " " + fixture("two_sentences.txt"));
   EXPECT_EQ(eval.exit_code, 0) << eval.output;
   expect_contains(eval.output, "perplexity:");
   // ngram and stats offer --replace-invalid, so their message says so.

@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "expect_error.h"
 #include "recur/core/error.h"
 #include "recur/core/rng.h"
 #include "recur/text/partition.h"
@@ -45,15 +46,6 @@ void put_bytes(const fs::path& p, const std::string& bytes) {
   out << bytes;
 }
 
-template <typename F>
-void expect_io_error(F&& f, std::initializer_list<std::string> words) {
-  try {
-    f();
-    FAIL() << "no IoError";
-  } catch (const IoError& e) {
-    for (const auto& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
-  }
-}
 }  // namespace
 
 TEST(TokenFile, NarrowestWidthHoldsTheVocabulary) {
@@ -136,31 +128,31 @@ TEST(TokenFile, BadFilesAreIoErrorsNamingTheFile) {
   auto open = [&] { (void)MappedTokenFile(bad); };
 
   put_bytes(bad, bytes.substr(0, bytes.size() - 1));
-  expect_io_error(open, {"bad.bin", "truncated", "100 ids of 2 byte(s)"});
+  test::expect_error_words<IoError>(open, {"bad.bin", "truncated", "100 ids of 2 byte(s)"});
   put_bytes(bad, fmt::format("{}x", bytes));
-  expect_io_error(open, {"bad.bin", "trailing"});
+  test::expect_error_words<IoError>(open, {"bad.bin", "trailing"});
   put_bytes(bad, bytes.substr(0, 20));
-  expect_io_error(open, {"bad.bin", "shorter than the 32-byte header"});
+  test::expect_error_words<IoError>(open, {"bad.bin", "shorter than the 32-byte header"});
   put_bytes(bad, "version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n");
-  expect_io_error(open, {"bad.bin", "not a recur token file"});
+  test::expect_error_words<IoError>(open, {"bad.bin", "not a recur token file"});
   std::string other = bytes;
   other[8] = 2;  // version 2
   put_bytes(bad, other);
-  expect_io_error(open, {"bad.bin", "version 2", "reads version 1"});
+  test::expect_error_words<IoError>(open, {"bad.bin", "version 2", "reads version 1"});
   other = bytes;
   other[12] = 3;  // width 3
   put_bytes(bad, other);
-  expect_io_error(open, {"bad.bin", "width 3"});
+  test::expect_error_words<IoError>(open, {"bad.bin", "width 3"});
   other = bytes;
   other[12] = 1;                       // width 1 for a vocabulary of 300
   other[16] = static_cast<char>(200);  // and a count that fits the file
   put_bytes(bad, other);
-  expect_io_error(open, {"bad.bin", "width of 1 byte(s) cannot hold", "300 tokens"});
+  test::expect_error_words<IoError>(open, {"bad.bin", "width of 1 byte(s) cannot hold", "300 tokens"});
   other = bytes;
   other[24] = 10;  // a vocabulary of 10 (was 300 = 0x012C)
   other[25] = 0;
   put_bytes(bad, other);
-  expect_io_error(open, {"bad.bin", "outside the vocabulary [0, 10)"});
-  expect_io_error([&] { (void)MappedTokenFile(dir / "missing.bin"); }, {"missing.bin"});
-  expect_io_error([&] { (void)MappedTokenFile(dir); }, {"not a regular file"});
+  test::expect_error_words<IoError>(open, {"bad.bin", "outside the vocabulary [0, 10)"});
+  test::expect_error_words<IoError>([&] { (void)MappedTokenFile(dir / "missing.bin"); }, {"missing.bin"});
+  test::expect_error_words<IoError>([&] { (void)MappedTokenFile(dir); }, {"not a regular file"});
 }
