@@ -1,10 +1,12 @@
 // Fuzz target: ARPA files (KenLM, SRILM, recur); an accepted file is written back, re-read to the same
-// text, and scored on a few lines, so that a file that loads is also a file that works.
+// text, scored on a few lines and entropy-pruned (the pruned model must load too), so that a file
+// that loads is also a file that works.
 #include <stdexcept>
 
 #include "fuzz_support.h"
 #include "recur/ngram/arpa.h"
 #include "recur/ngram/backoff_model.h"
+#include "recur/ngram/entropy_prune.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   recur::fuzz::expect_recur_errors_only([&] {
@@ -14,6 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       throw std::logic_error("an ARPA file recur wrote reads back differently");
     const recur::BackoffModel scorer(model);
     (void)recur::query_text(scorer, "the time traveller\n\n<unk> a b\nno newline");
+    const recur::EntropyPruneResult pruned = recur::prune_by_entropy(model, {.threshold = 1e-2});
+    (void)recur::query_text(recur::BackoffModel(pruned.model), "a b a\n<s> b </s>\n");
   });
   return 0;
 }

@@ -5,12 +5,12 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <unordered_map>
 
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"  // read_file
@@ -170,6 +170,59 @@ bool parse_float(std::string_view text, float& value) {
   return ec == std::errc() && ptr == text.data() + text.size() && !text.empty();
 }
 
+// Word -> id while reading, open addressing over id + 1; the words themselves live in the
+// model's vocabulary. (std::unordered_map's node per word made a third of the reading time.)
+class WordIds {
+ public:
+  explicit WordIds(size_t expected) : slots_(std::bit_ceil(std::max<size_t>(16, 2 * expected)), 0) {}
+  // The id of `word`, or UINT32_MAX.
+  [[nodiscard]] uint32_t find(std::string_view word, const std::vector<std::string>& vocab) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t slot = hash(word) & mask;; slot = (slot + 1) & mask) {
+      const uint32_t entry = slots_[slot];
+      if (entry == 0) return UINT32_MAX;
+      if (vocab[entry - 1] == word) return entry - 1;
+    }
+  }
+  // Adds vocab[id]; false when the word is there already.
+  bool insert(uint32_t id, const std::vector<std::string>& vocab) {
+    if (2 * (size_ + 1) > slots_.size()) {
+      std::vector<uint32_t> old(slots_.size() * 2, 0);
+      old.swap(slots_);
+      for (uint32_t entry : old)
+        if (entry != 0) place(entry - 1, vocab);
+    }
+    if (find(vocab[id], vocab) != UINT32_MAX) return false;
+    place(id, vocab);
+    ++size_;
+    return true;
+  }
+
+ private:
+  static uint64_t hash(std::string_view word) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ word.size();
+    size_t i = 0;
+    for (; i + 8 <= word.size(); i += 8) {  // eight bytes at a time, then the tail
+      uint64_t v = 0;
+      std::memcpy(&v, word.data() + i, 8);
+      h = (h ^ v) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 29;
+    }
+    uint64_t v = 0;
+    std::memcpy(&v, word.data() + i, word.size() - i);
+    h = (h ^ v) * 0x94D049BB133111EBull;
+    return h ^ (h >> 32);
+  }
+  void place(uint32_t id, const std::vector<std::string>& vocab) {
+    const size_t mask = slots_.size() - 1;
+    size_t slot = hash(vocab[id]) & mask;
+    while (slots_[slot] != 0) slot = (slot + 1) & mask;
+    slots_[slot] = id + 1;
+  }
+  std::vector<uint32_t> slots_;  // [power of two] id + 1, 0 when empty
+  size_t size_ = 0;
+};
+
 std::string quoted(std::string_view line) {
   constexpr size_t kMax = 80;
   return fmt::format("\"{}{}\"", line.substr(0, kMax), line.size() > kMax ? "..." : "");
@@ -278,8 +331,7 @@ ArpaModel parse_arpa(std::string_view text, const std::string& source) {
 
   ArpaModel model;
   model.orders.resize(counts.size());
-  std::unordered_map<std::string_view, uint32_t> word_ids;
-  word_ids.reserve(
+  WordIds word_ids(
       static_cast<size_t>(std::min<int64_t>(counts[0], static_cast<int64_t>(text.size() / 4 + 1))));
   std::vector<std::string_view> fields;
   const int max_order = static_cast<int>(counts.size());
@@ -317,13 +369,13 @@ ArpaModel parse_arpa(std::string_view text, const std::string& source) {
         const std::string_view word = fields[static_cast<size_t>(1 + k)];
         if (n == 1) {
           const auto id = static_cast<uint32_t>(model.vocab.size());
-          if (!word_ids.emplace(word, id).second) lines.fail(fmt::format("duplicate unigram \"{}\"", word));
           model.vocab.emplace_back(word);
+          if (!word_ids.insert(id, model.vocab)) lines.fail(fmt::format("duplicate unigram \"{}\"", word));
           grams.word_ids.push_back(id);
         } else {
-          const auto it = word_ids.find(word);
-          if (it == word_ids.end()) lines.fail(fmt::format("\"{}\" is not among the unigrams", word));
-          grams.word_ids.push_back(it->second);
+          const uint32_t id = word_ids.find(word, model.vocab);
+          if (id == UINT32_MAX) lines.fail(fmt::format("\"{}\" is not among the unigrams", word));
+          grams.word_ids.push_back(id);
         }
       }
       grams.log_prob.push_back(log_prob);

@@ -1,5 +1,5 @@
-// KenLM-compatible scoring over hash tables of ARPA n-grams, in memory or mapped from the binary
-// form (see backoff_model.h).
+// KenLM-compatible scoring over probing hash tables of ARPA n-grams, in memory or mapped from the
+// binary form (see backoff_model.h; the image is built in backoff_model_build.cpp).
 #include "recur/ngram/backoff_model.h"
 
 #include <fcntl.h>
@@ -13,286 +13,37 @@
 #include <cmath>
 #include <cstring>
 
+#include "ngram/probing_format.h"
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"
 
 namespace recur {
 
 namespace {
-uint64_t hash_ids(const uint32_t* ids, int n) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(n);
-  for (int k = 0; k < n; ++k) {
-    h ^= ids[k];
-    h *= 0xBF58476D1CE4E5B9ull;  // splitmix64's mixing constants
-    h ^= h >> 31;
-  }
-  h *= 0x94D049BB133111EBull;
-  return h ^ (h >> 29);
-}
+using namespace ngram_detail;
 
-uint64_t hash_word(std::string_view word) {
-  uint64_t h = 0xCBF29CE484222325ull;  // FNV-1a, then a final mix
-  for (char c : word) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001B3ull;
+// a == b for short strings without a call to memcmp (words are a few bytes; the call was a tenth
+// of scoring).
+bool same_word(const char* a, const char* b, size_t size) {
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t x = 0, y = 0;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    if (x != y) return false;
   }
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDull;
-  return h ^ (h >> 33);
+  for (; i < size; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
 }
 
 // query's whitespace (util/spaces.cc kSpaces): \t \n \v \f \r and space.
 bool is_query_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
-// a[0..n) == b[0..n) as a plain loop: n is at most 32 and usually 2 to 5, too short for memcmp's call.
-bool same_ids(const uint32_t* a, const uint32_t* b, int n) {
-  for (int k = 0; k < n; ++k)
-    if (a[k] != b[k]) return false;
-  return true;
-}
-
-// Index of `key` in an order's table (-1 when absent); the table always has an empty slot.
-int64_t find_in(const uint32_t* slots, uint64_t mask, const uint32_t* ids, int n, const uint32_t* key) {
-  for (uint64_t slot = hash_ids(key, n) & mask;; slot = (slot + 1) & mask) {
-    const uint32_t entry = slots[slot];
-    if (entry == 0) return -1;
-    if (same_ids(key, ids + (entry - 1) * static_cast<uint64_t>(n), n)) return entry - 1;
-  }
-}
-
-// The binary form. All arrays are 8-byte aligned; sizes follow from the header and the counts.
-constexpr char kMagic[8] = {'r', 'e', 'c', 'u', 'r', 'l', 'm', '\0'};
-constexpr uint32_t kFormatVersion = 1;
-constexpr uint32_t kByteOrderMark = 0x01020304;
-
-struct Header {
-  char magic[8];
-  uint32_t version;
-  uint32_t byte_order;  // kByteOrderMark as written by this machine
-  uint32_t order;
-  uint32_t vocab_size;
-  uint64_t blob_bytes;  // vocabulary strings, concatenated
-  uint32_t unk_id, bos_id, eos_id;
-  uint32_t reserved0;
-  uint64_t reserved[2];
-};
-static_assert(sizeof(Header) == 64);
-
-uint64_t align8(uint64_t x) { return (x + 7) & ~uint64_t{7}; }
-uint64_t table_capacity(uint64_t count) { return std::bit_ceil(count * 2 + 2); }
-
-struct Layout {
-  struct Order {
-    uint64_t ids_at = 0, prob_at = 0, backoff_at = 0, extends_at = 0, slots_at = 0, capacity = 0;
-  };
-  uint64_t counts_at = 0, vocab_offsets_at = 0, blob_at = 0, vocab_slots_at = 0, vocab_capacity = 0;
-  std::vector<Order> orders = {};
-  uint64_t total = 0;
-};
-
-// Offsets of every array; counts must be bounded by the caller (at most 2^40 each).
-Layout compute_layout(uint32_t order, uint64_t vocab_size, uint64_t blob_bytes, const uint64_t* counts) {
-  Layout l;
-  uint64_t at = sizeof(Header);
-  l.counts_at = at;
-  at += 8 * uint64_t{order};
-  l.vocab_offsets_at = at;
-  at += 8 * (vocab_size + 1);
-  l.blob_at = at;
-  at = align8(at + blob_bytes);
-  l.vocab_capacity = table_capacity(vocab_size);
-  l.vocab_slots_at = at;
-  at = align8(at + 4 * l.vocab_capacity);
-  for (uint32_t n = 1; n <= order; ++n) {
-    Layout::Order o;
-    const uint64_t count = counts[n - 1];
-    o.ids_at = at;
-    at = align8(at + 4 * count * n);
-    o.prob_at = at;
-    at = align8(at + 4 * count);
-    if (n < order) {
-      o.backoff_at = at;
-      at = align8(at + 4 * count);
-      o.extends_at = at;
-      at = align8(at + count);
-    }
-    if (n >= 2) {
-      o.capacity = table_capacity(count);
-      o.slots_at = at;
-      at = align8(at + 4 * o.capacity);
-    }
-    l.orders.push_back(o);
-  }
-  l.total = at;
-  return l;
-}
 }  // namespace
-
-struct BackoffModel::Storage {
-  std::vector<uint64_t> owned;  // an image built in memory
-  void* mapped = nullptr;       // or a file mapped read-only
-  size_t mapped_size = 0;
-
-  Storage() = default;
-  Storage(const Storage&) = delete;
-  Storage& operator=(const Storage&) = delete;
-  ~Storage() {
-    if (mapped != nullptr) ::munmap(mapped, mapped_size);
-  }
-  [[nodiscard]] const char* data() const {
-    return mapped != nullptr ? static_cast<const char*>(mapped) : reinterpret_cast<const char*>(owned.data());
-  }
-  [[nodiscard]] size_t size() const {
-    return mapped != nullptr ? mapped_size : owned.size() * sizeof(uint64_t);
-  }
-};
 
 BackoffModel::BackoffModel(BackoffModel&&) noexcept = default;
 BackoffModel& BackoffModel::operator=(BackoffModel&&) noexcept = default;
 BackoffModel::~BackoffModel() = default;
-
-BackoffModel::BackoffModel(const ArpaModel& arpa) {
-  check<IoError>(arpa.order() >= 1 && arpa.order() <= kMaxOrder,
-                 fmt::format("ARPA model: order {} outside [1, {}]", arpa.order(), kMaxOrder));
-  const auto order = static_cast<uint32_t>(arpa.order());
-  check<IoError>(
-      arpa.orders[0].count() == static_cast<int64_t>(arpa.vocab.size()),
-      fmt::format("ARPA model: {} unigrams for {} words", arpa.orders[0].count(), arpa.vocab.size()));
-  for (uint32_t n = 1; n <= order; ++n) {
-    const ArpaOrder& grams = arpa.orders[n - 1];
-    const auto count = static_cast<size_t>(grams.count());
-    check<IoError>(grams.word_ids.size() == count * n && (n == order || grams.log_backoff.size() == count),
-                   fmt::format("ARPA model: the {}-grams' arrays disagree in length", n));
-    for (uint32_t id : grams.word_ids)
-      if (id >= arpa.vocab.size())
-        throw IoError(fmt::format("ARPA model: a {}-gram's word id {} is not a word", n, id));
-    if (n == 1)
-      for (size_t i = 0; i < count; ++i)
-        if (grams.word_ids[i] != i) throw IoError("ARPA model: unigram i must be word i");
-  }
-  // KenLM: "The ARPA file is missing <unk>. Substituting log10 probability -100."
-  bool has_unk = false;
-  uint64_t blob_bytes = 0;
-  for (const std::string& w : arpa.vocab) {
-    has_unk = has_unk || w == "<unk>";
-    blob_bytes += w.size();
-  }
-  if (!has_unk) blob_bytes += 5;
-  const uint64_t vocab_size = arpa.vocab.size() + (has_unk ? 0 : 1);
-  check<IoError>(vocab_size < (uint64_t{1} << 32) - 1, "ARPA model: more than 2^32 - 2 words");
-  std::vector<uint64_t> counts(order);
-  for (uint32_t n = 1; n <= order; ++n) counts[n - 1] = static_cast<uint64_t>(arpa.orders[n - 1].count());
-  counts[0] = vocab_size;
-  for (uint64_t c : counts)
-    if (c >= (uint64_t{1} << 32) - 1) throw IoError("ARPA model: more than 2^32 - 2 n-grams in one order");
-  const Layout layout = compute_layout(order, vocab_size, blob_bytes, counts.data());
-
-  storage_ = std::make_unique<Storage>();
-  storage_->owned.assign(layout.total / 8, 0);
-  char* base = reinterpret_cast<char*>(storage_->owned.data());
-  const auto at = [&]<typename T>(uint64_t offset, T*) { return reinterpret_cast<T*>(base + offset); };
-
-  // Vocabulary: strings, offsets and the hash table over them.
-  auto* offsets = at(layout.vocab_offsets_at, static_cast<uint64_t*>(nullptr));
-  char* blob = base + layout.blob_at;
-  uint64_t used = 0;
-  for (uint64_t id = 0; id < vocab_size; ++id) {
-    const std::string_view w =
-        id < arpa.vocab.size() ? std::string_view(arpa.vocab[id]) : std::string_view("<unk>");
-    offsets[id] = used;
-    std::memcpy(blob + used, w.data(), w.size());
-    used += w.size();
-  }
-  offsets[vocab_size] = used;
-  auto* vocab_slots = at(layout.vocab_slots_at, static_cast<uint32_t*>(nullptr));
-  const uint64_t vocab_mask = layout.vocab_capacity - 1;
-  for (uint64_t id = 0; id < vocab_size; ++id) {
-    const std::string_view w(blob + offsets[id], offsets[id + 1] - offsets[id]);
-    for (uint64_t slot = hash_word(w) & vocab_mask;; slot = (slot + 1) & vocab_mask) {
-      const uint32_t entry = vocab_slots[slot];
-      if (entry == 0) {
-        vocab_slots[slot] = static_cast<uint32_t>(id + 1);
-        break;
-      }
-      if (std::string_view(blob + offsets[entry - 1], offsets[entry] - offsets[entry - 1]) == w)
-        throw IoError(fmt::format("ARPA model: the unigram \"{}\" appears twice", w));
-    }
-  }
-
-  // N-grams, their tables, then which of them extend (need the table of the order above).
-  for (uint32_t n = 1; n <= order; ++n) {
-    const ArpaOrder& grams = arpa.orders[n - 1];
-    const Layout::Order& o = layout.orders[n - 1];
-    auto* ids = at(o.ids_at, static_cast<uint32_t*>(nullptr));
-    auto* prob = at(o.prob_at, static_cast<float*>(nullptr));
-    std::copy(grams.word_ids.begin(), grams.word_ids.end(), ids);
-    std::copy(grams.log_prob.begin(), grams.log_prob.end(), prob);
-    if (n < order)
-      std::copy(grams.log_backoff.begin(), grams.log_backoff.end(),
-                at(o.backoff_at, static_cast<float*>(nullptr)));
-    if (n == 1 && !has_unk) {
-      ids[vocab_size - 1] = static_cast<uint32_t>(vocab_size - 1);
-      prob[vocab_size - 1] = -100.0f;
-    }
-    if (n < 2) continue;
-    auto* slots = at(o.slots_at, static_cast<uint32_t*>(nullptr));
-    const uint64_t mask = o.capacity - 1;
-    for (uint64_t i = 0; i < counts[n - 1]; ++i) {
-      const uint32_t* key = ids + i * n;
-      for (uint64_t slot = hash_ids(key, static_cast<int>(n)) & mask;; slot = (slot + 1) & mask) {
-        const uint32_t entry = slots[slot];
-        if (entry == 0) {
-          slots[slot] = static_cast<uint32_t>(i + 1);
-          break;
-        }
-        if (std::equal(key, key + n, ids + (entry - 1) * uint64_t{n})) {
-          std::string words;
-          for (uint32_t k = 0; k < n; ++k) words += fmt::format("{}{}", k ? " " : "", arpa.vocab[key[k]]);
-          throw IoError(fmt::format("ARPA model: the {}-gram \"{}\" appears twice", n, words));
-        }
-      }
-    }
-  }
-  // An n-gram may extend to the right when its backoff is non-zero or it is the context of an
-  // (n+1)-gram; otherwise the state forgets it (KenLM's -0.0 backoff).
-  for (uint32_t n = 1; n < order; ++n) {
-    const Layout::Order& o = layout.orders[n - 1];
-    auto* extends = at(o.extends_at, static_cast<uint8_t*>(nullptr));
-    const auto* backoff = at(o.backoff_at, static_cast<float*>(nullptr));
-    for (uint64_t i = 0; i < counts[n - 1]; ++i) extends[i] = backoff[i] != 0.0f;
-    const Layout::Order& up = layout.orders[n];
-    const auto* up_ids = at(up.ids_at, static_cast<uint32_t*>(nullptr));
-    const auto* ids = at(o.ids_at, static_cast<uint32_t*>(nullptr));
-    const auto* slots = n >= 2 ? at(o.slots_at, static_cast<uint32_t*>(nullptr)) : nullptr;
-    for (uint64_t i = 0; i < counts[n]; ++i) {
-      const uint32_t* context = up_ids + i * (n + 1);
-      const int64_t found = n == 1 ? static_cast<int64_t>(context[0])
-                                   : find_in(slots, o.capacity - 1, ids, static_cast<int>(n), context);
-      if (found >= 0) extends[found] = 1;
-    }
-  }
-
-  Header header{};
-  std::memcpy(header.magic, kMagic, sizeof kMagic);
-  header.version = kFormatVersion;
-  header.byte_order = kByteOrderMark;
-  header.order = order;
-  header.vocab_size = static_cast<uint32_t>(vocab_size);
-  header.blob_bytes = blob_bytes;
-  const auto id_of = [&](std::string_view w) -> uint32_t {
-    for (uint64_t id = 0; id < vocab_size; ++id)
-      if (std::string_view(blob + offsets[id], offsets[id + 1] - offsets[id]) == w)
-        return static_cast<uint32_t>(id);
-    return UINT32_MAX;
-  };
-  header.unk_id = id_of("<unk>");
-  // KenLM treats a missing <s> or </s> as <unk>.
-  header.bos_id = id_of("<s>") == UINT32_MAX ? header.unk_id : id_of("<s>");
-  header.eos_id = id_of("</s>") == UINT32_MAX ? header.unk_id : id_of("</s>");
-  std::memcpy(base, &header, sizeof header);
-  std::memcpy(base + layout.counts_at, counts.data(), 8 * counts.size());
-  attach("ARPA model");
-}
 
 bool BackoffModel::is_binary(std::string_view bytes) {
   return bytes.size() >= sizeof kMagic && std::memcmp(bytes.data(), kMagic, sizeof kMagic) == 0;
@@ -315,7 +66,14 @@ BackoffModel BackoffModel::load_binary(const std::filesystem::path& path) {
   model.storage_ = std::make_unique<Storage>();
   const auto size = static_cast<size_t>(info.st_size);
   if (size > 0) {
-    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Pages are read in up front (KenLM's default load method too): scoring touches most of them,
+    // and one sequential read is cheaper than a page fault per first touch.
+#ifdef MAP_POPULATE
+    constexpr int kFlags = MAP_PRIVATE | MAP_POPULATE;
+#else
+    constexpr int kFlags = MAP_PRIVATE;
+#endif
+    void* mapped = ::mmap(nullptr, size, PROT_READ, kFlags, fd, 0);
     ::close(fd);
     if (mapped == MAP_FAILED) throw IoError(fmt::format("cannot map '{}': {}", name, std::strerror(errno)));
     model.storage_->mapped = mapped;
@@ -341,15 +99,21 @@ void BackoffModel::attach(const std::string& source) {
     fail(fmt::format("format version {}, this recur reads {}", header.version, kFormatVersion));
   if (header.order < 1 || header.order > static_cast<uint32_t>(kMaxOrder))
     fail(fmt::format("order {} outside [1, {}]", header.order, kMaxOrder));
-  if (size < sizeof(Header) + 8 * uint64_t{header.order}) fail("truncated");
-  std::vector<uint64_t> counts(header.order);
-  std::memcpy(counts.data(), base + sizeof(Header), 8 * counts.size());
-  // Every n-gram takes at least 4 bytes, which bounds the counts before any arithmetic on them.
-  for (uint64_t c : counts)
-    if (c > size / 4) fail("n-gram counts larger than the file");
+  if (size < sizeof(Header) + sizeof(TableSize) * uint64_t{header.order}) fail("truncated");
+  std::vector<TableSize> sizes(header.order);
+  std::memcpy(sizes.data(), base + sizeof(Header), sizeof(TableSize) * sizes.size());
+  // Every slot takes at least 12 bytes, which bounds the sizes before any arithmetic on them.
+  if (sizes[0].entries != header.vocab_size) fail("unigram count differs from the vocabulary size");
+  for (uint32_t n = 2; n <= header.order; ++n) {
+    const TableSize& t = sizes[n - 1];
+    if (t.slots > size / 12 || t.slots >= (uint64_t{1} << 32) - 1) fail("hash table larger than the file");
+    if (t.buckets == 0 || t.buckets >= t.slots || t.entries >= t.slots)
+      fail(fmt::format("{}-gram table of {} slots for {} buckets and {} entries", n, t.slots, t.buckets,
+                       t.entries));
+  }
   if (header.blob_bytes > size) fail("vocabulary larger than the file");
-  if (counts[0] != header.vocab_size) fail("unigram count differs from the vocabulary size");
-  const Layout layout = compute_layout(header.order, header.vocab_size, header.blob_bytes, counts.data());
+  if (header.vocab_size > size / 8) fail("vocabulary larger than the file");
+  const Layout layout = compute_layout(header.order, header.vocab_size, header.blob_bytes, sizes.data());
   if (layout.total != size) fail(fmt::format("{} bytes, the header implies {}", size, layout.total));
 
   order_ = static_cast<int>(header.order);
@@ -361,43 +125,33 @@ void BackoffModel::attach(const std::string& source) {
   eos_id_ = header.eos_id;
   vocab_offsets_ = reinterpret_cast<const uint64_t*>(base + layout.vocab_offsets_at);
   vocab_blob_ = base + layout.blob_at;
-  vocab_slots_ = reinterpret_cast<const uint32_t*>(base + layout.vocab_slots_at);
+  vocab_slots_ = reinterpret_cast<const VocabSlot*>(base + layout.vocab_slots_at);
   vocab_mask_ = layout.vocab_capacity - 1;
-  // One pass over ids and tables, so that no lookup can leave the image.
+  unigrams_ = reinterpret_cast<const Weights*>(base + layout.unigrams_at);
+  // The vocabulary's offsets and table are checked one by one (they are small); the n-gram tables
+  // need no pass: a search starts in [0, buckets) and stops at the latest at the last slot, which
+  // must be empty, and it only compares keys, so any bytes in between give wrong numbers at worst.
   if (vocab_offsets_[0] != 0 || vocab_offsets_[vocab_size_] != header.blob_bytes) fail("vocabulary offsets");
   for (uint32_t i = 0; i < vocab_size_; ++i)
     if (vocab_offsets_[i] > vocab_offsets_[i + 1]) fail("vocabulary offsets");
-  const auto check_table = [&](const uint32_t* slots, uint64_t capacity, uint64_t count) {
-    uint64_t used = 0;
-    for (uint64_t i = 0; i < capacity; ++i) {
-      if (slots[i] > count) fail("hash table entry outside its array");
-      used += slots[i] != 0;
-    }
-    if (used != count) fail("hash table does not hold every entry");
-  };
-  check_table(vocab_slots_, layout.vocab_capacity, vocab_size_);
-  orders_.assign(header.order, {});
-  for (uint32_t n = 1; n <= header.order; ++n) {
-    const Layout::Order& o = layout.orders[n - 1];
-    OrderView& v = orders_[n - 1];
-    v.count = static_cast<int64_t>(counts[n - 1]);
-    v.word_ids = reinterpret_cast<const uint32_t*>(base + o.ids_at);
-    v.log_prob = reinterpret_cast<const float*>(base + o.prob_at);
-    for (uint64_t i = 0; i < counts[n - 1] * n; ++i)
-      if (v.word_ids[i] >= vocab_size_) fail(fmt::format("a {}-gram's word id is outside the vocabulary", n));
-    if (n < header.order) {
-      v.log_backoff = reinterpret_cast<const float*>(base + o.backoff_at);
-      v.extends = reinterpret_cast<const uint8_t*>(base + o.extends_at);
-    }
-    if (n >= 2) {
-      v.slots = reinterpret_cast<const uint32_t*>(base + o.slots_at);
-      v.mask = o.capacity - 1;
-      check_table(v.slots, o.capacity, counts[n - 1]);
-    }
+  uint64_t used = 0;
+  for (uint64_t i = 0; i < layout.vocab_capacity; ++i) {
+    const VocabSlot& entry = vocab_slots_[i];
+    if (entry.id_plus_one > vocab_size_ || uint64_t{entry.offset} + entry.size > header.blob_bytes)
+      fail("vocabulary table entry outside the vocabulary");
+    used += entry.id_plus_one != 0;
   }
-  // Unigram i is word i: scoring indexes unigrams by word id.
-  for (uint32_t i = 0; i < vocab_size_; ++i)
-    if (orders_[0].word_ids[i] != i) fail("unigrams are not in word id order");
+  if (used != vocab_size_) fail("vocabulary table does not hold every word");
+  tables_.assign(header.order, {});
+  for (uint32_t n = 2; n <= header.order; ++n) {
+    Table& t = tables_[n - 1];
+    t.entries = base + layout.table_at[n - 1];
+    t.buckets = sizes[n - 1].buckets;
+    uint64_t last_key = 0;
+    const uint64_t entry_bytes = n < header.order ? sizeof(MiddleEntry) : sizeof(TopEntry);
+    std::memcpy(&last_key, t.entries + (sizes[n - 1].slots - 1) * entry_bytes, sizeof last_key);
+    if (last_key != kEmptyKey) fail(fmt::format("the {}-gram table's last slot is not empty", n));
+  }
 }
 
 std::string_view BackoffModel::word(uint32_t id) const {
@@ -406,16 +160,15 @@ std::string_view BackoffModel::word(uint32_t id) const {
   return {vocab_blob_ + vocab_offsets_[id], vocab_offsets_[id + 1] - vocab_offsets_[id]};
 }
 
-int64_t BackoffModel::find(int n, const uint32_t* key) const {
-  const OrderView& v = orders_[static_cast<size_t>(n - 1)];
-  return find_in(v.slots, v.mask, v.word_ids, n, key);
-}
-
 uint32_t BackoffModel::word_id(std::string_view w) const {
-  for (uint64_t slot = hash_word(w) & vocab_mask_;; slot = (slot + 1) & vocab_mask_) {
-    const uint32_t entry = vocab_slots_[slot];
-    if (entry == 0) return unk_id_;
-    if (word(entry - 1) == w) return entry - 1;
+  const uint64_t hash = hash_word(w);
+  const auto tag = static_cast<uint32_t>(hash >> 32);
+  for (uint64_t slot = hash & vocab_mask_;; slot = (slot + 1) & vocab_mask_) {
+    const VocabSlot& entry = vocab_slots_[slot];
+    if (entry.id_plus_one == 0) return unk_id_;
+    if (entry.tag == tag && entry.size == w.size() &&
+        same_word(vocab_blob_ + entry.offset, w.data(), w.size()))
+      return entry.id_plus_one - 1;
   }
 }
 
@@ -423,36 +176,71 @@ BackoffModel::State BackoffModel::begin_sentence_state() const {
   State state;
   state.length = 1;
   state.words[0] = bos_id_;
-  state.backoff[0] = order_ > 1 ? orders_[0].log_backoff[bos_id_] : 0.0f;
+  state.backoff[0] = order_ > 1 ? unigrams_[bos_id_].log_backoff : 0.0f;
   return state;
 }
 
+const BackoffModel::MiddleEntry* BackoffModel::find_middle(int n, uint64_t key) const {
+  const Table& t = tables_[static_cast<size_t>(n - 1)];
+  const auto* entries = reinterpret_cast<const MiddleEntry*>(t.entries);
+  for (uint64_t slot = bucket_of(key, t.buckets);; ++slot) {
+    const uint64_t found = entries[slot].key;
+    if (found == key) return &entries[slot];
+    if (found == kEmptyKey) return nullptr;
+  }
+}
+
+const BackoffModel::TopEntry* BackoffModel::find_top(uint64_t key) const {
+  const Table& t = tables_[static_cast<size_t>(order_ - 1)];
+  const auto* entries = reinterpret_cast<const TopEntry*>(t.entries);
+  for (uint64_t slot = bucket_of(key, t.buckets);; ++slot) {
+    uint64_t found = 0;
+    std::memcpy(&found, entries[slot].key, sizeof found);
+    if (found == key) return &entries[slot];
+    if (found == kEmptyKey) return nullptr;
+  }
+}
+
+void BackoffModel::prefetch_bigram(uint32_t previous, uint32_t word) const {
+  if (order_ < 2) return;
+  const Table& t = tables_[1];
+  const uint64_t entry_bytes = order_ > 2 ? sizeof(MiddleEntry) : sizeof(TopEntry);
+  __builtin_prefetch(t.entries + bucket_of(make_key(word, previous), t.buckets) * entry_bytes);
+}
+
+// KenLM's ScoreExceptBackoff and FullScore (lm/model.cc): the search extends the match to the
+// left one context word at a time and stops at the first n-gram it does not find (blanks stand
+// in for missing suffixes) or at one that no longer n-gram ends with.
 BackoffModel::Score BackoffModel::score(const State& in, uint32_t word, State& out) const {
-  const OrderView& unigrams = orders_[0];
+  const Weights& unigram = unigrams_[word];
   Score result;
-  result.log_prob = unigrams.log_prob[word];
+  result.log_prob = prob_of(unigram.log_prob);
   result.ngram_length = 1;
   out.words[0] = word;
-  out.backoff[0] = order_ > 1 ? unigrams.log_backoff[word] : 0.0f;
-  out.length = order_ > 1 && unigrams.extends[word] != 0 ? 1 : 0;
-  // Extend to the left through the context: n-gram c_{k+1} .. c_1 w has order k + 2.
-  std::array<uint32_t, kMaxOrder> key{};
-  for (int k = 0; k < in.length && k + 2 <= order_; ++k) {
-    const int n = k + 2;
-    // key = c_{k+1} .. c_1 w, oldest first
-    for (int i = 0; i <= k; ++i) key[static_cast<size_t>(i)] = in.words[static_cast<size_t>(k - i)];
-    key[static_cast<size_t>(k + 1)] = word;
-    const int64_t at = find(n, key.data());
-    // KenLM fills n-grams missing under a longer one (SRILM pruning) with blanks that carry on the
-    // search; looking past a miss gives the same longest match.
-    if (at < 0) continue;
-    const OrderView& grams = orders_[static_cast<size_t>(n - 1)];
-    result.log_prob = grams.log_prob[at];
-    result.ngram_length = n;
-    if (n < order_) {
-      out.backoff[static_cast<size_t>(k + 1)] = grams.log_backoff[at];
-      if (grams.extends[at] != 0) out.length = n;
+  out.backoff[0] = unigram.log_backoff;
+  out.length = order_ > 1 && has_extension(unigram.log_backoff) ? 1 : 0;
+  bool is_independent = is_independent_left(unigram.log_prob);
+  uint64_t suffix_slot = word;
+  const int max_context = std::min(in.length, order_ - 1);
+  for (int k = 0; k < max_context && !is_independent; ++k) {
+    const int n = k + 2;  // the n-gram c_{k+1} .. c_1 w
+    const uint64_t key = make_key(suffix_slot, in.words[static_cast<size_t>(k)]);
+    if (n == order_) {
+      if (const TopEntry* top = find_top(key); top != nullptr) {
+        result.log_prob = top->log_prob;
+        result.ngram_length = n;
+      }
+      break;
     }
+    const MiddleEntry* entry = find_middle(n, key);
+    if (entry == nullptr) break;
+    out.backoff[static_cast<size_t>(k + 1)] = entry->weights.log_backoff;
+    result.log_prob = prob_of(entry->weights.log_prob);
+    result.ngram_length = n;
+    if (has_extension(entry->weights.log_backoff)) out.length = n;
+    is_independent = is_independent_left(entry->weights.log_prob);
+    const auto* entries = reinterpret_cast<const MiddleEntry*>(tables_[static_cast<size_t>(n - 1)].entries);
+    suffix_slot = static_cast<uint64_t>(entry - entries);
   }
   for (int i = 1; i < out.length; ++i)
     out.words[static_cast<size_t>(i)] = in.words[static_cast<size_t>(i - 1)];
@@ -466,21 +254,29 @@ QuerySummary query_text(const BackoffModel& model, std::string_view text,
                         std::vector<SentenceScore>* per_line) {
   QuerySummary summary;
   double total_oov_only = 0;
-  BackoffModel::State state, next;
+  // Two states used in turn: copying one (260 bytes) per word showed in profiles.
+  BackoffModel::State states[2];
+  std::vector<uint32_t> ids;  // [words of the line]
   size_t i = 0;
   while (true) {
-    state = model.begin_sentence_state();
-    float total = 0;  // float per line, as query sums it
-    uint64_t oovs = 0;
-    // Words of this line.
+    // The line's word ids first: the look-ups do not depend on one another, so their cache misses
+    // overlap; scoring then prefetches each next word's bigram while it scores the current one.
+    ids.clear();
     while (true) {
       while (i < text.size() && text[i] != '\n' && is_query_space(text[i])) ++i;
       if (i == text.size() || text[i] == '\n') break;
       const size_t start = i;
       while (i < text.size() && !is_query_space(text[i])) ++i;
-      const std::string_view word = text.substr(start, i - start);
-      const uint32_t id = model.word_id(word);
-      const BackoffModel::Score s = model.score(state, id, next);
+      ids.push_back(model.word_id(text.substr(start, i - start)));
+    }
+    int current = 0;
+    states[0] = model.begin_sentence_state();
+    float total = 0;  // float per line, as query sums it
+    uint64_t oovs = 0;
+    for (size_t t = 0; t < ids.size(); ++t) {
+      const uint32_t id = ids[t];
+      model.prefetch_bigram(id, t + 1 < ids.size() ? ids[t + 1] : model.eos_id());
+      const BackoffModel::Score s = model.score(states[current], id, states[1 - current]);
       // query counts a word as OOV when the vocabulary does not know it (also the literal <unk>).
       if (id == model.unk_id()) {
         ++oovs;
@@ -488,11 +284,11 @@ QuerySummary query_text(const BackoffModel& model, std::string_view text,
       }
       total += s.log_prob;
       ++summary.tokens;
-      state = next;
+      current = 1 - current;
     }
     if (i == text.size()) break;  // no newline: no </s>, and the line is left out of the total
     ++i;                          // the '\n'
-    total += model.score(state, model.eos_id(), next).log_prob;
+    total += model.score(states[current], model.eos_id(), states[1 - current]).log_prob;
     ++summary.tokens;
     if (per_line != nullptr) per_line->push_back({.log10_total = total, .oovs = oovs});
     summary.log10_total += total;

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <map>
 
 #include "expect_error.h"
 #include "ngram_fixtures.h"
@@ -158,11 +160,10 @@ TEST(BackoffModel, DamagedBinaryFilesAreRefusedByName) {
   std::string order = good;
   order[16] = 40;  // order
   expect_refused(order, "order 40");
-  // Every 32-bit word past the header, counts and vocabulary offsets set to 0x0100ffff: an id or
-  // table entry outside its array, which the load-time pass finds.
+  // Every 32-bit word past the header, the table sizes and the first vocabulary offset set to
+  // 0x0100ffff: the vocabulary offsets no longer add up, and the tables' last slots are not empty.
   std::string damaged = good;
-  // Overwrite every 32-bit word of the image past the vocabulary with an id too large: some check fires.
-  for (size_t at = 64 + 8 * 3 + 8 * 7 + 16; at + 4 <= damaged.size(); at += 4)
+  for (size_t at = 64 + 24 * 3 + 8; at + 4 <= damaged.size(); at += 4)
     std::memcpy(damaged.data() + at, "\xff\xff\x00\x01", 4);
   const auto path = dir / "damaged.rlm";
   write_file_atomically(path, damaged);
@@ -170,4 +171,109 @@ TEST(BackoffModel, DamagedBinaryFilesAreRefusedByName) {
                                     {"damaged.rlm", "not a usable"});
   test::expect_error_words<IoError>([&] { (void)BackoffModel::load_binary(dir / "missing.rlm"); },
                                     {"missing.rlm"});
+}
+
+// A file damaged anywhere either is refused or loads and scores text without reading outside the
+// mapping (searches start inside a table and end at its last slot, which loading checks is
+// empty); the address sanitizer build checks the second half.
+TEST(BackoffModel, RandomlyDamagedBinaryFilesStayInBounds) {
+  const auto dir = test::make_temp_dir("ngram_binary_random");
+  const auto good_path = dir / "good.rlm";
+  BackoffModel(parse_arpa(read_ngram_fixture("srilm_style.arpa"), "srilm")).save_binary(good_path);
+  const std::string good = read_file(good_path);
+  const std::string text = read_ngram_fixture("srilm_eval.txt") + "a b b a </s> <s> z\n";
+  uint64_t state = 12345;
+  const auto next = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  int loaded = 0;
+  for (int trial = 0; trial < 100; ++trial) {
+    std::string bytes = good;
+    const int changes = 1 + static_cast<int>(next() % 8);
+    for (int c = 0; c < changes; ++c) bytes[next() % bytes.size()] = static_cast<char>(next());
+    const auto path = dir / "damaged.rlm";
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));  // no fsync: fast
+    try {
+      const BackoffModel m = BackoffModel::load_binary(path);
+      (void)query_text(m, text);
+      ++loaded;
+    } catch (const IoError&) {
+    }
+  }
+  EXPECT_GT(loaded, 0);  // damage to probabilities and keys goes unnoticed, by design
+}
+
+// A model with n-grams whose suffixes are gone (entropy pruning keeps contexts, not suffixes):
+// KenLM fills them with blanks, and so does recur; both forms score as KenLM's query does.
+TEST(BackoffModel, PrunedSuffixesScoreAsKenlm) {
+  const std::string arpa_text = read_ngram_fixture("tm120.o3.entropy.arpa");
+  const BackoffModel from_arpa(parse_arpa(arpa_text, "tm120.o3.entropy.arpa"));
+  const auto dir = test::make_temp_dir("ngram_binary_blanks");
+  from_arpa.save_binary(dir / "m.rlm");
+  const BackoffModel mapped = BackoffModel::load_binary(dir / "m.rlm");
+  for (const BackoffModel* m : {&from_arpa, &mapped}) {
+    std::vector<SentenceScore> lines;
+    const QuerySummary s = query_text(*m, read_ngram_fixture("tm_heldout.txt"), &lines);
+    EXPECT_EQ(format_query_summary(s), read_ngram_fixture("tm120.o3.entropy.tm_heldout.query_summary.txt"));
+    EXPECT_EQ(sentence_lines(lines), read_ngram_fixture("tm120.o3.entropy.tm_heldout.query_sentence.txt"));
+  }
+}
+
+// The probing search (blanks, its stops at misses and at n-grams no longer one ends with, the
+// state's forgotten contexts) against its plain twin: the textbook backoff over a map of n-grams,
+// p(w | h) = p(w | longest suffix s of h with s w in the model) times the backoffs of the longer
+// suffixes of h that are n-grams; on random word sequences, for models with and without holes.
+TEST(BackoffModel, ScoresAsTheTextbookBackoff) {
+  for (const char* name :
+       {"tm120.o3.arpa", "tm120.o3.entropy.arpa", "tm120.o3.prune012.arpa", "srilm_style.arpa"}) {
+    SCOPED_TRACE(name);
+    const ArpaModel arpa = parse_arpa(read_ngram_fixture(name), name);
+    std::map<std::vector<uint32_t>, std::pair<double, double>> grams;  // ids -> log10 p, backoff
+    for (int n = 1; n <= arpa.order(); ++n) {
+      const ArpaOrder& o = arpa.orders[static_cast<size_t>(n - 1)];
+      for (size_t i = 0; i < static_cast<size_t>(o.count()); ++i)
+        grams[std::vector<uint32_t>(o.word_ids.begin() + static_cast<std::ptrdiff_t>(i * n),
+                                    o.word_ids.begin() + static_cast<std::ptrdiff_t>((i + 1) * n))] = {
+            o.log_prob[i], o.log_backoff[i]};
+    }
+    const auto textbook = [&](const std::vector<uint32_t>& h, uint32_t w) {
+      double backoff = 0;
+      for (size_t m = h.size() + 1; m-- > 0;) {
+        std::vector<uint32_t> g(h.end() - static_cast<std::ptrdiff_t>(m), h.end());
+        g.push_back(w);
+        if (const auto it = grams.find(g); it != grams.end()) return it->second.first + backoff;
+        g.pop_back();
+        if (const auto it = grams.find(g); m > 0 && it != grams.end()) backoff += it->second.second;
+      }
+      return backoff;  // not reached: every word is a unigram
+    };
+    const BackoffModel m(arpa);
+    const uint32_t bos = m.bos_id();
+    uint64_t seed = 7;
+    BackoffModel::State state = m.begin_sentence_state(), next;
+    std::vector<uint32_t> history = {bos};
+    for (int t = 0; t < 3000; ++t) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      // Mostly words that follow the history in the model, so that long n-grams are hit.
+      uint32_t w = static_cast<uint32_t>((seed >> 33) % arpa.vocab.size());
+      if ((seed >> 20) % 4 != 0) {
+        std::vector<std::vector<uint32_t>> followers;
+        for (const auto& [ids, values] : grams)
+          if (ids.size() >= 2 && ids.size() - 1 <= history.size() &&
+              std::equal(ids.begin(), ids.end() - 1,
+                         history.end() - static_cast<std::ptrdiff_t>(ids.size() - 1)))
+            followers.push_back(ids);
+        if (!followers.empty()) w = followers[(seed >> 40) % followers.size()].back();
+      }
+      if (w == bos) continue;
+      const float got = m.score(state, w, next).log_prob;
+      ASSERT_NEAR(got, textbook(history, w), 2e-5) << "t = " << t;
+      state = next;
+      history.push_back(w);
+      if (history.size() > static_cast<size_t>(arpa.order() - 1))
+        history.erase(history.begin(), history.end() - (arpa.order() - 1));
+    }
+  }
 }

@@ -93,3 +93,33 @@ TEST(ArpaCli, KneserNeyMistakes) {
   EXPECT_EQ(e.exit_code, 1) << e.output;
   expect_contains(e.output, "bad.arpa:5");
 }
+
+// --prune-entropy and --target-size: the pruned ARPA loads and scores; a target is met exactly.
+TEST(ArpaCli, EntropyPruning) {
+  const auto dir = recur::test::make_temp_dir("ngram_entropy");
+  const std::string text = shell_quoted(ngram_fixture("tm120.txt"));
+  const auto pruned = dir / "pruned.arpa";
+  const auto by_threshold = run_cli(
+      "ngram train " + text + " --smoothing kn --order 3 --prune-entropy 1e-4 -o " + shell_quoted(pruned));
+  ASSERT_EQ(by_threshold.exit_code, 0) << by_threshold.output;
+  expect_contains(by_threshold.output,
+                  "entropy pruning: dropped 1581 n-grams (per order: 0 381 1200), kept 1246");
+  EXPECT_EQ(recur::read_file(pruned), read_ngram_fixture("tm120.o3.entropy.arpa"));
+  const auto eval =
+      run_cli("ngram eval " + shell_quoted(pruned) + " " + shell_quoted(ngram_fixture("tm_heldout.txt")));
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_EQ(eval.output, read_ngram_fixture("tm120.o3.entropy.tm_heldout.query_summary.txt"));
+
+  const auto by_size = run_cli("ngram train " + text + " --smoothing kn --order 3 --target-size 1000 -o " +
+                               shell_quoted(pruned));
+  ASSERT_EQ(by_size.exit_code, 0) << by_size.output;
+  expect_contains(by_size.output, "kept 1000;");
+  const auto both =
+      run_cli("ngram train " + text + " --smoothing kn --prune-entropy 1e-4 --target-size 1000 -o " +
+              shell_quoted(pruned));
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  const auto add_k = run_cli("ngram train " + text + " --smoothing add-k --prune-entropy 1e-4 -o " +
+                             shell_quoted(dir / "m.ngram"));
+  EXPECT_EQ(add_k.exit_code, 2) << add_k.output;
+  expect_contains(add_k.output, "--smoothing kn");
+}

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "commands.h"
 #include "recur/core/error.h"
@@ -11,6 +13,7 @@
 #include "recur/io/atomic_file.h"
 #include "recur/ngram/arpa.h"
 #include "recur/ngram/backoff_model.h"
+#include "recur/ngram/entropy_prune.h"
 #include "recur/ngram/kneser_ney.h"
 #include "recur/ngram/sentence_corpus.h"
 #include "recur/text/ngram_model.h"
@@ -32,6 +35,8 @@ struct TrainOptions {
   bool has_discount_fallback = false;  // kn only
   bool skips_symbols = false;          // kn only
   std::vector<uint64_t> prune = {};    // kn only: lmplz --prune thresholds per order
+  double prune_entropy = 0;            // kn only: SRILM -prune threshold (Stolcke pruning)
+  int64_t target_size = 0;             // kn only: entropy-prune down to this many n-grams
 };
 
 struct EvalOptions {
@@ -65,7 +70,13 @@ void run_train_kneser_ney(const TrainOptions& o) {
   const SentenceCorpus corpus =
       read_sentence_corpus(read_text_file(path, read), path.string(),
                            {.mode = parse_preprocess_mode(o.mode), .skips_symbols = o.skips_symbols});
-  const KneserNeyModel model = estimate_kneser_ney(corpus, options);
+  KneserNeyModel model = estimate_kneser_ney(corpus, options);
+  EntropyPruneResult pruned;
+  const bool prunes_entropy = o.prune_entropy > 0 || o.target_size > 0;
+  if (prunes_entropy) {
+    pruned = prune_by_entropy(model.arpa, {.threshold = o.prune_entropy, .target_size = o.target_size});
+    model.arpa = std::move(pruned.model);
+  }
   write_arpa_file(model.arpa, o.output);
   fmt::print("trained an order-{} interpolated modified Kneser-Ney model on {} ({} preprocessing)\n",
              options.order, path.string(), o.mode);
@@ -77,6 +88,17 @@ void run_train_kneser_ney(const TrainOptions& o) {
                s.num_pruned > 0 ? fmt::format(" ({} pruned)", s.num_pruned) : "", s.discount.amount[1],
                s.discount.amount[2], s.discount.amount[3], s.is_fallback ? " (fallback)" : "");
   }
+  if (prunes_entropy) {
+    int64_t kept = 0, dropped = 0;
+    std::string per_order;
+    for (size_t n = 0; n < model.arpa.orders.size(); ++n) {
+      kept += model.arpa.orders[n].count();
+      dropped += pruned.num_pruned[n];
+      per_order += fmt::format("{}{}", n ? " " : "", pruned.num_pruned[n]);
+    }
+    fmt::print("entropy pruning: dropped {} n-grams (per order: {}), kept {}; threshold {:.6g}\n", dropped,
+               per_order, kept, pruned.threshold);
+  }
   fmt::print("wrote {}\n", o.output);
 }
 
@@ -85,6 +107,8 @@ void run_train(const TrainOptions& o) {
     run_train_kneser_ney(o);
     return;
   }
+  if (o.prune_entropy > 0 || o.target_size > 0)
+    throw CLI::ValidationError("--prune-entropy", "entropy pruning needs --smoothing kn (a backoff model)");
   if (ends_with_arpa(o.output))
     throw CLI::ValidationError("--output",
                                "ARPA output needs --smoothing kn (add-k models have no backoff form)");
@@ -138,12 +162,17 @@ void run_eval(const EvalOptions& o) {
     run_eval_backoff(o, BackoffModel::load_binary(o.model_file));
     return;
   }
+  std::optional<ArpaModel> arpa;
   {
+    // The text is freed before the tables are built, and the parsed arrays move into them.
     const std::string model_text = read_file(o.model_file);
-    if (looks_like_arpa(model_text)) {
-      run_eval_backoff(o, BackoffModel(parse_arpa(model_text, o.model_file)));
-      return;
-    }
+    if (looks_like_arpa(model_text)) arpa = parse_arpa(model_text, o.model_file);
+  }
+  if (arpa) {
+    const BackoffModel model(std::move(*arpa));
+    arpa.reset();
+    run_eval_backoff(o, model);
+    return;
   }
   const NgramModel model = NgramModel::load(o.model_file);
   const auto path = resolve_dataset(o.text_file);
@@ -222,12 +251,26 @@ void add_ngram_command(CLI::App& app, const CommonOptions& common) {
           "kn: count thresholds per order, e.g. --prune 0 1 1: n-grams seen at most that often are dropped "
           "(lmplz --prune; non-decreasing, 0 for unigrams, the last repeats)")
       ->expected(1, KneserNeyOptions::kMaxOrder);
+  train
+      ->add_option("--prune-entropy", train_options->prune_entropy,
+                   "kn: relative-entropy pruning (Stolcke 1998, SRILM's -prune): drop n-grams whose removal "
+                   "raises perplexity by a relative amount below this, e.g. 1e-8; 0: none")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train
+      ->add_option("--target-size", train_options->target_size,
+                   "kn: entropy-prune, least relative entropy first, until the model holds this many "
+                   "n-grams (all orders); 0: no target")
+      ->check(CLI::NonNegativeNumber)
+      ->excludes("--prune-entropy")
+      ->capture_default_str();
   train->add_flag("--skip-symbols", train_options->skips_symbols,
                   "kn: drop <s>, </s> and <unk> from the text instead of failing (lmplz --skip_symbols)");
   train->footer(
       "Example:\n  recur ngram train tinyshakespeare --level char --order 5 --smoothing add-k --k 0.1 -o "
       "shakespeare.ngram\n"
       "  recur ngram train corpus.txt --smoothing kn --order 5 -o corpus.arpa   # lmplz -o 5 < corpus.txt\n"
+      "  recur ngram train corpus.txt --smoothing kn --order 5 --target-size 200000 -o small.arpa\n"
       "Each line is a sentence: n-1 <bos> tokens go in front and one <eos> at the end. With kn, lines are\n"
       "split as lmplz splits them (on space, tab, CR, NUL; empty lines are sentences too); --mode raw\n"
       "(the default) gives lmplz's tokens exactly.");
@@ -266,7 +309,7 @@ void add_ngram_command(CLI::App& app, const CommonOptions& common) {
   binary->add_option("output", binary_options->output, "Binary model file to write")->required();
   binary->footer(
       "Example:\n  recur ngram build-binary wiki.arpa wiki.rlm && recur ngram eval wiki.rlm test.txt\n"
-      "The file holds the model's hash tables as they sit in memory (format version 1, this machine's\n"
+      "The file holds the model's hash tables as they sit in memory (format version 2, this machine's\n"
       "byte order); it is not KenLM's binary format.");
   binary->callback([binary_options, &common] {
     apply_common(common);
