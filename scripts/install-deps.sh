@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs recur's build and test dependencies from Debian packages. Idempotent.
+# Open MPI is optional for the build (data-parallel `recur train` under mpirun) but installed here, so
+# that CI builds and tests it; procps gives the MPI test pgrep (to kill one process of a job).
 # --fuzz adds clang 16 and its sanitizer/libFuzzer runtime (scripts/fuzz.sh; clang 14 lacks
 # std::source_location).
 set -euo pipefail
@@ -7,6 +9,7 @@ pkgs=(build-essential cmake pkg-config
       libopenblas-dev libopenblas0-pthread
       libgtest-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev libfmt-dev libhwy-dev
+      openmpi-bin libopenmpi-dev procps
       clang-format)
 if [ "${1:-}" = "--fuzz" ]; then pkgs+=(clang-16 libclang-rt-16-dev); fi
 missing=()

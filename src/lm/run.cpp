@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include "recur/core/error.h"
@@ -278,20 +279,29 @@ void check_training_fits(const RunSettings& s, int64_t vocab_size) {
   if (!message.empty()) throw OptionError(field, message);
 }
 
-TrainingRun::TrainingRun(RunSettings settings) : settings_(std::move(settings)) {
+TrainingRun::TrainingRun(RunSettings settings, ProcessGroup* group)
+    : settings_(std::move(settings)), group_(group) {
   validate(settings_);
   data_ = load_run_data(settings_);
   // A prepared folder fixes the encoding; run.json records what was trained on.
   settings_.encoding = data_.text.encoding;
   settings_.min_freq = data_.min_freq;
   check_training_fits(settings_, data_.text.vocab.size());
-  create_output_folder(settings_.train.out_dir);
-  lock_ = std::make_unique<RunFolderLock>(settings_.train.out_dir);
-  repairs_ = recover_run_folder(settings_.train.out_dir);
+  const bool writes_folder = !group_ || group_->is_root();
+  if (writes_folder) {
+    create_output_folder(settings_.train.out_dir);
+    lock_ = std::make_unique<RunFolderLock>(settings_.train.out_dir);
+    repairs_ = recover_run_folder(settings_.train.out_dir);
+  }
   model_ = std::make_unique<LanguageModel>(model_config(settings_, data_.text.vocab.size()));
+  // The same seed on every process: the same initial weights everywhere.
   Rng init_rng(settings_.train.seed);
   model_->reset_parameters(init_rng);
-  trainer_ = std::make_unique<Trainer>(*model_, data_.text, std::move(data_.data), settings_.train);
+  trainer_ = std::make_unique<Trainer>(*model_, data_.text, std::move(data_.data), settings_.train, group_);
+  if (group_) {  // a barrier: rank 0 has locked and repaired the folder
+    std::array<double, 1> ready{1};
+    group_->all_reduce_sum(ready);
+  }
 }
 
 void write_run_settings(const fs::path& dir, const std::string& run_json, ExistingRun existing) {
@@ -312,6 +322,7 @@ void write_run_settings(const fs::path& dir, const std::string& run_json, Existi
 }
 
 void TrainingRun::save_settings(ExistingRun existing) {
+  if (group_ && !group_->is_root()) return;
   write_run_settings(settings_.train.out_dir, run_settings_json(settings_), existing);
 }
 

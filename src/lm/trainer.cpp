@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
 
@@ -58,11 +59,12 @@ void write_training_metrics(const fs::path& dir, const std::vector<EpochMetrics>
   write_svg_chart(chart, dir / "perplexity.svg");
 }
 
-// The minibatches of one epoch from the chosen partition, transposed to the model's time-major order.
+// The minibatches of one epoch from the chosen partition, transposed to the model's time-major order:
+// the rows `rows` of each (all of them for a lone process).
 class Trainer::EpochBatches {
  public:
-  EpochBatches(TokenView corpus, const TrainOptions& o)
-      : B_(o.batch), T_(o.steps), x(static_cast<size_t>(B_ * T_)), y(x.size()) {
+  EpochBatches(TokenView corpus, const TrainOptions& o, RowShare rows)
+      : B_(o.batch), T_(o.steps), rows_(rows), x(static_cast<size_t>(rows.rows() * T_)), y(x.size()) {
     const PartitionOptions popts{.batch_size = static_cast<int32_t>(B_),
                                  .num_steps = static_cast<int32_t>(T_)};
     if (o.partition == Partition::kSequential)
@@ -81,22 +83,25 @@ class Trainer::EpochBatches {
       sequential_->fill_batch(plan_, index, batch_);
     else
       random_->fill_batch(plan_, index, batch_);
-    for (int64_t b = 0; b < B_; ++b)
+    const int64_t rows = rows_.rows();
+    for (int64_t b = 0; b < rows; ++b)
       for (int64_t t = 0; t < T_; ++t) {
-        x[static_cast<size_t>(t * B_ + b)] = batch_.x[static_cast<size_t>(b * T_ + t)];
-        y[static_cast<size_t>(t * B_ + b)] = batch_.y[static_cast<size_t>(b * T_ + t)];
+        const auto from = static_cast<size_t>((rows_.begin + b) * T_ + t);
+        x[static_cast<size_t>(t * rows + b)] = batch_.x[from];
+        y[static_cast<size_t>(t * rows + b)] = batch_.y[from];
       }
   }
 
  private:
   int64_t B_, T_;
+  RowShare rows_;
   std::optional<SequentialPartition> sequential_;
   std::optional<RandomPartition> random_;
   EpochPlan plan_;
   TokenBatch batch_;  // [B, T] row-major, as the partitions fill it
 
  public:
-  std::vector<int32_t> x, y;  // [T * B] time-major inputs and targets
+  std::vector<int32_t> x, y;  // [T * rows] time-major inputs and targets
 };
 
 struct Trainer::EpochRun {
@@ -105,12 +110,19 @@ struct Trainer::EpochRun {
   int64_t tokens_before = 0;  // epoch_tokens when this session's part of the epoch began
 };
 
-Trainer::Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, TrainOptions options)
+Trainer::Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, TrainOptions options,
+                 ProcessGroup* group)
     : model_(model),
       text_(std::move(text)),
       data_(std::move(data)),
       options_(std::move(options)),
+      group_(group ? group : &single_),
       lr_schedule_((validate(options_), epoch_lr_schedule(options_))) {
+  if (options_.batch < group_->size())
+    throw OptionError("batch", fmt::format("train: batch must be at least the number of processes ({}) so "
+                                           "that each gets a row, got {}",
+                                           group_->size(), options_.batch));
+  rows_ = row_share(options_.batch, group_->rank(), group_->size());
   check(text_.vocab.size() == model_.config().vocab_size,
         fmt::format("Trainer: the vocabulary has {} tokens, the model {}", text_.vocab.size(),
                     model_.config().vocab_size));
@@ -125,8 +137,31 @@ Trainer::Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, Tra
                       "fraction above 0)");
   state_.data_rng.seed_with(options_.seed);
   state_.dropout_rng.seed_with(options_.seed ^ 0x5eedd20f0a7ULL);
-  carried_ = model_.zero_state(options_.batch);
+  separate_dropout_stream();
+  carried_ = model_.zero_state(rows_.rows());
   optimizer_ = make_training_optimizer(options_);
+}
+
+void Trainer::separate_dropout_stream() {
+  // Identical masks on every process would correlate the rows that share them. A stream of its own
+  // per process; the batch order (data_rng) stays common to all.
+  if (group_->rank() == 0) return;
+  state_.dropout_rng.seed_with(state_.dropout_rng.next_u64() ^
+                               (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(group_->rank())));
+}
+
+RecurrentState Trainer::whole_batch_state() const {
+  RecurrentState whole = model_.zero_state(options_.batch);
+  auto place = [&](const Tensor<float>& mine, Tensor<float>& all) {
+    const int64_t layers = model_.config().num_layers, H = model_.config().hidden_size;
+    for (int64_t l = 0; l < layers; ++l)
+      std::copy_n(mine.data() + l * rows_.rows() * H, rows_.rows() * H,
+                  all.data() + (l * options_.batch + rows_.begin) * H);
+    group_->all_reduce_sum(all.span());  // the other rows are zero here and filled by their owners
+  };
+  place(carried_.h, whole.h);
+  if (whole.c.numel() > 0) place(carried_.c, whole.c);
+  return whole;
 }
 
 int64_t Trainer::epochs_since_best() const {
@@ -157,9 +192,11 @@ void check_weights_finite(const ParameterStore<float>& params, std::string_view 
 void Trainer::save_checkpoint() {
   check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
                        options_.out_dir / "checkpoint");
+  const RecurrentState whole = group_->size() > 1 ? whole_batch_state() : RecurrentState{};
+  if (!group_->is_root()) return;
   replace_folder_atomically(options_.out_dir / "checkpoint", [&](const fs::path& dir) {
     save_model_files(dir, model_, text_);
-    save_train_state(dir, state_, options_, optimizer_->state(), carried_);
+    save_train_state(dir, state_, options_, optimizer_->state(), group_->size() > 1 ? whole : carried_);
   });
 }
 
@@ -176,15 +213,26 @@ void Trainer::resume() {
         "resume: the checkpoint's model (config.json) differs from this run's");
   auto src = loaded.model->parameters().values();
   std::copy(src.begin(), src.end(), model_.parameters().values().begin());
-  LoadedTrainState train_state = load_train_state(dir, options_, carried_);
+  RecurrentState whole = model_.zero_state(options_.batch);
+  LoadedTrainState train_state = load_train_state(dir, options_, whole);
   check_batch_index(train_state.state, dir / "train_state.json");
   state_ = std::move(train_state.state);
+  separate_dropout_stream();
   optimizer_->load_state(train_state.optimizer, model_.parameters().num_values());
+  // This process's rows of the saved whole-batch state.
+  auto take = [&](const Tensor<float>& all, Tensor<float>& mine) {
+    const int64_t layers = model_.config().num_layers, H = model_.config().hidden_size;
+    for (int64_t l = 0; l < layers; ++l)
+      std::copy_n(all.data() + (l * options_.batch + rows_.begin) * H, rows_.rows() * H,
+                  mine.data() + l * rows_.rows() * H);
+  };
+  take(whole.h, carried_.h);
+  if (whole.c.numel() > 0) take(whole.c, carried_.c);
 }
 
 void Trainer::check_batch_index(const TrainState& saved, const fs::path& source) const {
   if (saved.batch_index == 0) return;
-  EpochBatches batches(data_.train.view(), options_);
+  EpochBatches batches(data_.train.view(), options_, rows_);
   const int64_t num_batches = batches.plan(saved.epoch_seed);
   if (saved.batch_index > num_batches)
     throw IoError(
@@ -195,7 +243,7 @@ void Trainer::check_batch_index(const TrainState& saved, const fs::path& source)
 void Trainer::start_epoch() {
   if (state_.batch_index != 0) return;  // resuming inside an epoch: its plan and sums are restored
   state_.epoch_seed = state_.data_rng.next_u64();
-  carried_ = model_.zero_state(options_.batch);
+  carried_ = model_.zero_state(rows_.rows());
   state_.epoch_loss_sum = 0;
   state_.epoch_tokens = 0;
   state_.epoch_norm_sum = 0;
@@ -203,7 +251,7 @@ void Trainer::start_epoch() {
 }
 
 double Trainer::train_step(Graph<float>& g, const EpochBatches& batches, std::vector<float>& carry_scales) {
-  const int64_t B = options_.batch, T = options_.steps;
+  const int64_t B = rows_.rows(), T = options_.steps;
   auto& params = model_.parameters();
   if (options_.partition == Partition::kRandom) carried_ = model_.zero_state(B);  // no state to carry
   g.clear();
@@ -216,12 +264,23 @@ double Trainer::train_step(Graph<float>& g, const EpochBatches& batches, std::ve
                : 0.0f;
   }
   Var loss = model_.loss(g, batches.x, batches.y, T, B, carried_, &state_.dropout_rng, true, carry_scales);
-  return finish_training_step(g, loss, B * T, params, *optimizer_, options_, state_);
+  return finish_training_step(g, loss, B * T, params, *optimizer_, options_, state_, group_);
 }
 
 double finish_training_step(Graph<float>& g, Var loss, int64_t tokens, ParameterStore<float>& params,
-                            Optimizer<float>& optimizer, const TrainOptions& options, TrainState& state) {
-  const double loss_value = g.item(loss);
+                            Optimizer<float>& optimizer, const TrainOptions& options, TrainState& state,
+                            ProcessGroup* group) {
+  double loss_value = g.item(loss);
+  double loss_sum = loss_value * static_cast<double>(tokens);
+  int64_t all_tokens = tokens;
+  const bool shared = group && group->size() > 1;
+  if (shared) {  // before the check, so that every process stops on the same step
+    std::array<double, 2> sums{loss_sum, static_cast<double>(tokens)};
+    group->all_reduce_sum(sums);
+    loss_sum = sums[0];
+    all_tokens = static_cast<int64_t>(sums[1]);
+    loss_value = loss_sum / sums[1];
+  }
   const std::string where = fmt::format("epoch {}, step {}", state.epoch + 1, state.step + 1);
   if (!std::isfinite(loss_value)) {
     const fs::path kept = options.out_dir / "checkpoint";
@@ -231,13 +290,20 @@ double finish_training_step(Graph<float>& g, Var loss, int64_t tokens, Parameter
                               : "; no checkpoint was saved before it"));
   }
   g.backward(loss);
+  if (shared) {
+    // d(mean over all tokens) = sum over processes of (their tokens / all tokens) x d(their mean).
+    const auto share = static_cast<float>(static_cast<double>(tokens) / static_cast<double>(all_tokens));
+    if (share != 1.0f)
+      for (float& v : params.grads()) v *= share;
+    group->all_reduce_sum(params.grads());
+  }
   const double norm =
       options.clip > 0 ? clip_grad_norm(params.grads(), options.clip) : grad_norm(params.grads());
   check_finite(norm, "gradient norm", where);
   optimizer.step(params);
   ++state.step;
-  state.epoch_loss_sum += loss_value * static_cast<double>(tokens);
-  state.epoch_tokens += tokens;
+  state.epoch_loss_sum += loss_sum;
+  state.epoch_tokens += all_tokens;
   state.epoch_norm_sum += norm;
   ++state.epoch_steps;
   return norm;
@@ -248,6 +314,16 @@ StopReason Trainer::stop_requested(const std::atomic<bool>* stop, Clock::time_po
   if (options_.time_budget_s > 0 && seconds_since(run_start) >= options_.time_budget_s)
     return StopReason::kTimeBudget;
   return StopReason::kFinished;
+}
+
+StopReason Trainer::agree_on_stop(StopReason local) const {
+  // After the step, as a lone process checks: every process stops after the same step.
+  if (group_->size() == 1) return local;
+  std::array<double, 2> votes{local == StopReason::kInterrupted ? 1.0 : 0.0,
+                              local == StopReason::kTimeBudget ? 1.0 : 0.0};
+  group_->all_reduce_sum(votes);
+  if (votes[0] > 0) return StopReason::kInterrupted;
+  return votes[1] > 0 ? StopReason::kTimeBudget : StopReason::kFinished;
 }
 
 Trainer::EpochRun Trainer::run_batches(EpochBatches& batches, Clock::time_point run_start,
@@ -272,7 +348,7 @@ Trainer::EpochRun Trainer::run_batches(EpochBatches& batches, Clock::time_point 
            .elapsed_s = seconds_since(run_start),
            .grad_norm = norm});
     }
-    run.reason = stop_requested(stop, run_start);
+    run.reason = agree_on_stop(stop_requested(stop, run_start));
     if (run.reason != StopReason::kFinished) break;
   }
   return run;
@@ -290,11 +366,19 @@ EpochMetrics Trainer::measure_epoch(const EpochRun& run) {
       .lr = optimizer_->lr(),
       .grad_norm = s.epoch_steps ? s.epoch_norm_sum / static_cast<double>(s.epoch_steps) : 0};
   if (!data_.valid.empty()) {
-    const int64_t B = options_.batch, T = options_.steps;
-    const int64_t rows =
-        std::max<int64_t>(1, std::min<int64_t>(B, static_cast<int64_t>(data_.valid.size()) / (T + 1)));
-    const ComputeContext context{.threads = options_.threads};
-    m.valid_perplexity = evaluate_stream(model_, data_.valid.view(), rows, T, context).perplexity();
+    // Rank 0 validates (the weights are the same everywhere) and tells the others, whose early
+    // stopping must agree with its.
+    double perplexity = 0;
+    if (group_->is_root()) {
+      const int64_t B = options_.batch, T = options_.steps;
+      const int64_t rows =
+          std::max<int64_t>(1, std::min<int64_t>(B, static_cast<int64_t>(data_.valid.size()) / (T + 1)));
+      const ComputeContext context{.threads = options_.threads};
+      perplexity = evaluate_stream(model_, data_.valid.view(), rows, T, context).perplexity();
+    }
+    std::array<double, 1> shared{perplexity};
+    group_->all_reduce_sum(shared);
+    m.valid_perplexity = shared[0];
   }
   return m;
 }
@@ -305,15 +389,16 @@ StopReason Trainer::finish_epoch(const EpochMetrics& m, StopReason stopped, cons
                        options_.out_dir / "checkpoint");
   if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state_.best_valid_perplexity)) {
     state_.best_valid_perplexity = m.valid_perplexity;
-    replace_folder_atomically(options_.out_dir / "best",
-                              [&](const fs::path& dir) { save_model_files(dir, model_, text_); });
+    if (group_->is_root())
+      replace_folder_atomically(options_.out_dir / "best",
+                                [&](const fs::path& dir) { save_model_files(dir, model_, text_); });
   }
   if (stopped == StopReason::kFinished) {  // the checkpoint points at the start of the next epoch
     state_.batch_index = 0;
     ++state_.epoch;
   }
   save_checkpoint();
-  write_training_metrics(options_.out_dir, state_.history);
+  if (group_->is_root()) write_training_metrics(options_.out_dir, state_.history);
   if (callbacks.on_epoch) callbacks.on_epoch(m);
   if (stopped == StopReason::kFinished && options_.patience > 0 && epochs_since_best() >= options_.patience &&
       state_.epoch < options_.epochs)
@@ -327,7 +412,7 @@ TrainSummary Trainer::summary(StopReason reason) const {
 
 TrainSummary Trainer::run(const std::atomic<bool>* stop, const TrainCallbacks& callbacks) {
   const auto run_start = Clock::now();
-  EpochBatches batches(data_.train.view(), options_);
+  EpochBatches batches(data_.train.view(), options_, rows_);
   while (state_.epoch < options_.epochs) {
     optimizer_->set_lr(lr_schedule_.lr_at(state_.epoch));
     start_epoch();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <utility>
 
@@ -99,9 +100,23 @@ void print_run(const TrainingRun& run) {
   std::fflush(stdout);
 }
 
-TrainSummary train_interruptibly(TrainingRun& run) {
+// How the job shares each batch, and what its processes sum every step.
+void print_job(const TrainingRun& run, const LaunchedJob& job) {
+  const int64_t batch = run.settings().train.batch;
+  const int64_t bytes = run.model().parameters().num_values() * static_cast<int64_t>(sizeof(float));
+  const int64_t fewest = row_share(batch, job.size() - 1, job.size()).rows();
+  const int64_t most = row_share(batch, 0, job.size()).rows();
+  fmt::print("processes: {}, {} rows of each batch and {} thread(s) each; all-reduce of {:.2f} MB per step\n",
+             job.size(), fewest == most ? std::to_string(most) : fmt::format("{} or {}", most, fewest),
+             run.settings().train.threads, static_cast<double>(bytes) / 1e6);
+  std::fflush(stdout);
+}
+
+// Progress goes to the terminal from one process only (rank 0 of a job).
+TrainSummary train_interruptibly(TrainingRun& run, bool speaks) {
   const StopSignals signals;
   ProgressPrinter printer(run.settings().train.time_budget_s);
+  if (!speaks) return run.train(stop_flag());
   return run.train(stop_flag(), {.on_step = [&](const TrainProgress& p) { printer.step(p); },
                                  .on_epoch = [&](const EpochMetrics& m) { printer.epoch(m); }});
 }
@@ -137,7 +152,7 @@ void print_samples(const TrainingRun& run, const TrainFlags& f) {
 }
 
 // A new run writes run.json; an earlier run in the folder is replaced only with --force.
-void start_new_run(TrainingRun& run, const TrainFlags& f) {
+void start_new_run(TrainingRun& run, const TrainFlags& f, bool speaks) {
   const fs::path out = run.settings().train.out_dir;
   const bool had_run = fs::exists(run_settings_path(out));
   try {
@@ -146,22 +161,32 @@ void start_new_run(TrainingRun& run, const TrainFlags& f) {
     throw ValueError(std::string(e.what()) + "; continue it with --resume " + out.string() +
                      ", or pass --force to replace it");
   }
-  if (f.force && had_run)
+  if (f.force && had_run && speaks)
     fmt::print(stderr, "note: replaced the earlier run in {} (--force)\n", out.string());
 }
 
-int train_and_report(const TrainFlags& f) {
-  TrainingRun run(to_settings(f));
+int train_and_report(const TrainFlags& f, LaunchedJob* job) {
+  TrainingRun run(to_settings(f), job);
+  const bool speaks = !job || job->is_root();
   for (const std::string& repair : run.repairs())
     fmt::print(stderr, "note: repaired the run folder: {}\n", repair);
-  if (f.resume.empty()) start_new_run(run, f);
-  print_run(run);
+  if (f.resume.empty()) start_new_run(run, f, speaks);
+  if (speaks) print_run(run);
+  if (speaks && job) print_job(run, *job);
   const fs::path out = run.settings().train.out_dir;
   if (!f.resume.empty()) {
     run.resume();
-    fmt::print("resumed from {}\n", checkpoint_folder(out).string());
+    if (speaks) fmt::print("resumed from {}\n", checkpoint_folder(out).string());
   }
-  const TrainSummary summary = train_interruptibly(run);
+  const auto start = std::chrono::steady_clock::now();
+  const TrainSummary summary = train_interruptibly(run, speaks);
+  if (job && speaks) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fmt::print("all-reduce: {:.2f} s of {:.2f} s training ({:.1f}%), {:.1f} MB summed\n",
+               job->all_reduce_seconds(), seconds, 100 * job->all_reduce_seconds() / std::max(seconds, 1e-9),
+               static_cast<double>(job->all_reduce_bytes()) / 1e6);
+  }
+  if (!speaks) return summary.reason == StopReason::kInterrupted ? 128 + stop_signal() : 0;
   if (summary.reason == StopReason::kInterrupted) {
     const int signal = stop_signal();
     fmt::print(stderr, "\ninterrupted: checkpoint saved in {} after {}; continue with --resume {}\n",
@@ -250,9 +275,9 @@ void note_resume_overrides(const CLI::App& cmd, TrainFlags& f) {
   if (cmd.count("--patience") > 0) f.overrides.patience = t.patience;
 }
 
-int run_training(const TrainFlags& flags) {
+int run_training(const TrainFlags& flags, LaunchedJob* job) {
   try {
-    return train_and_report(flags);
+    return train_and_report(flags, job);
   } catch (const OptionError& e) {
     throw ValueError(with_flag_name(e));
   }

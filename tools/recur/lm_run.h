@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "launched_job.h"
 #include "recur/lm/run.h"
 
 namespace recur::cli {
@@ -30,8 +31,10 @@ void note_resume_overrides(const CLI::App& cmd, TrainFlags& flags);
 
 // Trains (or resumes) as `flags` say, printing progress, the validation perplexity and two
 // continuations of flags.prefix (greedy, and sampled at flags.sample_temperature with the run's
-// seed). Returns the process exit code. OptionErrors come out with the flag's name.
-int run_training(const TrainFlags& flags);
+// seed). Returns the process exit code. OptionErrors come out with the flag's name. With a `job` of
+// several processes they train one model (recur/lm/trainer.h), and rank 0 alone prints, with the
+// share of the training time spent in the all-reduce.
+int run_training(const TrainFlags& flags, LaunchedJob* job = nullptr);
 
 // The library's OptionError message with its first mention of the field spelled as the flag
 // (hidden_size -> --hidden).

@@ -132,11 +132,13 @@ class TrainingRun {
   // Validates the settings, loads the data, checks that training fits in memory, builds the model
   // (initialized from train.seed) and its trainer, creates the output folder, takes its lock and
   // repairs what a killed run left there. Throws OptionError, IoError (also when another process
-  // holds the folder) or ValueError.
-  explicit TrainingRun(RunSettings settings);
+  // holds the folder) or ValueError. With a `group` of processes training together (the Trainer's
+  // data parallelism), rank 0 alone creates, locks, repairs and writes the folder; every process
+  // waits here until it has, so that each can then read a checkpoint from it (shared storage).
+  explicit TrainingRun(RunSettings settings, ProcessGroup* group = nullptr);
 
-  // A new run: writes run.json. A folder that already holds a run is refused (RunExistsError) or,
-  // with kReplace, cleared of it first.
+  // A new run: writes run.json (rank 0 of a group). A folder that already holds a run is refused
+  // (RunExistsError) or, with kReplace, cleared of it first.
   void save_settings(ExistingRun existing = ExistingRun::kRefuse);
   // What the constructor repaired in the folder, one line each (recover_run_folder).
   [[nodiscard]] const std::vector<std::string>& repairs() const { return repairs_; }
@@ -157,7 +159,8 @@ class TrainingRun {
 
  private:
   RunSettings settings_;
-  std::unique_ptr<RunFolderLock> lock_;  // held for the run's life
+  ProcessGroup* group_;                  // null: this process alone
+  std::unique_ptr<RunFolderLock> lock_;  // held for the run's life (by rank 0 of a group)
   std::vector<std::string> repairs_;
   RunData data_;                          // data_.data is moved into the trainer
   std::unique_ptr<LanguageModel> model_;  // not movable: the trainer refers to it

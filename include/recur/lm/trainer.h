@@ -11,6 +11,14 @@
 // good one. Resuming restores weights, optimizer moments, both random generators, the epoch plan,
 // the position within the epoch and the carried recurrent state, so an interrupted run ends with the
 // same weights as an uninterrupted one.
+//
+// Data parallelism (a ProcessGroup of N processes, recur/lm/process_group.h): every process plans the
+// same batches and trains on its share of each batch's rows (row_share: a sequential partition's
+// rows, which carry state, stay with one process each); the loss and the gradients are summed over
+// the processes once per step, weighted by their shares of the tokens, so every process takes the
+// same optimizer step as one process with the whole batch would, up to float summation order. The
+// stop decision is taken together, rank 0 alone validates and writes files, and the checkpoint
+// holds the whole batch's carried state, so a run resumes on any number of processes.
 #pragma once
 
 #include <atomic>
@@ -24,6 +32,7 @@
 
 #include "recur/lm/checkpoint.h"
 #include "recur/lm/language_model.h"
+#include "recur/lm/process_group.h"
 #include "recur/lm/train_options.h"
 #include "recur/lm/train_state.h"
 #include "recur/optim/lr_schedule.h"
@@ -79,14 +88,21 @@ void check_weights_finite(const ParameterStore<float>& params, std::string_view 
 // The second half of every training step (language model and translation): the loss checked finite
 // (a NumericError naming the step and the last good checkpoint otherwise), backward, clipping to
 // options.clip (or the plain norm), the optimizer's step, and the step and epoch sums of `state`
-// (the loss weighted by `tokens`). Returns the gradient norm before clipping.
+// (the loss weighted by `tokens`). Returns the gradient norm before clipping. With a `group` of
+// several processes, `loss` is the mean over this process's `tokens`; the loss and the gradients are
+// first summed over the group (weighted by each process's tokens), so the check, clipping, the step
+// and the sums all see the whole batch's.
 double finish_training_step(Graph<float>& g, Var loss, int64_t tokens, ParameterStore<float>& params,
-                            Optimizer<float>& optimizer, const TrainOptions& options, TrainState& state);
+                            Optimizer<float>& optimizer, const TrainOptions& options, TrainState& state,
+                            ProcessGroup* group = nullptr);
 
 class Trainer {
  public:
-  // The model must be initialized (or loaded); `text` goes into every saved config.json.
-  Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, TrainOptions options);
+  // The model must be initialized (or loaded) with the same weights on every process of `group`
+  // (none: this process alone); `text` goes into every saved config.json. Throws OptionError
+  // ("batch") when the batch has fewer rows than the group has processes.
+  Trainer(LanguageModel& model, ModelTextConfig text, TrainData data, TrainOptions options,
+          ProcessGroup* group = nullptr);
 
   // Continues from out_dir/checkpoint: weights, optimizer, RNGs, position, carried state, history.
   // Throws IoError when the checkpoint is missing or broken, ValueError when its vocabulary or its
@@ -106,9 +122,12 @@ class Trainer {
   ModelTextConfig text_;
   TrainData data_;
   TrainOptions options_;
+  SingleProcess single_;  // the group when none is given
+  ProcessGroup* group_;
+  RowShare rows_;  // this process's rows of every batch
   LrSchedule lr_schedule_;
   TrainState state_;        // resumable, with train_state.h's format
-  RecurrentState carried_;  // [layers, batch, hidden] state carried between batches
+  RecurrentState carried_;  // [layers, rows_.rows(), hidden] state carried between batches
   std::unique_ptr<Optimizer<float>> optimizer_;
 
   using Clock = std::chrono::steady_clock;
@@ -121,6 +140,12 @@ class Trainer {
   // One optimizer step on the current batch; returns the gradient norm before clipping.
   double train_step(Graph<float>& g, const EpochBatches& batches, std::vector<float>& carry_scales);
   [[nodiscard]] StopReason stop_requested(const std::atomic<bool>* stop, Clock::time_point run_start) const;
+  // The group's common decision: any process's interruption, else any one's time budget.
+  [[nodiscard]] StopReason agree_on_stop(StopReason local) const;
+  // The carried state of the whole batch [layers, batch, hidden], every process's rows in place.
+  [[nodiscard]] RecurrentState whole_batch_state() const;
+  // Gives processes other than rank 0 dropout masks of their own (rank 0 keeps a lone process's).
+  void separate_dropout_stream();
   [[nodiscard]] EpochMetrics measure_epoch(const EpochRun& run);
   // Records the epoch, keeps best/, saves the checkpoint and metrics; says whether to stop.
   StopReason finish_epoch(const EpochMetrics& metrics, StopReason stopped, const TrainCallbacks& callbacks);
