@@ -1,9 +1,11 @@
 // Throughput of kernels::gemm<float> (OpenBLAS sgemm) in GFLOP/s (2*M*N*K per call) for the shapes the
 // recurrent layers use, plus a large square sgemm as the machine's ceiling, and of the recurrent
-// step's own kernel kernels::packed_gemm<float> (one thread, on the SIMD target RECUR_SIMD picks).
+// step's own kernel kernels::packed_gemm<float> (one thread, on the SIMD target RECUR_SIMD picks),
+// whole and as one thread's half of a product split over two threads by rows or by columns.
 // Prints which OpenBLAS kernels ran. Threads: --threads N, else RECUR_THREADS, else all cores.
 //   bench_gemm --threads 1 --benchmark_min_time=0.1
 //   RECUR_SIMD=avx2 bench_gemm --benchmark_filter=packed
+//   bench_gemm --benchmark_filter=packed_gemm_half --benchmark_repetitions=7
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -78,6 +80,35 @@ void bm_packed_gemm(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 
+// One thread's share of a recurrent product split over two threads, the same FLOPs either way:
+// columns [0, N/2) of all M rows (the scans' column split, packed_gemm_columns: it streams half of
+// op(B) per call) against all N columns of M/2 rows (row blocks: all of op(B)). W_hh is packed
+// transposed, as forward packs it.
+void bm_packed_gemm_half(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  const bool by_columns = state.range(3) != 0;
+  std::vector<float> A(static_cast<size_t>(M * K)), B(static_cast<size_t>(K * N)),
+      C(static_cast<size_t>(M * N));
+  recur::Rng rng(1);
+  for (float& a : A) a = static_cast<float>(rng.uniform(-1, 1));
+  for (float& b : B) b = static_cast<float>(rng.uniform(-1, 1));
+  recur::kernels::PackedMatrix<float> packed;
+  recur::kernels::pack_matrix(Trans::kYes, K, N, B.data(), K, packed);
+  for (auto _ : state) {
+    if (by_columns) {
+      recur::kernels::packed_gemm_columns(M, A.data(), K, packed, 0, N / 2, 1.0f, C.data(), N);
+    } else {
+      recur::kernels::packed_gemm(M / 2, A.data(), K, packed, 1.0f, C.data(), N);
+    }
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP"] =
+      benchmark::Counter(static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) * 1e-9 *
+                             static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
 // Wall-clock time: worker threads do not show in the calling thread's CPU time.
 // Shapes as {M, K, N}:
 //   32x256 . 256x1024    recurrent step, LSTM B=32 H=256: h[B, H] . W_hh^T[H, 4H]
@@ -115,6 +146,18 @@ BENCHMARK(bm_packed_gemm)
     ->Args({25, 512, 2048, 1})
     ->Args({512, 32, 96, 1})
     ->Args({512, 96, 32, 0})
+    ->Unit(benchmark::kMicrosecond);
+
+// {M, K, N, by columns}: LSTM B=50 H=512 (W_hh^T 4 MiB), GRU B=50 H=512, LSTM B=32 H=256.
+BENCHMARK(bm_packed_gemm_half)
+    ->Name("packed_gemm_half")
+    ->ArgNames({"M", "K", "N", "cols"})
+    ->Args({50, 512, 2048, 0})
+    ->Args({50, 512, 2048, 1})
+    ->Args({50, 512, 1536, 0})
+    ->Args({50, 512, 1536, 1})
+    ->Args({32, 256, 1024, 0})
+    ->Args({32, 256, 1024, 1})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -153,17 +153,18 @@ void vec_tile(int vecs, int rows, int64_t K, const float* A, int64_t lda, const 
 
 }  // namespace
 
-void PackedGemmFloat(int64_t M, const float* A, int64_t lda, const PackedMatrix<float>& b, float beta,
-                     float* C, int64_t ldc) {
-  const int64_t K = b.K, N = b.N, stride = K * kPackedPanel;
-  if (M <= 0 || N <= 0) return;
+// Columns [first, N) of C, first a multiple of kPackedPanel (packed_gemm_columns).
+void PackedGemmFloat(int64_t M, const float* A, int64_t lda, const PackedMatrix<float>& b, int64_t first,
+                     int64_t N, float beta, float* C, int64_t ldc) {
+  const int64_t K = b.K, stride = K * kPackedPanel;
+  if (M <= 0 || N <= first) return;
   if (K == 0) {
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : C[i * ldc + j];
+      for (int64_t j = first; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : C[i * ldc + j];
     return;
   }
   const int64_t tiles = (M + kRows - 1) / kRows;
-  for (int64_t n0 = 0; n0 < N; n0 += kWidth) {
+  for (int64_t n0 = first; n0 < N; n0 += kWidth) {
     const float* panel = b.panels.data() + n0 / kPackedPanel * stride + n0 % kPackedPanel;
     const int64_t width = std::min(kWidth, N - n0);
     const int vecs = static_cast<int>((width + kLanes - 1) / kLanes);  // vectors past N are not computed
@@ -210,21 +211,46 @@ void pack_matrix(Trans trans, int64_t K, int64_t N, const T* B, int64_t ldb, Pac
   }
 }
 
+namespace {
+
+// Column n0 of op(B) in the unpacked source.
 template <Scalar T>
-void packed_gemm(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, T beta, T* C, int64_t ldc) {
+const T* source_column(const PackedMatrix<T>& b, int64_t n0) {
+  return b.trans == Trans::kNo ? b.source + n0 : b.source + n0 * b.ld;
+}
+
+}  // namespace
+
+template <Scalar T>
+void packed_gemm_columns(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, int64_t n0, int64_t n1,
+                         T beta, T* C, int64_t ldc) {
   if constexpr (std::is_same_v<T, float>) {
     apply_simd_environment();
-    HWY_DYNAMIC_DISPATCH(PackedGemmFloat)(M, A, lda, b, beta, C, ldc);
+    HWY_DYNAMIC_DISPATCH(PackedGemmFloat)(M, A, lda, b, n0, n1, beta, C, ldc);
   } else {
     // One thread: packed_gemm runs inside recur's worker threads (row blocks), which start no more.
-    gemm(1, Trans::kNo, b.trans, M, b.N, b.K, T(1), A, lda, b.source, b.ld, beta, C, ldc);
+    if (n1 > n0)
+      gemm(1, Trans::kNo, b.trans, M, n1 - n0, b.K, T(1), A, lda, source_column(b, n0), b.ld, beta, C + n0,
+           ldc);
   }
+}
+
+template <Scalar T>
+void packed_gemm(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, T beta, T* C, int64_t ldc) {
+  packed_gemm_columns(M, A, lda, b, 0, b.N, beta, C, ldc);
+}
+
+template <Scalar T>
+void packed_gemm_columns_reference(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, int64_t n0,
+                                   int64_t n1, T beta, T* C, int64_t ldc) {
+  gemm_reference(Trans::kNo, b.trans, M, n1 - n0, b.K, T(1), A, lda, source_column(b, n0), b.ld, beta, C + n0,
+                 ldc);
 }
 
 template <Scalar T>
 void packed_gemm_reference(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, T beta, T* C,
                            int64_t ldc) {
-  gemm_reference(Trans::kNo, b.trans, M, b.N, b.K, T(1), A, lda, b.source, b.ld, beta, C, ldc);
+  packed_gemm_columns_reference(M, A, lda, b, 0, b.N, beta, C, ldc);
 }
 
 template struct PackedMatrix<float>;
@@ -239,6 +265,15 @@ template void packed_gemm_reference<float>(int64_t, const float*, int64_t, const
                                            float*, int64_t);
 template void packed_gemm_reference<double>(int64_t, const double*, int64_t, const PackedMatrix<double>&,
                                             double, double*, int64_t);
+template void packed_gemm_columns<float>(int64_t, const float*, int64_t, const PackedMatrix<float>&, int64_t,
+                                         int64_t, float, float*, int64_t);
+template void packed_gemm_columns<double>(int64_t, const double*, int64_t, const PackedMatrix<double>&,
+                                          int64_t, int64_t, double, double*, int64_t);
+template void packed_gemm_columns_reference<float>(int64_t, const float*, int64_t, const PackedMatrix<float>&,
+                                                   int64_t, int64_t, float, float*, int64_t);
+template void packed_gemm_columns_reference<double>(int64_t, const double*, int64_t,
+                                                    const PackedMatrix<double>&, int64_t, int64_t, double,
+                                                    double*, int64_t);
 
 }  // namespace recur::kernels
 #endif  // HWY_ONCE

@@ -47,4 +47,19 @@ template <Scalar T>
 void packed_gemm_reference(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, T beta, T* C,
                            int64_t ldc);
 
+// Columns [n0, n1) of the same product: C[:, n0..n1) = beta C[:, n0..n1) + A op(B)[:, n0..n1), C
+// still pointing at column 0; the other columns are not touched. n0 is a multiple of kPackedPanel
+// (a panel boundary). Threads that each take their own column range of one product each stream
+// only their part of the packed matrix (the layer scans' column split, nn/sequence_scan.h). In
+// float every element gets the same sum in the same order as from packed_gemm (double goes through
+// OpenBLAS, whose order may depend on the width).
+template <Scalar T>
+void packed_gemm_columns(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, int64_t n0, int64_t n1,
+                         T beta, T* C, int64_t ldc);
+
+// Same contract from b.source, plain loops in double.
+template <Scalar T>
+void packed_gemm_columns_reference(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, int64_t n0,
+                                   int64_t n1, T beta, T* C, int64_t ldc);
+
 }  // namespace recur::kernels

@@ -26,10 +26,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "core/aligned_vector.h"
 #include "nn/sequence.h"
+#include "nn/step_team.h"
 
 namespace recur::fused {
 
@@ -119,9 +121,32 @@ void fold_bias(int64_t H, const T* b_ih, const T* b_hh, T* bias) {
   std::copy(b_ih + folded, b_ih + Cell::kGates * H, bias + folded);
 }
 
+// Whether a layer's time loop runs as a column split (step_team.h) rather than as row blocks. Row
+// blocks never wait for each other, but each streams all of W_hh through its core every step, from
+// L3 once W_hh outgrows a core's L2 (hidden 512: 3 MiB for GRU, 4 MiB for LSTM). Split by columns
+// of the recurrent product, each thread streams its share, which may stay in its L2, at the cost of
+// two barriers per step (microseconds against a step's hundreds). One thread's half of the C LSTM
+// step product (bench_gemm packed_gemm_half; Intel Xeon, AVX-512): 402 us as a row block, 336 us
+// as a column half; AVX2 792 and 707 us. At 1 MiB (B LSTM) the two were even.
+template <Scalar T>
+bool use_column_split(int parts, int64_t GH, int64_t H) {
+  return parts > 1 && GH * H * static_cast<int64_t>(sizeof(T)) >= (int64_t{2} << 20);
+}
+
+// Columns [n0, n1) of an N-column product for member `member` of a team: on panel boundaries
+// (packed_gemm_columns), and on 64-column tile boundaries when each share spans several tiles.
+inline std::pair<int64_t, int64_t> column_share(int64_t N, int member, int team) {
+  const int64_t unit = N >= 4 * 64 * team ? 64 : kernels::kPackedPanel;
+  const int64_t n0 = N * member / team / unit * unit;
+  const int64_t n1 = member + 1 == team ? N : N * (member + 1) / team / unit * unit;
+  return {n0, n1};
+}
+
 // Forward over the sequence: the input projection of all steps in one GEMM (sequence.h), then per
-// step and row block the recurrent product (packed GEMM) and the cell's fused step kernel. Writes
-// a.out, a.h_n and (kHasCellState) a.c_n; `keep` keeps every step's cache for backward.
+// step the recurrent product (packed GEMM) and the cell's fused step kernel, either per row block
+// on its own thread, or (use_column_split) the product split by columns over all rows and the step
+// kernel by rows, with a barrier after each. Writes a.out, a.h_n and (kHasCellState) a.c_n; `keep`
+// keeps every step's cache for backward.
 template <class Cell, Scalar T>
 void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
   const int64_t B = a.B, H = a.H, GH = Cell::kGates * H;
@@ -130,28 +155,60 @@ void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
   T* gates = cache.gates.data();
   project_inputs(a, GH, gates);
   kernels::pack_matrix(kernels::Trans::kYes, H, GH, a.w_hh, H, cache.w_hh_t);
-  for_row_blocks(B, row_block_count(a.threads, a.steps, B, GH, H), [&](int, int64_t b0, int64_t b1) {
+  const T recurrent_beta = Cell::kRecurrentApart ? T(0) : T(1);
+  // Points s (rows [b0, b0 + s.rows)) at the step-th step, time t.
+  auto point_step = [&](StepForward<T>& s, int64_t step, int64_t t, int64_t b0) {
+    s.gates = gates + (t * B + b0) * GH;
+    s.ld_prev = a.ld_prev(t);
+    s.h_prev = a.h_prev(t) + b0 * s.ld_prev;
+    s.h = a.out + (t * B + b0) * a.ld_out;
+    if (Cell::kSavesPerStep) s.saved = cache.saved.data() + cache.saved_offset(t, b0);
+    if (Cell::kHasCellState) {
+      s.c_prev = cache.c_prev(a, step, t, b0);
+      s.c = cache.c.data() + cache.c_offset(step, t, b0);
+    }
+  };
+  // h_{t-1} W_hh^T goes into the gates of rows [b0, b0 + rows), or kRecurrentApart into cache.hh.
+  auto recurrent_out = [&](int64_t t, int64_t b0) {
+    return Cell::kRecurrentApart ? cache.hh.data() + b0 * GH : gates + (t * B + b0) * GH;
+  };
+  auto first_step = [&](int64_t b0, int64_t b1) {
     StepForward<T> s{.rows = b1 - b0, .H = H, .bias = cache.bias.data(), .b_hh = a.b_hh, .ld_h = a.ld_out};
     if (Cell::kRecurrentApart) s.hh = cache.hh.data() + b0 * GH;
-    for (int64_t step = 0; step < a.steps; ++step) {
-      const int64_t t = a.time_at(step);
-      gather_inputs(a, GH, gates, t, b0, b1);
-      s.gates = gates + (t * B + b0) * GH;
-      s.ld_prev = a.ld_prev(t);
-      s.h_prev = a.h_prev(t) + b0 * s.ld_prev;
-      s.h = a.out + (t * B + b0) * a.ld_out;
-      if (Cell::kSavesPerStep) s.saved = cache.saved.data() + cache.saved_offset(t, b0);
-      if (Cell::kHasCellState) {
-        s.c_prev = cache.c_prev(a, step, t, b0);
-        s.c = cache.c.data() + cache.c_offset(step, t, b0);
+    return s;
+  };
+  const int parts = row_block_count(a.threads, a.steps, B, GH, H);
+  if (use_column_split<T>(parts, GH, H)) {
+    run_step_team(parts, [&](int member, int team, StepBarrier& barrier) {
+      const int64_t b0 = B * member / team, b1 = B * (member + 1) / team;
+      const auto [n0, n1] = column_share(GH, member, team);
+      StepForward<T> s = first_step(b0, b1);
+      gather_inputs(a, GH, gates, a.time_at(0), b0, b1);
+      barrier.arrive_and_wait();
+      for (int64_t step = 0; step < a.steps; ++step) {
+        const int64_t t = a.time_at(step);
+        kernels::packed_gemm_columns(B, a.h_prev(t), a.ld_prev(t), cache.w_hh_t, n0, n1, recurrent_beta,
+                                     recurrent_out(t, 0), GH);
+        barrier.arrive_and_wait();  // every column of the product is in
+        point_step(s, step, t, b0);
+        Cell::step_forward(s);
+        if (step + 1 < a.steps) gather_inputs(a, GH, gates, a.time_at(step + 1), b0, b1);
+        barrier.arrive_and_wait();  // every row of h_t is in
       }
-      // h_{t-1} W_hh^T, added to the gates or into its own buffer.
-      T* recurrent = Cell::kRecurrentApart ? cache.hh.data() + b0 * GH : s.gates;
-      kernels::packed_gemm(s.rows, s.h_prev, s.ld_prev, cache.w_hh_t, Cell::kRecurrentApart ? T(0) : T(1),
-                           recurrent, GH);
-      Cell::step_forward(s);
-    }
-  });
+    });
+  } else {
+    for_row_blocks(B, parts, [&](int, int64_t b0, int64_t b1) {
+      StepForward<T> s = first_step(b0, b1);
+      for (int64_t step = 0; step < a.steps; ++step) {
+        const int64_t t = a.time_at(step);
+        gather_inputs(a, GH, gates, t, b0, b1);
+        point_step(s, step, t, b0);
+        kernels::packed_gemm(s.rows, s.h_prev, s.ld_prev, cache.w_hh_t, recurrent_beta, recurrent_out(t, b0),
+                             GH);
+        Cell::step_forward(s);
+      }
+    });
+  }
   const int64_t last = a.time_at(a.steps - 1);
   const T* h_last = a.out + last * B * a.ld_out;
   for (int64_t b = 0; b < B; ++b) std::copy(h_last + b * a.ld_out, h_last + b * a.ld_out + H, a.h_n + b * H);
@@ -161,10 +218,11 @@ void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
   }
 }
 
-// Backward through time, t from the last step processed to the first, each row block carrying dh
-// (and dc) while the cell's step kernel forms the gate gradients and the packed GEMM
-// dh_{t-1} (+)= dgates_hh W_hh; then the weight, bias and input gradients (sequence.h). Adds into
-// every gradient buffer of d; leaves the gradients on h0 (and c0) in d.dh (d.dc).
+// Backward through time, t from the last step processed to the first, carrying dh (and dc) while
+// the cell's step kernel forms the gate gradients and the packed GEMM dh_{t-1} (+)= dgates_hh W_hh,
+// split as in scan_forward (row blocks, or the product by columns with a barrier on each side);
+// then the weight, bias and input gradients (sequence.h). Adds into every gradient buffer of d;
+// leaves the gradients on h0 (and c0) in d.dh (d.dc).
 template <class Cell, Scalar T>
 void scan_backward(const SequenceArgs<T>& a, const ScanCache<T>& cache, const SequenceGrads<T>& d) {
   const int64_t B = a.B, H = a.H, GH = Cell::kGates * H;
@@ -173,29 +231,56 @@ void scan_backward(const SequenceArgs<T>& a, const ScanCache<T>& cache, const Se
   kernels::pack_matrix(kernels::Trans::kNo, GH, H, a.w_hh, H, *d.w_hh_packed);
   const int parts = d.dbias_parts != nullptr ? row_block_count(a.threads, a.steps, B, GH, H) : 1;
   clear_part_sums(d, parts, GH + H);
-  for_row_blocks(B, parts, [&](int part, int64_t b0, int64_t b1) {
-    const BlockWeightGrads<T> weight_grads(a, d, GH, part, b0, b1);
+  const T dh_beta = Cell::kDirectDh ? T(1) : T(0);
+  auto first_step = [&](int part, int64_t b0, int64_t b1) {
     StepBackward<T> s{.rows = b1 - b0, .H = H, .ld_h = a.ld_out, .ld_dy = d.ld_dy, .dh = d.dh + b0 * H};
     if (Cell::kHasCellState) s.dc = d.dc + b0 * H;
     s.db = part == 0 ? d.dbias : d.dbias_parts + (part - 1) * (GH + H);
-    for (int64_t step = a.steps - 1; step >= 0; --step) {
-      const int64_t t = a.time_at(step);
-      const int64_t row = t * B + b0;
-      s.gates = cache.gates.data() + row * GH;
-      if (Cell::kSavesPerStep) s.saved = cache.saved.data() + cache.saved_offset(t, b0);
-      s.ld_prev = a.ld_prev(t);
-      s.h_prev = a.h_prev(t) + b0 * s.ld_prev;
-      s.h = a.out + row * a.ld_out;
-      if (Cell::kHasCellState) s.c_prev = cache.c_prev(a, step, t, b0);
-      s.dy = d.dy != nullptr ? d.dy + row * d.ld_dy : nullptr;
-      s.dgates_ih = d.dgates_ih + row * GH;
-      s.dgates_hh = dgates_hh + row * GH;
-      Cell::step_backward(s);
-      weight_grads.add_step(t, d.dgates_ih, dgates_hh);
-      kernels::packed_gemm(s.rows, s.dgates_hh, GH, *d.w_hh_packed, Cell::kDirectDh ? T(1) : T(0), s.dh, H);
-    }
-  });
-  reduce_part_sums(a, d, parts, GH + H);
+    return s;
+  };
+  // Runs the cell's step kernel on rows [b0, b0 + s.rows) of the step-th step, time t.
+  auto run_step = [&](StepBackward<T>& s, int64_t step, int64_t t, int64_t b0) {
+    const int64_t row = t * B + b0;
+    s.gates = cache.gates.data() + row * GH;
+    if (Cell::kSavesPerStep) s.saved = cache.saved.data() + cache.saved_offset(t, b0);
+    s.ld_prev = a.ld_prev(t);
+    s.h_prev = a.h_prev(t) + b0 * s.ld_prev;
+    s.h = a.out + row * a.ld_out;
+    if (Cell::kHasCellState) s.c_prev = cache.c_prev(a, step, t, b0);
+    s.dy = d.dy != nullptr ? d.dy + row * d.ld_dy : nullptr;
+    s.dgates_ih = d.dgates_ih + row * GH;
+    s.dgates_hh = dgates_hh + row * GH;
+    Cell::step_backward(s);
+  };
+  int team = parts;
+  if (use_column_split<T>(parts, GH, H)) {
+    team = run_step_team(parts, [&](int member, int size, StepBarrier& barrier) {
+      const int64_t b0 = B * member / size, b1 = B * (member + 1) / size;
+      const auto [n0, n1] = column_share(H, member, size);
+      const BlockWeightGrads<T> weight_grads(a, d, GH, member, b0, b1);
+      StepBackward<T> s = first_step(member, b0, b1);
+      for (int64_t step = a.steps - 1; step >= 0; --step) {
+        const int64_t t = a.time_at(step);
+        run_step(s, step, t, b0);
+        weight_grads.add_step(t, d.dgates_ih, dgates_hh);
+        barrier.arrive_and_wait();  // every row of dgates_hh[t] is in
+        kernels::packed_gemm_columns(B, dgates_hh + t * B * GH, GH, *d.w_hh_packed, n0, n1, dh_beta, d.dh, H);
+        barrier.arrive_and_wait();  // every column of dh is in
+      }
+    });
+  } else {
+    for_row_blocks(B, parts, [&](int part, int64_t b0, int64_t b1) {
+      const BlockWeightGrads<T> weight_grads(a, d, GH, part, b0, b1);
+      StepBackward<T> s = first_step(part, b0, b1);
+      for (int64_t step = a.steps - 1; step >= 0; --step) {
+        const int64_t t = a.time_at(step);
+        run_step(s, step, t, b0);
+        weight_grads.add_step(t, d.dgates_ih, dgates_hh);
+        kernels::packed_gemm(s.rows, s.dgates_hh, GH, *d.w_hh_packed, dh_beta, s.dh, H);
+      }
+    });
+  }
+  reduce_part_sums(a, d, team, GH + H);
   accumulate_sequence_grads(a, d, GH, d.dgates_ih, dgates_hh);
 }
 

@@ -122,6 +122,15 @@ TEST(RnnOneHot, MatchesInFloatWithRowBlocksOnTwoThreads) {
   }
 }
 
+TEST(RnnOneHot, MatchesInFloatWithTheColumnSplitOnTwoThreads) {
+  // W_hh >= 2 MiB: the time loop splits the recurrent products by columns (use_column_split), and
+  // each thread gathers the input rows of its own batch rows one step ahead.
+  for (CellType cell : {CellType::kGru, CellType::kLstm}) {
+    const RnnConfig config{.cell = cell, .input_size = 28, .hidden_size = 520, .num_layers = 1};
+    compare<float>(config, 3, 19, 2e-5, std::string(cell_name(cell)) + " column split", 2);
+  }
+}
+
 TEST(RnnOneHot, RejectsIdsOutOfRangeAndWrongCounts) {
   ParameterStore<float> store;
   Rnn<float> rnn(store, {.cell = CellType::kGru, .input_size = 4, .hidden_size = 3});

@@ -1,6 +1,8 @@
 // The fused layers split a large batch into row blocks run on separate threads (nn/sequence.h,
 // for_row_blocks): with 2 threads every output and gradient must match the one-thread run, for
-// every cell, both directions, with h0/c0 and an odd batch split unevenly.
+// every cell, both directions, with h0/c0 and an odd batch split unevenly. Layers whose W_hh is
+// too large for a core's cache split the recurrent products by columns instead (use_column_split,
+// step_team.h), with the same contract.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,8 +21,9 @@ struct LayerRun {
   std::vector<float> output, h_n, grads, dx, dh0;
 };
 
-LayerRun run_once(CellType cell, int threads) {
-  const int64_t T = 10, B = 19, I = 7, H = 160;  // T*B*G*H*H >= 2^22: split (row_block_count)
+// T*B*G*H*H >= 2^22: split (row_block_count).
+LayerRun run_once(CellType cell, int threads, int64_t T = 10, int64_t H = 160) {
+  const int64_t B = 19, I = 7;
   ParameterStore<float> store;
   Rnn<float> rnn(store,
                  {.cell = cell, .input_size = I, .hidden_size = H, .num_layers = 2, .bidirectional = true});
@@ -57,13 +60,11 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, cons
     ASSERT_NEAR(a[i], b[i], 1e-5f * (1 + std::abs(b[i]))) << what << ": first difference at " << i;
 }
 
-}  // namespace
-
-TEST(RnnRowBlocks, TwoThreadsMatchOne) {
+void expect_two_threads_match_one(int64_t T, int64_t H) {
   for (CellType cell : {CellType::kRnnTanh, CellType::kGru, CellType::kLstm}) {
-    const LayerRun one = run_once(cell, 1);
-    const LayerRun two = run_once(cell, 2);
-    const std::string name = cell_name(cell);
+    const LayerRun one = run_once(cell, 1, T, H);
+    const LayerRun two = run_once(cell, 2, T, H);
+    const std::string name = std::string(cell_name(cell)) + " H=" + std::to_string(H);
     expect_close(two.output, one.output, name + " output");
     expect_close(two.h_n, one.h_n, name + " h_n");
     expect_close(two.grads, one.grads, name + " parameter gradients");
@@ -71,5 +72,13 @@ TEST(RnnRowBlocks, TwoThreadsMatchOne) {
     expect_close(two.dh0, one.dh0, name + " dh0");
   }
 }
+
+}  // namespace
+
+TEST(RnnRowBlocks, TwoThreadsMatchOne) { expect_two_threads_match_one(10, 160); }
+
+// W_hh of GRU and LSTM >= 2 MiB: the column split, with shares not a multiple of a 64-column tile
+// (GRU 3H = 1560, H = 520) and a second layer reading 2H inputs; the RNN runs as row blocks.
+TEST(RnnRowBlocks, ColumnSplitMatchesOneThread) { expect_two_threads_match_one(3, 520); }
 
 }  // namespace recur
