@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ngram/probing_format.h"
 #include "recur/core/error.h"
 #include "recur/io/atomic_file.h"  // read_file
 
@@ -199,20 +200,7 @@ class WordIds {
   }
 
  private:
-  static uint64_t hash(std::string_view word) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ word.size();
-    size_t i = 0;
-    for (; i + 8 <= word.size(); i += 8) {  // eight bytes at a time, then the tail
-      uint64_t v = 0;
-      std::memcpy(&v, word.data() + i, 8);
-      h = (h ^ v) * 0xBF58476D1CE4E5B9ull;
-      h ^= h >> 29;
-    }
-    uint64_t v = 0;
-    std::memcpy(&v, word.data() + i, word.size() - i);
-    h = (h ^ v) * 0x94D049BB133111EBull;
-    return h ^ (h >> 32);
-  }
+  static uint64_t hash(std::string_view word) { return ngram_detail::hash_word(word); }
   void place(uint32_t id, const std::vector<std::string>& vocab) {
     const size_t mask = slots_.size() - 1;
     size_t slot = hash(vocab[id]) & mask;
