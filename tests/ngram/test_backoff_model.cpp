@@ -16,6 +16,7 @@
 #include "recur/ngram/kneser_ney.h"
 
 using namespace recur;
+using recur::test::probability_mass_after;
 using recur::test::read_ngram_fixture;
 
 namespace {
@@ -78,20 +79,8 @@ TEST(BackoffModel, DistributionsSumToOne) {
   const BackoffModel m(parse_arpa(read_ngram_fixture("tm120.o3.arpa"), "tm120.o3.arpa"));
   const std::vector<std::vector<std::string>> contexts = {{"<s>"},       {"the", "time"},  {"<s>", "the"},
                                                           {"of", "the"}, {"zebra", "the"}, {"time", "zebra"}};
-  for (const auto& context : contexts) {
-    BackoffModel::State state, next;
-    state = context[0] == "<s>" ? m.begin_sentence_state() : BackoffModel::State{};
-    for (size_t i = context[0] == "<s>" ? 1 : 0; i < context.size(); ++i) {
-      (void)m.score(state, m.word_id(context[i]), next);
-      state = next;
-    }
-    double sum = 0;
-    for (uint32_t w = 0; w < m.vocab_size(); ++w) {
-      if (w == m.bos_id()) continue;
-      sum += std::pow(10.0, static_cast<double>(m.score(state, w, next).log_prob));
-    }
-    EXPECT_NEAR(sum, 1.0, 1e-4) << context[0] << " " << context.back();
-  }
+  for (const auto& context : contexts)
+    EXPECT_NEAR(probability_mass_after(m, context), 1.0, 1e-4) << context[0] << " " << context.back();
 }
 
 TEST(BackoffModel, MissingUnkGetsKenlmsDefault) {
