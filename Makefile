@@ -59,7 +59,7 @@ asan-test: deps
 # helper thread, the translation decoder's, data-parallel ranks as threads) under ThreadSanitizer.
 # Built for this CPU only: threads race the same way whichever SIMD target runs, and one target compiles in a fraction of the time.
 TSAN_TESTS = test_rnn_row_blocks test_rnn_one_hot test_linear_cross_entropy test_add_at_b test_gemm \
-             test_language_model test_inference test_decoder_session test_data_parallel
+             test_language_model test_inference test_decoder_session test_data_parallel test_parallel
 tsan-test: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_TSAN=ON -DRECUR_NATIVE=ON -DRECUR_WERROR=$(WERROR)
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)

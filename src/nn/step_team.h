@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/parallel.h"
+
 namespace recur::fused {
 
 // A reusable barrier for `count` threads. It spins first (one step's work is split evenly, so the
@@ -53,11 +55,22 @@ class StepBarrier {
 };
 
 // Runs fn(member, team, barrier) on up to `threads` threads at once (the calling thread is member
-// 0) and returns the team size. When the system refuses to start a thread (a container's thread
-// limit), the team is smaller; every member learns its size before starting, so the barrier never
-// waits for a thread that does not exist. fn must not throw.
+// 0, the others the worker pool's) and returns the team size. When the system refuses to start a thread (a
+// container's thread limit), the team is smaller; every member learns its size before starting, so the
+// barrier never waits for a thread that does not exist. fn must not throw.
 template <typename Fn>
 int run_step_team(int threads, Fn&& fn) {
+  WorkerPool& pool = WorkerPool::instance();
+  if (const int workers = pool.claim(threads - 1); workers >= 0) {
+    const int size = workers + 1;
+    StepBarrier barrier(size);
+    auto member_fn = [&fn, &barrier, size](int member) { fn(member, size, barrier); };
+    pool.launch(workers, pool_task<decltype(member_fn)>, pool_context(member_fn));
+    member_fn(0);
+    pool.finish();
+    return size;
+  }
+  // The pool is busy (a nested or concurrent caller): threads of our own.
   std::atomic<int> team{0};  // 0 until the calling thread knows how many started
   std::vector<std::thread> helpers;
   helpers.reserve(static_cast<size_t>(std::max(threads - 1, 0)));
