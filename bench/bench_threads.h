@@ -14,6 +14,7 @@
 #include <string>
 
 #include "recur/core/context.h"
+#include "recur/core/simd.h"
 #include "recur/core/threads.h"
 
 namespace recur::bench {
@@ -73,8 +74,9 @@ inline bool setup_threads(int& argc, char** argv, const char* program) {
   const std::string core = blas_core_name();
   const std::string thread_count = std::to_string(bench_context().threads);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  std::printf("OpenBLAS core: %s, threads: %s, OPENBLAS_CORETYPE=%s\n", core.c_str(), thread_count.c_str(),
-              coretype ? coretype : "(unset)");
+  const std::string details = simd_kernel_details();
+  std::printf("OpenBLAS core: %s, threads: %s, OPENBLAS_CORETYPE=%s; recur simd: %s %s\n", core.c_str(),
+              thread_count.c_str(), coretype ? coretype : "(unset)", simd_target().c_str(), details.c_str());
   benchmark::AddCustomContext("openblas_core", core);
   benchmark::AddCustomContext("openblas_threads", thread_count);
   benchmark::AddCustomContext("openblas_coretype", coretype ? coretype : "(unset)");

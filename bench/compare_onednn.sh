@@ -128,7 +128,9 @@ for name in args.only.split(","):
                     notes.setdefault(side, out)
         print(f"  measured {name} {cell}", file=sys.stderr, flush=True)
 
-print(f"recur: simd={field(notes.get('recur'), 'simd')} blas_core={field(notes.get('recur'), 'blas_core')} ({recur})")
+tile = field(notes.get('recur'), 'avx2_tile')
+print(f"recur: simd={field(notes.get('recur'), 'simd')} blas_core={field(notes.get('recur'), 'blas_core')}"
+      f"{'' if tile == '?' else ' avx2_tile=' + tile} ({recur})")
 print(f"oneDNN: version={field(notes.get('onednn'), 'onednn')} isa={field(notes.get('onednn'), 'isa')} "
       f"(Debian libdnnl, OpenMP; {onednn})")
 print("A: T 32, B 1024, I 28, H 32, 1 layer. B: T 35, B 32, I 28, H 256, 1 layer. "

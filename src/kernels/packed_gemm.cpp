@@ -8,7 +8,8 @@
 //                           former intrinsics kernel: 5-10% slower)
 //   avx2    16 x 8          3 x 32 (2 panels): 12 accumulators + broadcast + 2 panel vectors, the
 //                           other 2 FMA memory operands (6 x 16, the classic sgemm tile: 15-20%
-//                           slower at N = 2048, 5% faster at M = 13 and K = 128)
+//                           slower at N = 2048, 5% faster at M = 13 and K = 128); on Intel CPUs
+//                           6 x 16 instead (set_avx2_tile in packed_gemm.h)
 //   neon    32 x 4          5 x 16: 20 accumulators + 4 + 5 A values (GCC loads all R before the
 //                           lane FMAs; 6 rows spilled two accumulators per k)
 //   sse4    16 x 4, no FMA  3 x 16: 12 accumulators + broadcast + product temp; the panel vectors
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <type_traits>
 
@@ -57,9 +59,8 @@ constexpr int kRows = 6, kVecs = 4;
 #else  // AVX2, and any other 16-register target
 constexpr int kRows = 3, kVecs = 4;
 #endif
-constexpr int64_t kWidth = kVecs * kLanes;  // columns of C per tile
-// A tile spans whole panels or lies within one, so its vectors sit at fixed offsets (below).
-static_assert(kWidth % kPackedPanel == 0 || kPackedPanel % kWidth == 0);
+// AVX2's second tile (Avx2Tile::k6x16): 12 accumulators + 2 panel vectors + broadcast.
+constexpr int kTallRows = 6, kTallVecs = 2;
 
 // Whether MaskedLoad and BlendedStore touch only the live lanes (AVX2 and AVX-512 mask
 // instructions). Highway 1.0.3 elsewhere loads the whole vector (aligned on SSE4) and stores by
@@ -155,25 +156,26 @@ void row_tile(int rows, int64_t K, const float* A, int64_t lda, const float* pan
   tile_kernel<R, NV>(K, A, lda, panel, panel_stride, beta, C, ldc, width, ahead, ahead_lines);
 }
 
-// row_tile<kRows, vecs>, vecs in [1, NV].
-template <int NV>
+// row_tile<R, vecs>, vecs in [1, NV].
+template <int R, int NV>
 void vec_tile(int vecs, int rows, int64_t K, const float* A, int64_t lda, const float* panel,
               int64_t panel_stride, float beta, float* C, int64_t ldc, int64_t width, const char* ahead,
               int64_t ahead_lines) {
   if constexpr (NV > 1) {
     if (vecs < NV)
-      return vec_tile<NV - 1>(vecs, rows, K, A, lda, panel, panel_stride, beta, C, ldc, width, ahead,
-                              ahead_lines);
+      return vec_tile<R, NV - 1>(vecs, rows, K, A, lda, panel, panel_stride, beta, C, ldc, width, ahead,
+                                 ahead_lines);
   }
-  row_tile<kRows, NV>(rows, K, A, lda, panel, panel_stride, beta, C, ldc, width, ahead, ahead_lines);
+  row_tile<R, NV>(rows, K, A, lda, panel, panel_stride, beta, C, ldc, width, ahead, ahead_lines);
 }
 
-}  // namespace
-
-// Columns [first, N) of C, first a multiple of kPackedPanel (packed_gemm_columns); `prefetch`: fetch
-// each column group's panels into L2 while the group before it computes (see below).
-void PackedGemmFloat(int64_t M, const float* A, int64_t lda, const PackedMatrix<float>& b, int64_t first,
-                     int64_t N, float beta, float* C, int64_t ldc, bool prefetch) {
+// The product in tiles of up to R rows and NV vectors (see PackedGemmFloat).
+template <int R, int NV>
+void packed_gemm_tiles(int64_t M, const float* A, int64_t lda, const PackedMatrix<float>& b, int64_t first,
+                       int64_t N, float beta, float* C, int64_t ldc, bool prefetch) {
+  constexpr int64_t kWidth = NV * kLanes;  // columns of C per tile
+  // A tile spans whole panels or lies within one, so its vectors sit at fixed offsets (tile_kernel).
+  static_assert(kWidth % kPackedPanel == 0 || kPackedPanel % kWidth == 0);
   const int64_t K = b.K, stride = K * kPackedPanel;
   if (M <= 0 || N <= first) return;
   if (K == 0) {
@@ -181,7 +183,7 @@ void PackedGemmFloat(int64_t M, const float* A, int64_t lda, const PackedMatrix<
       for (int64_t j = first; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : C[i * ldc + j];
     return;
   }
-  const int64_t tiles = (M + kRows - 1) / kRows;
+  const int64_t tiles = (M + R - 1) / R;
   const int64_t panels_end = (N + kPackedPanel - 1) / kPackedPanel;  // past this range's last panel
   for (int64_t n0 = first; n0 < N; n0 += kWidth) {
     const float* panel = b.panels.data() + n0 / kPackedPanel * stride + n0 % kPackedPanel;
@@ -200,11 +202,27 @@ void PackedGemmFloat(int64_t M, const float* A, int64_t lda, const PackedMatrix<
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t i0 = t * M / tiles, rows = (t + 1) * M / tiles - i0;
       const int64_t line0 = ahead_lines * t / tiles, line1 = ahead_lines * (t + 1) / tiles;
-      vec_tile<kVecs>(vecs, static_cast<int>(rows), K, A + i0 * lda, lda, panel, stride, beta,
+      vec_tile<R, NV>(vecs, static_cast<int>(rows), K, A + i0 * lda, lda, panel, stride, beta,
                       C + i0 * ldc + n0, ldc, width, ahead != nullptr ? ahead + line0 * 64 : nullptr,
                       line1 - line0);
     }
   }
+}
+
+}  // namespace
+
+// Columns [first, N) of C, first a multiple of kPackedPanel (packed_gemm_columns); `prefetch`: fetch
+// each column group's panels into L2 while the group before it computes (see below); `tall_tile`:
+// AVX2 runs its 6 x 16 tile (Avx2Tile::k6x16), other targets ignore it.
+void PackedGemmFloat(int64_t M, const float* A, int64_t lda, const PackedMatrix<float>& b, int64_t first,
+                     int64_t N, float beta, float* C, int64_t ldc, bool prefetch, bool tall_tile) {
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
+  if (tall_tile)
+    return packed_gemm_tiles<kTallRows, kTallVecs>(M, A, lda, b, first, N, beta, C, ldc, prefetch);
+#else
+  (void)tall_tile;
+#endif
+  packed_gemm_tiles<kRows, kVecs>(M, A, lda, b, first, N, beta, C, ldc, prefetch);
 }
 
 }  // namespace recur::kernels::HWY_NAMESPACE
@@ -250,6 +268,19 @@ const T* source_column(const PackedMatrix<T>& b, int64_t n0) {
   return b.trans == Trans::kNo ? b.source + n0 : b.source + n0 * b.ld;
 }
 
+// The AVX2 tile set_avx2_tile chose; kAuto until then.
+std::atomic<Avx2Tile> g_avx2_tile{Avx2Tile::kAuto};
+
+// Intel cores load two vectors per cycle, AMD's Zen 3 and 4 three: 3 x 32 reads half its panel
+// vectors as FMA memory operands (11 loads per 12 FMAs) and ran 15-20% faster on Zen 4 at N = 2048,
+// 6 x 16 needs 8 and ran 15% faster on an Intel Xeon (see packed_gemm.h).
+Avx2Tile default_avx2_tile() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (__builtin_cpu_is("intel")) return Avx2Tile::k6x16;
+#endif
+  return Avx2Tile::k3x32;
+}
+
 // Whether a product streams `bytes` of packed panels from beyond L2: then the kernel prefetches the
 // next column group into L2 (C LSTM step, 4 MiB on an Intel Xeon with 2 MiB of L2: 705 -> 652-674 us
 // at AVX-512, 1442 -> 1246-1348 us at AVX2). Panels that stay in L2 gain nothing and pay for the
@@ -264,13 +295,35 @@ bool streams_from_beyond_l2(int64_t bytes) {
 
 }  // namespace
 
+void set_avx2_tile(Avx2Tile tile) { g_avx2_tile.store(tile, std::memory_order_relaxed); }
+
+Avx2Tile avx2_tile() {
+  const Avx2Tile tile = g_avx2_tile.load(std::memory_order_relaxed);
+  return tile == Avx2Tile::kAuto ? default_avx2_tile() : tile;
+}
+
+const char* avx2_tile_name() { return avx2_tile() == Avx2Tile::k6x16 ? "6x16" : "3x32"; }
+
+}  // namespace recur::kernels
+
+namespace recur {
+
+std::string simd_kernel_details() {
+  return simd_target() == "avx2" ? std::string("avx2_tile=") + kernels::avx2_tile_name() : std::string();
+}
+
+}  // namespace recur
+
+namespace recur::kernels {
+
 template <Scalar T>
 void packed_gemm_columns(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, int64_t n0, int64_t n1,
                          T beta, T* C, int64_t ldc) {
   if constexpr (std::is_same_v<T, float>) {
     apply_simd_environment();
     const bool prefetch = streams_from_beyond_l2((n1 - n0) * b.K * static_cast<int64_t>(sizeof(float)));
-    HWY_DYNAMIC_DISPATCH(PackedGemmFloat)(M, A, lda, b, n0, n1, beta, C, ldc, prefetch);
+    HWY_DYNAMIC_DISPATCH(PackedGemmFloat)
+    (M, A, lda, b, n0, n1, beta, C, ldc, prefetch, avx2_tile() == Avx2Tile::k6x16);
   } else {
     // One thread: packed_gemm runs inside recur's worker threads (row blocks), which start no more.
     if (n1 > n0)

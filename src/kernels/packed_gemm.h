@@ -62,4 +62,16 @@ template <Scalar T>
 void packed_gemm_columns_reference(int64_t M, const T* A, int64_t lda, const PackedMatrix<T>& b, int64_t n0,
                                    int64_t n1, T beta, T* C, int64_t ldc);
 
+// The AVX2 kernel's register tile (the other targets have one each). 3 rows x 32 columns reads half
+// its panel vectors as FMA memory operands, 11 loads per 12 FMAs; 6 x 16 reads 8. Which is faster
+// depends on the core's load ports: at 50 x 512 x 2048, 6 x 16 took 1053 us against 1230-1348 on an
+// Intel Xeon (two loads per cycle), 3 x 32 was 15-20% faster on AMD Zen 4 (three). kAuto (the
+// default) picks 6 x 16 on Intel CPUs, 3 x 32 elsewhere. Process-wide; for tests and measurements,
+// not to be changed while kernels run.
+enum class Avx2Tile { kAuto, k3x32, k6x16 };
+void set_avx2_tile(Avx2Tile tile);
+// The tile AVX2 runs now (never kAuto), and its name ("3x32" or "6x16"), which benchmarks print.
+[[nodiscard]] Avx2Tile avx2_tile();
+[[nodiscard]] const char* avx2_tile_name();
+
 }  // namespace recur::kernels

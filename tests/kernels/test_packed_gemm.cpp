@@ -139,6 +139,45 @@ TEST_P(PackedGemmTest, PackedUnderBestTargetServesThisOne) {
 
 TEST_P(PackedGemmTest, FloatColumnRangesMatchReference) { check_column_ranges<float>(); }
 
+// AVX2 has two tiles (set_avx2_tile): whichever this CPU did not pick runs the same checks here (the
+// other targets ignore the choice, so for them this repeats the tests above).
+TEST_P(PackedGemmTest, BothAvx2TilesMatchReference) {
+  for (Avx2Tile tile : {Avx2Tile::k3x32, Avx2Tile::k6x16}) {
+    set_avx2_tile(tile);
+    SCOPED_TRACE(avx2_tile_name());
+    check_shapes<float>();
+    check_column_ranges<float>();
+  }
+  set_avx2_tile(Avx2Tile::kAuto);
+}
+
+// A matrix of 4.5 MiB, past half of any L2 we know of, so the kernel prefetches the next column
+// group while it computes one: the product, and two column halves, still match the reference and
+// the whole product.
+TEST_P(PackedGemmTest, LargeMatrixWithPrefetchMatchesReference) {
+  Rng rng(8);
+  const int64_t M = 7, K = 512, N = 2304;
+  std::vector<float> A(static_cast<size_t>(M * K)), B(static_cast<size_t>(N * K)),
+      C(static_cast<size_t>(M * N)), halves(static_cast<size_t>(M * N)), want(static_cast<size_t>(M * N));
+  for (auto& v : A) v = static_cast<float>(rng.uniform(-1, 1));
+  for (auto& v : B) v = static_cast<float>(rng.uniform(-1, 1));
+  PackedMatrix<float> packed;
+  pack_matrix(Trans::kYes, K, N, B.data(), K, packed);
+  for (Avx2Tile tile : {Avx2Tile::k3x32, Avx2Tile::k6x16}) {
+    set_avx2_tile(tile);
+    packed_gemm(M, A.data(), K, packed, 0.0f, C.data(), N);
+    packed_gemm_columns(M, A.data(), K, packed, 0, 1024, 0.0f, halves.data(), N);
+    packed_gemm_columns(M, A.data(), K, packed, 1024, N, 0.0f, halves.data(), N);
+    packed_gemm_reference(M, A.data(), K, packed, 0.0f, want.data(), N);
+    for (size_t at = 0; at < C.size(); ++at) {
+      ASSERT_NEAR(C[at], want[at], 1e-5 * (1 + std::sqrt(static_cast<double>(K))))
+          << avx2_tile_name() << " " << at;
+      ASSERT_EQ(halves[at], C[at]) << avx2_tile_name() << " " << at;
+    }
+  }
+  set_avx2_tile(Avx2Tile::kAuto);
+}
+
 TEST(PackedGemm, DoubleMatchesReference) { check_shapes<double>(); }
 
 TEST(PackedGemm, DoubleColumnRangesMatchReference) { check_column_ranges<double>(); }

@@ -274,7 +274,9 @@ void bench_layer(const BenchOptions& o, const ComputeContext& context) {
                     loss_value, grad_norm, dx_norm));
   fmt::print("layer: cell={} layers={} hidden={} input={} batch={} steps={} threads={}\n", cell_name(cell),
              o.layers, o.hidden, I, B, T, context.threads);
-  fmt::print("simd={} blas_core={}\n", simd_target(), blas_core_name());
+  const std::string details = simd_kernel_details();
+  fmt::print("simd={} blas_core={}{}{}\n", simd_target(), blas_core_name(), details.empty() ? "" : " ",
+             details);
   fmt::print("check: output_sum={:.6g} weight_grad_norm={:.6g} dx_norm={:.6g}\n", loss_value, grad_norm,
              dx_norm);
   fmt::print("iterations={} seconds={:.3f} ms_per_iter={:.3f} (forward in training mode + backward)\n", timed,

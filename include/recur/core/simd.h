@@ -30,4 +30,9 @@ void set_simd_target(std::string_view name);
 // ValueError "RECUR_SIMD=avx9: ..." naming the supported targets.
 void apply_simd_environment();
 
+// What else the CPU decides within the current target, for benchmarks to print next to it: on AVX2,
+// the packed GEMM's register tile ("avx2_tile=6x16" on Intel, "avx2_tile=3x32" elsewhere; see
+// src/kernels/packed_gemm.h); empty on other targets.
+[[nodiscard]] std::string simd_kernel_details();
+
 }  // namespace recur
