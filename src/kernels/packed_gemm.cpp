@@ -112,6 +112,14 @@ void tile_kernel(int64_t K, const float* HWY_RESTRICT A, int64_t lda, const floa
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
+  // With beta 1 the tile adds into C after the k loop; C's rows there (an LSTM step's gates, written
+  // by the input projection over the whole sequence long before) usually come from L3, so ask for
+  // them now and let them arrive while the tile computes.
+  if (beta != 0.0f) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+      for (int64_t col = 0; col < width; col += 16) __builtin_prefetch(C + r * ldc + col, 1, 3);
+  }
   // Prefetch line l at k = l * every: spread over the whole k loop.
   const int64_t every = ahead_lines > 0 ? std::max<int64_t>(1, K / ahead_lines) : K + 1;
   int64_t next_line = 0, next_k = 0;
