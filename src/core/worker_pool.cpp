@@ -10,9 +10,10 @@ namespace recur {
 
 namespace {
 
-// About 20-50 us of pause instructions, as StepBarrier's spin (nn/step_team.h): long enough to bridge
-// the gap between two parallel regions of one training step, short enough that an idle worker hands
-// its core back quickly on a shared machine.
+// 4096 pause instructions, as StepBarrier's spin (nn/step_team.h): 20-50 us on most cores, 86 us on
+// the Xeon of bench/README (a slower pause). Long enough to bridge the gap between two parallel
+// regions of one training step, short enough that an idle worker hands its core back quickly on a
+// shared machine.
 constexpr int kSpins = 4096;
 
 void pause() {
