@@ -8,34 +8,6 @@
 
 namespace recur {
 
-namespace {
-
-// 4096 pause instructions, as StepBarrier's spin (nn/step_team.h): 20-50 us on most cores, 86 us on
-// the Xeon of bench/README (a slower pause). Long enough to bridge the gap between two parallel
-// regions of one training step, short enough that an idle worker hands its core back quickly on a
-// shared machine.
-constexpr int kSpins = 4096;
-
-void pause() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-// Returns once `value` no longer equals `old`: spins, then sleeps on the futex.
-template <typename Int>
-Int wait_for_change(const std::atomic<Int>& value, Int old) {
-  Int now = old;
-  for (int spins = 0; spins < kSpins; ++spins) {
-    if ((now = value.load(std::memory_order_acquire)) != old) return now;
-    pause();
-  }
-  while ((now = value.load(std::memory_order_acquire)) == old) value.wait(old, std::memory_order_acquire);
-  return now;
-}
-
-}  // namespace
-
 WorkerPool& WorkerPool::instance() {
   // Leaked on purpose: destroying it at exit would have to wake and join threads that may be asleep
   // in a futex while other static destructors still run.
@@ -78,15 +50,14 @@ void WorkerPool::launch(int helpers, Task task, void* context) {
 }
 
 void WorkerPool::finish() {
-  for (int left = pending_.load(std::memory_order_acquire); left != 0;)
-    left = wait_for_change(pending_, left);
+  for (int left = pending_.load(std::memory_order_acquire); left != 0;) left = spin_then_wait(pending_, left);
   held_.store(false, std::memory_order_release);
 }
 
 void WorkerPool::serve(Worker* worker, int member) {
   unsigned seen = 0;
   for (;;) {
-    seen = wait_for_change(worker->round, seen);
+    seen = spin_then_wait(worker->round, seen);
     task_(context_, member);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }

@@ -18,6 +18,24 @@
 
 namespace recur {
 
+// Returns the new value once `value` no longer equals `old`: spins 4096 pause instructions first
+// (20-50 us on most cores, 86 us on the Xeon of bench/README, whose pause is slower), then sleeps on
+// the futex. Long enough to bridge the gap between two parallel regions of a training step or a
+// step barrier's usual wait, short enough that a waiting thread hands its core back quickly on a
+// shared machine. The pool's workers and StepBarrier (nn/step_team.h) wait this way.
+template <typename Int>
+Int spin_then_wait(const std::atomic<Int>& value, Int old) {
+  for (int spins = 0; spins < 4096; ++spins) {
+    if (const Int now = value.load(std::memory_order_acquire); now != old) return now;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  Int now = old;
+  while ((now = value.load(std::memory_order_acquire)) == old) value.wait(old, std::memory_order_acquire);
+  return now;
+}
+
 class WorkerPool {
  public:
   using Task = void (*)(void* context, int member);

@@ -35,20 +35,10 @@ class StepBarrier {
       round_.notify_all();
       return;
     }
-    for (int spins = 0; spins < kSpins; ++spins) {
-      if (round_.load(std::memory_order_acquire) != round) return;
-      pause();
-    }
-    while (round_.load(std::memory_order_acquire) == round) round_.wait(round, std::memory_order_acquire);
+    spin_then_wait(round_, round);
   }
 
  private:
-  static constexpr int kSpins = 4096;  // 20-50 us of pause instructions; 86 us on a recent Xeon
-  static void pause() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
   int count_;
   std::atomic<int> arrived_{0};
   std::atomic<unsigned> round_{0};
