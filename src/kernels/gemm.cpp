@@ -42,9 +42,6 @@ void blas_gemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, double alpha
               static_cast<int>(ldc));
 }
 
-// Below this many multiply-adds a second thread (started per call, about 20-40 us) does not pay.
-constexpr double kSplitMacs = 8.0e6;
-
 // OpenBLAS runs single-threaded (threads.h); a large product is split into contiguous blocks of
 // C's rows (or columns, when C is wider than tall), one single-threaded BLAS call per block, each
 // on its own thread. Blocks are disjoint, so results do not depend on the thread count beyond the
@@ -56,9 +53,9 @@ void split_gemm(int threads, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K
   keep_blas_single_threaded();
   const bool by_rows = M >= N;
   const int64_t extent = by_rows ? M : N;
-  const double macs = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  const int parts = static_cast<int>(std::min<int64_t>(threads, extent / 16));
-  if (parts <= 1 || macs < kSplitMacs) {
+  const int parts =
+      gemm_parts(threads, extent, static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K));
+  if (parts <= 1) {
     blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
@@ -79,6 +76,13 @@ void split_gemm(int threads, Trans ta, Trans tb, int64_t M, int64_t N, int64_t K
 }
 
 }  // namespace
+
+int gemm_parts(int threads, int64_t extent, double macs) {
+  // Below this many multiply-adds a second thread (woken or started per call) does not pay.
+  constexpr double kSplitMacs = 8.0e6;
+  if (macs < kSplitMacs) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, extent / 16)));
+}
 
 template <>
 void gemm<float>(int threads, Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -15,6 +15,11 @@ namespace recur::kernels {
 
 enum class Trans { kNo, kYes };
 
+// How many blocks of C's rows or columns gemm splits a product of `macs` multiply-adds over `extent`
+// rows or columns into: up to `threads`, each at least 16 wide, and one when the product is too
+// small to pay for a thread (about 8e6 multiply-adds). Other split products follow the same rule.
+int gemm_parts(int threads, int64_t extent, double macs);
+
 template <Scalar T>
 void gemm(int threads, Trans trans_a, Trans trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);

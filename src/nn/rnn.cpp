@@ -108,6 +108,7 @@ fused::SequenceGrads<T> sequence_grads(Graph<T>& g, const RnnRecord<T>& r, int l
   s.dgates_hh = Cell::kRecurrentApart ? pool.dgates_hh.data() : nullptr;
   s.dbias = pool.dbias.data();
   s.w_hh_packed = &pool.w_hh_packed;
+  s.w_ih_packed = &pool.w_ih_packed;
   s.dbias_parts = pool.dbias_parts.empty() ? nullptr : pool.dbias_parts.data();
   s.dw_ih_t_parts = l == 0 && r.one_hot ? pool.dw_ih_t_parts.data() : nullptr;
   s.dw_hh_parts = fused::use_step_weight_grads<T>(Cell::kGates * H, H) ? pool.dw_hh_parts.data() : nullptr;

@@ -41,6 +41,7 @@ struct RnnPool {
   AlignedVector<T> dh, dc;      // [B, H] carried state gradients
   AlignedVector<T> dbias;       // [G*H + H] bias-gradient sums of one sweep
   kernels::PackedMatrix<T> w_hh_packed;  // W_hh [G*H, H] of the sweep being run, packed
+  kernels::PackedMatrix<T> w_ih_packed;  // W_ih [G*H, I] of the sweep being run, packed (dx)
   AlignedVector<T> dbias_parts;          // [(threads - 1) * (G*H + H)] bias sums of extra row blocks
   AlignedVector<T> dw_ih_t_parts;        // [threads, I, G*H] one-hot input: dW_ih^T of each row block
   AlignedVector<T> dw_hh_parts;          // [threads, G*H, H] small layers: dW_hh of each row block

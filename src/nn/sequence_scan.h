@@ -84,6 +84,7 @@ struct ScanCache {
   AlignedVector<T> c;      // [T*B, H] kHasCellState: c_t; [2, B, H] without keep
   AlignedVector<T> bias;   // [G*H] fold_bias
   kernels::PackedMatrix<T> w_hh_t;  // W_hh^T [H, G*H] packed once per sequence (kernels/packed_gemm.h)
+  kernels::PackedMatrix<T> w_ih_t;  // W_ih^T [I, G*H] for the input projection (use_own_input_products)
   int64_t batch = 0, hidden = 0;
   bool keep = false;  // whether saved and c hold every step
 
@@ -153,7 +154,7 @@ void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
   cache.template resize<Cell>(a.steps, B, H, keep);
   fold_bias<Cell>(H, a.b_ih, a.b_hh, cache.bias.data());
   T* gates = cache.gates.data();
-  project_inputs(a, GH, gates);
+  project_inputs(a, GH, gates, cache.w_ih_t);
   kernels::pack_matrix(kernels::Trans::kYes, H, GH, a.w_hh, H, cache.w_hh_t);
   const T recurrent_beta = Cell::kRecurrentApart ? T(0) : T(1);
   // Points s (rows [b0, b0 + s.rows)) at the step-th step, time t.

@@ -134,5 +134,16 @@ void compare_all() {
 TEST(RnnFusedVsScratch, Double) { compare_all<double>(); }
 TEST(RnnFusedVsScratch, Float) { compare_all<float>(); }
 
+// The input-side products (projection, dx, dW_ih) run on recur's kernels for narrow inputs and on
+// OpenBLAS for wide ones (nn/sequence.h, use_own_input_products; the width depends on the SIMD
+// target): both paths, a second layer reading 2H, against the scratch cells.
+TEST(RnnFusedVsScratch, FloatNarrowAndWideInputs) {
+  for (const int64_t input : {40, 300})
+    for (CellType cell : {CellType::kRnnTanh, CellType::kGru, CellType::kLstm})
+      compare<float>(
+          {.cell = cell, .input_size = input, .hidden_size = 20, .num_layers = 2, .bidirectional = true},
+          false, std::string(cell_name(cell)) + " float input " + std::to_string(input));
+}
+
 }  // namespace
 }  // namespace recur
