@@ -13,23 +13,30 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <vector>
 
 namespace recur {
 
-// Returns the new value once `value` no longer equals `old`: spins 4096 pause instructions first
-// (20-50 us on most cores, 86 us on the Xeon of bench/README, whose pause is slower), then sleeps on
-// the futex. Long enough to bridge the gap between two parallel regions of a training step or a
-// step barrier's usual wait, short enough that a waiting thread hands its core back quickly on a
-// shared machine. The pool's workers and StepBarrier (nn/step_team.h) wait this way.
+// Returns the new value once `value` no longer equals `old`: spins for about 300 us first (pause
+// instructions, the clock read every 64), then sleeps on the futex. Long enough to bridge the gap
+// between two parallel regions of a training step (a serial pack of a 1-4 MiB W_hh takes 50-600 us)
+// and a step barrier's waits, short enough that a waiting thread hands its core back soon on a
+// shared machine (libgomp, under oneDNN, spins longer). On the Xeon of bench/README, 4096 pauses
+// (86 us) before sleeping lost 2-4% against 16384 on bench layer B and C LSTM at 2 threads: the
+// wake-up from the futex costs tens of microseconds there. The pool's workers and StepBarrier
+// (nn/step_team.h) wait this way.
 template <typename Int>
 Int spin_then_wait(const std::atomic<Int>& value, Int old) {
-  for (int spins = 0; spins < 4096; ++spins) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point give_up = Clock::now() + std::chrono::microseconds(300);
+  for (int spins = 1;; ++spins) {
     if (const Int now = value.load(std::memory_order_acquire); now != old) return now;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+    if (spins % 64 == 0 && Clock::now() >= give_up) break;
   }
   Int now = old;
   while ((now = value.load(std::memory_order_acquire)) == old) value.wait(old, std::memory_order_acquire);
