@@ -17,16 +17,11 @@ HWY_BEFORE_NAMESPACE();
 namespace recur::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// exp(x): n = round(x / ln 2), r = x - n ln 2 (ln 2 in two parts, so r is exact), exp(x) =
-// 2^n exp(r) with exp(r) from a degree-5 polynomial; 2^n applied as 2^(n/2) 2^(n - n/2) so both
-// factors stay normal floats. Overflow gives +inf, underflow 0, NaN stays NaN.
+// exp(r) for |r| <= ln 2 / 2, where fn = round(x / ln 2) and r = x - fn ln 2 (ln 2 in two parts, so
+// r is exact): a degree-5 polynomial (Cephes expf). Sets fn; the callers scale by 2^fn.
 template <class D, class V = hn::Vec<D>>
-HWY_INLINE V exp_approx(D d, V x) {
-  const hn::RebindToSigned<D> di;
-  const V high = hn::Set(d, 88.72283935546875f);  // above: overflow to +inf
-  const V low = hn::Set(d, -104.0f);              // below: 0
-  const V xc = hn::Min(hn::Max(x, low), high);
-  const V fn = hn::Round(hn::Mul(xc, hn::Set(d, 1.44269504088896341f)));
+HWY_INLINE V exp_reduced(D d, V xc, V& fn) {
+  fn = hn::Round(hn::Mul(xc, hn::Set(d, 1.44269504088896341f)));
   V r = hn::NegMulAdd(fn, hn::Set(d, 0.693359375f), xc);
   r = hn::NegMulAdd(fn, hn::Set(d, -2.12194440e-4f), r);
   V p = hn::Set(d, 1.9875691500e-4f);
@@ -35,7 +30,18 @@ HWY_INLINE V exp_approx(D d, V x) {
   p = hn::MulAdd(p, r, hn::Set(d, 4.1665795894e-2f));
   p = hn::MulAdd(p, r, hn::Set(d, 1.6666665459e-1f));
   p = hn::MulAdd(p, r, hn::Set(d, 5.0000001201e-1f));
-  const V e = hn::Add(hn::MulAdd(p, hn::Mul(r, r), r), hn::Set(d, 1.0f));
+  return hn::Add(hn::MulAdd(p, hn::Mul(r, r), r), hn::Set(d, 1.0f));
+}
+
+// exp(x) = 2^n exp(r) (exp_reduced); 2^n applied as 2^(n/2) 2^(n - n/2) so both factors stay normal
+// floats. Overflow gives +inf, underflow 0, NaN stays NaN.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V exp_approx(D d, V x) {
+  const hn::RebindToSigned<D> di;
+  const V high = hn::Set(d, 88.72283935546875f);  // above: overflow to +inf
+  const V low = hn::Set(d, -104.0f);              // below: 0
+  V fn;
+  const V e = exp_reduced(d, hn::Min(hn::Max(x, low), high), fn);
   const auto n = hn::ConvertTo(di, fn);
   const auto half = hn::ShiftRight<1>(n);
   const auto bias = hn::Set(di, 127);
@@ -62,17 +68,8 @@ inline constexpr bool kClampKeepsNaN = false;
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V exp_bounded(D d, V x) {
   const hn::RebindToSigned<D> di;
-  const V xc = hn::Min(hn::Set(d, 88.0f), hn::Max(hn::Set(d, -87.0f), x));
-  const V fn = hn::Round(hn::Mul(xc, hn::Set(d, 1.44269504088896341f)));
-  V r = hn::NegMulAdd(fn, hn::Set(d, 0.693359375f), xc);
-  r = hn::NegMulAdd(fn, hn::Set(d, -2.12194440e-4f), r);
-  V p = hn::Set(d, 1.9875691500e-4f);
-  p = hn::MulAdd(p, r, hn::Set(d, 1.3981999507e-3f));
-  p = hn::MulAdd(p, r, hn::Set(d, 8.3334519073e-3f));
-  p = hn::MulAdd(p, r, hn::Set(d, 4.1665795894e-2f));
-  p = hn::MulAdd(p, r, hn::Set(d, 1.6666665459e-1f));
-  p = hn::MulAdd(p, r, hn::Set(d, 5.0000001201e-1f));
-  const V e = hn::Add(hn::MulAdd(p, hn::Mul(r, r), r), hn::Set(d, 1.0f));
+  V fn;
+  const V e = exp_reduced(d, hn::Min(hn::Set(d, 88.0f), hn::Max(hn::Set(d, -87.0f), x)), fn);
   const V scale = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, fn), hn::Set(di, 127))));
   const V y = hn::Mul(e, scale);
   if constexpr (!kClampKeepsNaN) return hn::IfThenElse(hn::IsNaN(x), x, y);
