@@ -284,7 +284,7 @@ void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>&
     for (int64_t j = 0; j < GH; ++j) d.db_hh[j] += !same && j >= GH - a.H ? sums[j + a.H] : sums[j];
   }
   if (d.dx != nullptr && a.ids == nullptr) {
-    if (own_input_products && (d.dx_beta == T(0) || d.dx_beta == T(1))) {
+    if (own_input_products && d.w_ih_packed != nullptr && (d.dx_beta == T(0) || d.dx_beta == T(1))) {
       kernels::pack_matrix(Trans::kNo, GH, a.I, a.w_ih, a.I, *d.w_ih_packed);
       packed_gemm_by_rows(a.threads, rows, dgates_ih, GH, *d.w_ih_packed, d.dx_beta, d.dx, a.I);
     } else {
