@@ -196,4 +196,11 @@ LoadedTrainState load_train_state(const fs::path& dir, const TrainOptions& optio
   return loaded;
 }
 
+void record_epoch(TrainState& state, const EpochMetrics& m) {
+  if (!state.history.empty() && state.history.back().epoch == m.epoch)
+    state.history.back() = m;
+  else
+    state.history.push_back(m);
+}
+
 }  // namespace recur

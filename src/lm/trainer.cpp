@@ -384,7 +384,7 @@ EpochMetrics Trainer::measure_epoch(const EpochRun& run) {
 }
 
 StopReason Trainer::finish_epoch(const EpochMetrics& m, StopReason stopped, const TrainCallbacks& callbacks) {
-  state_.history.push_back(m);
+  record_epoch(state_, m);
   check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
                        options_.out_dir / "checkpoint");
   if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state_.best_valid_perplexity)) {

@@ -206,7 +206,7 @@ TrainSummary Seq2SeqTrainer::run(const std::atomic<bool>* stop, const TrainCallb
       s.history.push_back(m);
       return s;
     }
-    state_.history.push_back(m);
+    record_epoch(state_, m);
     check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
                          options_.out_dir / "checkpoint");
     if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state_.best_valid_perplexity)) {

@@ -127,6 +127,35 @@ TEST(Trainer, ResumeMidEpochGivesIdenticalWeights) {
   }
 }
 
+// A time budget that runs out inside an epoch, twice in a row, leaves one history row for that
+// epoch (replaced when the epoch goes on), a loadable checkpoint, and the weights of a run never
+// stopped.
+TEST(Trainer, TimeBudgetStopsInsideOneEpochKeepOneRowEach) {
+  auto a = test::make_temp_dir("budget-a");
+  auto b = test::make_temp_dir("budget-b");
+  const auto uninterrupted = train_fresh(toy_options(a), CellType::kGru).weights;
+  auto budgeted = toy_options(b);
+  budgeted.time_budget_s = 1e-9;  // stops after the first step of each session
+  const auto first = train_fresh(budgeted, CellType::kGru);
+  ASSERT_EQ(first.summary.reason, StopReason::kTimeBudget);
+  ASSERT_EQ(first.summary.history.size(), 1u);
+  EXPECT_EQ(first.summary.history[0].step, 1);
+  const auto second = train_fresh(budgeted, CellType::kGru, nullptr, -1, true);
+  ASSERT_EQ(second.summary.reason, StopReason::kTimeBudget);
+  ASSERT_EQ(second.summary.history.size(), 1u);
+  EXPECT_EQ(second.summary.history[0].epoch, 1);
+  EXPECT_EQ(second.summary.history[0].step, 2);
+  const std::string csv = read_file(b / "metrics.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2);  // header and epoch 1 so far
+  const auto rest = train_fresh(toy_options(b), CellType::kGru, nullptr, -1, true);
+  EXPECT_EQ(rest.summary.reason, StopReason::kFinished);
+  ASSERT_EQ(rest.summary.history.size(), 3u);
+  for (int64_t e = 0; e < 3; ++e) EXPECT_EQ(rest.summary.history[static_cast<size_t>(e)].epoch, e + 1);
+  ASSERT_EQ(rest.weights.size(), uninterrupted.size());
+  for (size_t i = 0; i < rest.weights.size(); ++i)
+    ASSERT_EQ(rest.weights[i], uninterrupted[i]) << "parameter " << i;
+}
+
 TEST(Trainer, ResumeRefusesADifferentVocabulary) {
   auto out = test::make_temp_dir("resume-vocab");
   train_fresh(toy_options(out), CellType::kGru);

@@ -215,6 +215,33 @@ TEST(Seq2SeqTrainer, ResumeMidEpochGivesIdenticalWeightsAndHistory) {
   }
 }
 
+// A time budget that runs out inside epoch 1 in two sessions in a row leaves one row for epoch 1
+// (each replacing the last, in metrics.csv too) and a checkpoint that resumes to the weights and
+// history of a run never stopped.
+TEST(Seq2SeqTrainer, TimeBudgetStopsInsideOneEpochKeepOneRowEach) {
+  const auto dir = test::make_temp_dir("s2s-budget");
+  TranslationSettings s = toy_settings(write_reverse_pairs(dir / "pairs.tsv", 120), dir / "whole");
+  const ToyData toy = toy_data(s);
+  const TrainerRun whole = run_trainer(s, toy);
+  s.train.out_dir = dir / "budgeted";
+  s.train.time_budget_s = 1e-9;  // stops after the first step of each session
+  const TrainerRun first = run_trainer(s, toy);
+  ASSERT_EQ(first.summary.reason, StopReason::kTimeBudget);
+  ASSERT_EQ(first.summary.history.size(), 1u);
+  const TrainerRun second = run_trainer(s, toy, true);
+  ASSERT_EQ(second.summary.reason, StopReason::kTimeBudget);
+  ASSERT_EQ(second.summary.history.size(), 1u);
+  EXPECT_EQ(second.summary.history[0].epoch, 1);
+  EXPECT_EQ(second.summary.history[0].step, 2);
+  const std::string csv = read_file(s.train.out_dir / "metrics.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2);  // the header and epoch 1 so far
+  s.train.time_budget_s = 0;
+  const TrainerRun rest = run_trainer(s, toy, true);
+  EXPECT_EQ(rest.summary.reason, StopReason::kFinished);
+  EXPECT_EQ(rest.weights, whole.weights);
+  expect_same_history(rest.summary.history, whole.summary.history);
+}
+
 // A finished run resumed with more epochs continues as if it had been asked for them at first.
 TEST(Seq2SeqTrainer, ResumeAfterTheLastEpochAddsEpochs) {
   const auto dir = test::make_temp_dir("s2s-more");

@@ -48,6 +48,11 @@ struct TrainState {
   int64_t epoch_steps = 0;
 };
 
+// Adds an epoch's row to the history. A time budget that stops a run inside an epoch leaves a row
+// for that epoch so far; the row of the same epoch when a later session ends it (or stops it again)
+// replaces it, so the history keeps one row per epoch and a checkpoint stays loadable.
+void record_epoch(TrainState& state, const EpochMetrics& m);
+
 // Writes train_state.json and train_state.safetensors into `dir` (each atomically).
 void save_train_state(const std::filesystem::path& dir, const TrainState& state, const TrainOptions& options,
                       const OptimizerState<float>& optimizer, const RecurrentState& carried);
