@@ -135,6 +135,7 @@ BENCHMARK(bm_sgemm_openblas_threads)
 //   32x1024 . 1024x256 T=0    backward step, the same
 //   50x512 . 512x2048 T=1     forward step, LSTM B=50 H=512
 //   25x512 . 512x2048 T=1     the same, one of two row blocks
+//   50x512 . 512x512 T=1|0    forward and backward step, RNN B=50 H=512 (config C; 25 rows: a row block)
 //   512x32 . 32x96 T=1        forward step, GRU B=1024 H=32, one of two row blocks
 //   512x96 . 96x32 T=0        backward step, the same
 BENCHMARK(bm_packed_gemm)
@@ -144,6 +145,9 @@ BENCHMARK(bm_packed_gemm)
     ->Args({32, 1024, 256, 0})
     ->Args({50, 512, 2048, 1})
     ->Args({25, 512, 2048, 1})
+    ->Args({50, 512, 512, 1})
+    ->Args({50, 512, 512, 0})
+    ->Args({25, 512, 512, 1})
     ->Args({512, 32, 96, 1})
     ->Args({512, 96, 32, 0})
     ->Unit(benchmark::kMicrosecond);
