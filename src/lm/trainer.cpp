@@ -164,18 +164,17 @@ RecurrentState Trainer::whole_batch_state() const {
   return whole;
 }
 
-int64_t Trainer::epochs_since_best() const {
-  // From the history (kept in the checkpoint), so a resumed run counts the epochs before it too.
+int64_t epochs_since_best(const std::vector<EpochMetrics>& history) {
   double best = std::numeric_limits<double>::infinity();
   int64_t best_index = -1;
-  for (size_t i = 0; i < state_.history.size(); ++i) {
-    if (state_.history[i].valid_perplexity < best) {
-      best = state_.history[i].valid_perplexity;
+  for (size_t i = 0; i < history.size(); ++i) {
+    if (history[i].valid_perplexity < best) {
+      best = history[i].valid_perplexity;
       best_index = static_cast<int64_t>(i);
     }
   }
   if (best_index < 0) return 0;  // no validation perplexity yet: nothing to be patient about
-  return static_cast<int64_t>(state_.history.size()) - 1 - best_index;
+  return static_cast<int64_t>(history.size()) - 1 - best_index;
 }
 
 void check_weights_finite(const ParameterStore<float>& params, std::string_view where,
@@ -383,25 +382,25 @@ EpochMetrics Trainer::measure_epoch(const EpochRun& run) {
   return m;
 }
 
-StopReason Trainer::finish_epoch(const EpochMetrics& m, StopReason stopped, const TrainCallbacks& callbacks) {
-  record_epoch(state_, m);
-  check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
-                       options_.out_dir / "checkpoint");
-  if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state_.best_valid_perplexity)) {
-    state_.best_valid_perplexity = m.valid_perplexity;
-    if (group_->is_root())
-      replace_folder_atomically(options_.out_dir / "best",
-                                [&](const fs::path& dir) { save_model_files(dir, model_, text_); });
+StopReason end_epoch(const EpochMetrics& m, StopReason stopped, TrainState& state,
+                     const TrainOptions& options, const ParameterStore<float>& params, bool is_root,
+                     const EpochEndSaves& saves, const TrainCallbacks& callbacks) {
+  record_epoch(state, m);
+  check_weights_finite(params, fmt::format("epoch {}, step {}", state.epoch + 1, state.step),
+                       options.out_dir / "checkpoint");
+  if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state.best_valid_perplexity)) {
+    state.best_valid_perplexity = m.valid_perplexity;
+    if (is_root) replace_folder_atomically(options.out_dir / "best", saves.model_files);
   }
   if (stopped == StopReason::kFinished) {  // the checkpoint points at the start of the next epoch
-    state_.batch_index = 0;
-    ++state_.epoch;
+    state.batch_index = 0;
+    ++state.epoch;
   }
-  save_checkpoint();
-  if (group_->is_root()) write_training_metrics(options_.out_dir, state_.history);
+  saves.checkpoint();
+  if (is_root) write_training_metrics(options.out_dir, state.history);
   if (callbacks.on_epoch) callbacks.on_epoch(m);
-  if (stopped == StopReason::kFinished && options_.patience > 0 && epochs_since_best() >= options_.patience &&
-      state_.epoch < options_.epochs)
+  if (stopped == StopReason::kFinished && options.patience > 0 &&
+      epochs_since_best(state.history) >= options.patience && state.epoch < options.epochs)
     return StopReason::kNoImprovement;
   return stopped;
 }
@@ -425,7 +424,12 @@ TrainSummary Trainer::run(const std::atomic<bool>* stop, const TrainCallbacks& c
       s.history.push_back(m);
       return s;
     }
-    if (const StopReason reason = finish_epoch(m, run.reason, callbacks); reason != StopReason::kFinished)
+    const EpochEndSaves saves{
+        .model_files = [&](const fs::path& dir) { save_model_files(dir, model_, text_); },
+        .checkpoint = [&] { save_checkpoint(); }};
+    if (const StopReason reason = end_epoch(m, run.reason, state_, options_, model_.parameters(),
+                                            group_->is_root(), saves, callbacks);
+        reason != StopReason::kFinished)
       return summary(reason);
   }
   return summary(StopReason::kFinished);

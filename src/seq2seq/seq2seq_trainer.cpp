@@ -87,17 +87,6 @@ Seq2SeqTrainer::Seq2SeqTrainer(Seq2SeqModel& model, Seq2SeqText text, Seq2SeqTra
   optimizer_ = make_training_optimizer(options_);
 }
 
-int64_t Seq2SeqTrainer::epochs_since_best() const {
-  double best = std::numeric_limits<double>::infinity();
-  int64_t best_index = -1;
-  for (size_t i = 0; i < state_.history.size(); ++i)
-    if (state_.history[i].valid_perplexity < best) {
-      best = state_.history[i].valid_perplexity;
-      best_index = static_cast<int64_t>(i);
-    }
-  return best_index < 0 ? 0 : static_cast<int64_t>(state_.history.size()) - 1 - best_index;
-}
-
 void Seq2SeqTrainer::save_checkpoint() {
   check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
                        options_.out_dir / "checkpoint");
@@ -206,24 +195,13 @@ TrainSummary Seq2SeqTrainer::run(const std::atomic<bool>* stop, const TrainCallb
       s.history.push_back(m);
       return s;
     }
-    record_epoch(state_, m);
-    check_weights_finite(model_.parameters(), fmt::format("epoch {}, step {}", state_.epoch + 1, state_.step),
-                         options_.out_dir / "checkpoint");
-    if (std::isfinite(m.valid_perplexity) && !(m.valid_perplexity >= state_.best_valid_perplexity)) {
-      state_.best_valid_perplexity = m.valid_perplexity;
-      replace_folder_atomically(options_.out_dir / "best",
-                                [&](const fs::path& dir) { save_seq2seq_files(dir, model_, text_); });
-    }
-    if (reason == StopReason::kFinished) {  // the checkpoint points at the start of the next epoch
-      state_.batch_index = 0;
-      ++state_.epoch;
-    }
-    save_checkpoint();
-    write_training_metrics(options_.out_dir, state_.history);
-    if (callbacks.on_epoch) callbacks.on_epoch(m);
-    if (reason != StopReason::kFinished) return summary(reason);
-    if (options_.patience > 0 && epochs_since_best() >= options_.patience && state_.epoch < options_.epochs)
-      return summary(StopReason::kNoImprovement);
+    const EpochEndSaves saves{
+        .model_files = [&](const fs::path& dir) { save_seq2seq_files(dir, model_, text_); },
+        .checkpoint = [&] { save_checkpoint(); }};
+    if (const StopReason stopped =
+            end_epoch(m, reason, state_, options_, model_.parameters(), true, saves, callbacks);
+        stopped != StopReason::kFinished)
+      return summary(stopped);
   }
   return summary(StopReason::kFinished);
 }

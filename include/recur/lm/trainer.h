@@ -96,6 +96,25 @@ double finish_training_step(Graph<float>& g, Var loss, int64_t tokens, Parameter
                             Optimizer<float>& optimizer, const TrainOptions& options, TrainState& state,
                             ProcessGroup* group = nullptr);
 
+// What the end of an epoch saves, each trainer its own way.
+struct EpochEndSaves {
+  std::function<void(const std::filesystem::path&)> model_files;  // best/'s files, into the folder given
+  std::function<void()> checkpoint;                               // checkpoint/ (every process calls it)
+};
+
+// The end of an epoch, or of a session a time budget stopped inside one, for both trainers: the
+// epoch's row recorded (record_epoch), the weights checked finite (check_weights_finite), best/
+// replaced when the validation perplexity is a new best, the position moved to the next epoch when
+// this one finished, the checkpoint and the metrics saved (best/ and metrics by `is_root` alone),
+// on_epoch called. Returns kNoImprovement when options.patience epochs have passed without a new
+// best and epochs are left, else `stopped`.
+StopReason end_epoch(const EpochMetrics& m, StopReason stopped, TrainState& state,
+                     const TrainOptions& options, const ParameterStore<float>& params, bool is_root,
+                     const EpochEndSaves& saves, const TrainCallbacks& callbacks);
+
+// Epochs in `history` after the row with the lowest validation perplexity (0 when none has one).
+[[nodiscard]] int64_t epochs_since_best(const std::vector<EpochMetrics>& history);
+
 class Trainer {
  public:
   // The model must be initialized (or loaded) with the same weights on every process of `group`
@@ -147,10 +166,7 @@ class Trainer {
   // Gives processes other than rank 0 dropout masks of their own (rank 0 keeps a lone process's).
   void separate_dropout_stream();
   [[nodiscard]] EpochMetrics measure_epoch(const EpochRun& run);
-  // Records the epoch, keeps best/, saves the checkpoint and metrics; says whether to stop.
-  StopReason finish_epoch(const EpochMetrics& metrics, StopReason stopped, const TrainCallbacks& callbacks);
   void save_checkpoint();
-  [[nodiscard]] int64_t epochs_since_best() const;  // epochs after the best validation perplexity so far
   [[nodiscard]] TrainSummary summary(StopReason reason) const;
 };
 

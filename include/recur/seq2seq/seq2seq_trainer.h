@@ -57,7 +57,6 @@ class Seq2SeqTrainer {
   using Clock = std::chrono::steady_clock;
   double train_step(Graph<float>& g, const TranslationBatch& batch);
   void save_checkpoint();
-  [[nodiscard]] int64_t epochs_since_best() const;
 
   Seq2SeqModel& model_;
   Seq2SeqText text_;
