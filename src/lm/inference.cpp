@@ -4,16 +4,11 @@
 #include "recur/lm/inference.h"
 
 #include <algorithm>
-#include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include "core/aligned_vector.h"
+#include "core/step_workers.h"
 #include "kernels/gemv.h"
 #include "nn/cells.h"
 #include "recur/core/error.h"
@@ -21,73 +16,6 @@
 namespace recur {
 
 namespace {
-
-void cpu_relax() {
-#if defined(__x86_64__)
-  _mm_pause();
-#endif
-}
-
-// A second thread for the GEMVs of one session: run() hands it rows [split, M) of a product and
-// does rows [0, split) itself, then waits. Hand-offs go through two counters; each side spins a
-// little (a token takes microseconds) and then sleeps on the counter (std::atomic::wait), so an
-// idle or descheduled helper costs nothing.
-class GemvHelper {
- public:
-  GemvHelper() : thread_([this] { loop(); }) {}
-  ~GemvHelper() {
-    stop_ = true;
-    posted_.fetch_add(1, std::memory_order_release);
-    posted_.notify_one();
-    thread_.join();
-  }
-  GemvHelper(const GemvHelper&) = delete;
-  GemvHelper& operator=(const GemvHelper&) = delete;
-
-  void run(const kernels::PackedGemv& A, const float* x, float beta, float* y) {
-    const int64_t panels = A.num_panels(), split = panels / 2;
-    job_ = {&A, split, panels, x, beta, y};
-    const uint32_t ticket = posted_.fetch_add(1, std::memory_order_release) + 1;
-    posted_.notify_one();
-    kernels::packed_gemv(A, 0, split, x, beta, y);
-    wait_for(finished_, ticket);
-  }
-
- private:
-  struct Job {
-    const kernels::PackedGemv* A = nullptr;
-    int64_t p0 = 0, p1 = 0;  // panels of A
-    const float* x = nullptr;
-    float beta = 0;
-    float* y = nullptr;
-  };
-
-  static void wait_for(std::atomic<uint32_t>& counter, uint32_t target) {
-    for (int spin = 0; spin < 20000; ++spin) {
-      if (counter.load(std::memory_order_acquire) == target) return;
-      cpu_relax();
-    }
-    for (uint32_t seen = counter.load(std::memory_order_acquire); seen != target;
-         seen = counter.load(std::memory_order_acquire))
-      counter.wait(seen, std::memory_order_acquire);
-  }
-
-  void loop() {
-    for (uint32_t ticket = 1;; ++ticket) {
-      wait_for(posted_, ticket);
-      if (stop_) return;
-      kernels::packed_gemv(*job_.A, job_.p0, job_.p1, job_.x, job_.beta, job_.y);
-      finished_.store(ticket, std::memory_order_release);
-      finished_.notify_one();
-    }
-  }
-
-  Job job_;                          // written before posted_ is bumped, read after
-  bool stop_ = false;                // likewise
-  std::atomic<uint32_t> posted_{0};  // jobs handed out
-  std::atomic<uint32_t> finished_{0};
-  std::thread thread_;  // last: starts after the counters exist
-};
 
 kernels::PackedGemv pack(int64_t M, int64_t N, const float* A) {
   kernels::PackedGemv packed;
@@ -109,15 +37,15 @@ struct InferenceSession::Impl {
   CellType cell;
   int64_t H = 0, G = 0, V = 0, E = 0;  // hidden, gate blocks, vocabulary, embedding (0 = one-hot)
   std::vector<Layer> layers;
-  AlignedVector<float> table;          // [V, G*H] one-hot first layer: W_ih^T
-  const float* embedding = nullptr;    // [V, E] when embedding_size > 0
-  kernels::PackedGemv head_w;          // [V, H] packed
-  const float* head_b = nullptr;       // [V]
-  AlignedVector<float> gates;          // [G*H] pre-activations, then the activated gates
-  AlignedVector<float> hh;             // [G*H] W_hh h, cells with kRecurrentApart only
-  AlignedVector<float> saved;          // [H] what the step kernel keeps for backward; unused here
-  AlignedVector<float> logits;         // [V]
-  std::unique_ptr<GemvHelper> helper;  // null with one thread
+  AlignedVector<float> table;           // [V, G*H] one-hot first layer: W_ih^T
+  const float* embedding = nullptr;     // [V, E] when embedding_size > 0
+  kernels::PackedGemv head_w;           // [V, H] packed
+  const float* head_b = nullptr;        // [V]
+  AlignedVector<float> gates;           // [G*H] pre-activations, then the activated gates
+  AlignedVector<float> hh;              // [G*H] W_hh h, cells with kRecurrentApart only
+  AlignedVector<float> saved;           // [H] what the step kernel keeps for backward; unused here
+  AlignedVector<float> logits;          // [V]
+  std::unique_ptr<StepWorkers> helper;  // one helper thread; null with one thread
 
   Impl(const LanguageModel& model, const InferenceOptions& options);
   template <class Cell>
@@ -126,7 +54,14 @@ struct InferenceSession::Impl {
   // multiply-adds a hand-off costs more than half the product saves.
   void gemv(const kernels::PackedGemv& A, const float* x, float beta, float* y) {
     if (helper && A.M * A.N >= 65536 && A.num_panels() >= 2) {
-      helper->run(A, x, beta, y);
+      const int64_t panels = A.num_panels(), split = panels / 2;
+      auto half = [&](int part, int) {
+        if (part == 0)
+          kernels::packed_gemv(A, 0, split, x, beta, y);
+        else
+          kernels::packed_gemv(A, split, panels, x, beta, y);
+      };
+      helper->run(2, half);
     } else {
       kernels::packed_gemv(A, 0, A.num_panels(), x, beta, y);
     }
@@ -186,7 +121,7 @@ InferenceSession::Impl::Impl(const LanguageModel& model, const InferenceOptions&
   hh.resize(static_cast<size_t>(GH));
   saved.resize(static_cast<size_t>(H));
   logits.resize(static_cast<size_t>(V));
-  if (options.threads == 2) helper = std::make_unique<GemvHelper>();
+  if (options.threads == 2) helper = std::make_unique<StepWorkers>(1);
 }
 
 template <class Cell>

@@ -8,17 +8,12 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <atomic>
 #include <new>
 #include <string>
-#include <thread>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include "core/aligned_vector.h"
+#include "core/step_workers.h"
 #include "kernels/elementwise.h"
 #include "kernels/packed_gemm.h"
 #include "kernels/softmax_rows.h"
@@ -30,117 +25,12 @@ namespace recur {
 
 namespace {
 
-void cpu_relax() {
-#if defined(__x86_64__)
-  _mm_pause();
-#endif
-}
-
 // Throws E with the formatted message when `ok` is false; formats nothing otherwise (the checks run
 // every step).
 template <typename E, typename... Args>
 void require(bool ok, fmt::format_string<Args...> format, Args&&... args) {
   if (!ok) throw E(fmt::format(format, std::forward<Args>(args)...));
 }
-
-// Helper threads for one session. run(parts, fn) calls fn(part, worker) once for every part in
-// [0, parts) and returns when all are done; `worker` (0 = the caller) names the thread, for
-// per-thread scratch. Parts are claimed one at a time from a shared counter: the caller takes part
-// 0 and then whatever no helper has claimed yet, so a helper that is slow to wake (descheduled on a
-// busy machine) costs its share and no more; the caller never waits on a part nobody has started.
-// Between jobs a helper spins a little (a step takes microseconds), then sleeps on the counter
-// (std::atomic::wait): lm/inference.cpp's GemvHelper hand-off, repeated here because that class is
-// private to inference.cpp, with several helpers, any job and claiming added. fn must not throw.
-class StepWorkers {
- public:
-  explicit StepWorkers(int helpers) {
-    threads_.reserve(static_cast<size_t>(helpers));
-    for (int worker = 1; worker <= helpers; ++worker) threads_.emplace_back([this, worker] { loop(worker); });
-  }
-  ~StepWorkers() {
-    stop_.store(true, std::memory_order_release);
-    state_.fetch_add(uint64_t{1} << 32, std::memory_order_release);  // a new ticket wakes every helper
-    state_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-  StepWorkers(const StepWorkers&) = delete;
-  StepWorkers& operator=(const StepWorkers&) = delete;
-
-  [[nodiscard]] int size() const { return 1 + static_cast<int>(threads_.size()); }
-
-  template <class Fn>
-  void run(int parts, Fn& fn) {
-    if (parts <= 1 || threads_.empty()) {
-      for (int part = 0; part < parts; ++part) fn(part, 0);
-      return;
-    }
-    job_ = {.call = [](void* f, int part, int worker) { (*static_cast<Fn*>(f))(part, worker); }, .fn = &fn};
-    const uint32_t ticket = ++ticket_;
-    done_.store(0, std::memory_order_relaxed);  // every part of the last job has been counted
-    state_.store(uint64_t{ticket} << 32 | static_cast<uint64_t>(parts) << 16 | 1, std::memory_order_release);
-    state_.notify_all();
-    fn(0, 0);
-    int mine = 1;
-    for (int part = claim(ticket); part >= 0; part = claim(ticket), ++mine) fn(part, 0);
-    const auto theirs = static_cast<uint32_t>(parts - mine);
-    for (int spin = 0; spin < kSpins && done_.load(std::memory_order_acquire) != theirs; ++spin) cpu_relax();
-    for (uint32_t seen = done_.load(std::memory_order_acquire); seen != theirs;
-         seen = done_.load(std::memory_order_acquire))
-      done_.wait(seen, std::memory_order_acquire);
-  }
-
- private:
-  // Pauses before sleeping (tens of microseconds): enough to span the caller's work between the
-  // hand-offs of a step and between one-row steps; 20000 (GemvHelper's) and 200 measured the same
-  // on greedy decoding, and a shorter spin leaves a busy machine's other work its core sooner.
-  static constexpr int kSpins = 2000;
-  struct Job {
-    void (*call)(void*, int, int) = nullptr;
-    void* fn = nullptr;
-  };
-
-  // The next unclaimed part of job `ticket`, or -1 when there is none (or the job is over).
-  // state_ holds ticket << 32 | parts << 16 | next unclaimed part.
-  int claim(uint32_t ticket) {
-    uint64_t word = state_.load(std::memory_order_acquire);
-    for (;;) {
-      const auto next = static_cast<int>(word & 0xffff), parts = static_cast<int>(word >> 16 & 0xffff);
-      if (static_cast<uint32_t>(word >> 32) != ticket || next >= parts) return -1;
-      if (state_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel, std::memory_order_acquire))
-        return next;
-    }
-  }
-
-  void loop(int worker) {
-    uint32_t seen = 0;  // the last ticket this helper looked at
-    for (;;) {
-      uint64_t word = state_.load(std::memory_order_acquire);
-      for (int spin = 0; spin < kSpins && static_cast<uint32_t>(word >> 32) == seen; ++spin) {
-        cpu_relax();
-        word = state_.load(std::memory_order_acquire);
-      }
-      while (static_cast<uint32_t>(word >> 32) == seen) {
-        state_.wait(word, std::memory_order_acquire);
-        word = state_.load(std::memory_order_acquire);
-      }
-      if (stop_.load(std::memory_order_acquire)) return;
-      seen = static_cast<uint32_t>(word >> 32);
-      // A claimed part keeps its job alive (the caller waits for it), so job_ is that job's here.
-      for (int part = claim(seen); part >= 0; part = claim(seen)) {
-        job_.call(job_.fn, part, worker);
-        done_.fetch_add(1, std::memory_order_release);
-        done_.notify_one();
-      }
-    }
-  }
-
-  Job job_;              // written before state_ announces its ticket
-  uint32_t ticket_ = 0;  // the caller's count of jobs
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> state_{0};    // ticket << 32 | parts << 16 | next unclaimed part
-  std::atomic<uint32_t> done_{0};     // parts of the current job finished by helpers
-  std::vector<std::thread> threads_;  // last: start after the counters exist
-};
 
 // y [n, N] = beta y + x [n, K] W^T for a weight W [N, K], packed once as op(B) = W^T in column parts
 // that threads can share (bounds on multiples of 64 columns, whole kernel tiles). Each output element
