@@ -57,8 +57,8 @@ class StepWorkers {
 
  private:
   // Pauses before sleeping (tens of microseconds): enough to span the caller's work between the
-  // hand-offs of a step and between one-row steps; 20000 (GemvHelper's) and 200 measured the same
-  // on greedy decoding, and a shorter spin leaves a busy machine's other work its core sooner.
+  // hand-offs of a step and between one-row steps; 20000 and 200 measured the same on greedy
+  // decoding, and a shorter spin leaves a busy machine's other work its core sooner.
   static constexpr int kSpins = 2000;
   struct Job {
     void (*call)(void*, int, int) = nullptr;

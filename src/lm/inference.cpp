@@ -37,31 +37,26 @@ struct InferenceSession::Impl {
   CellType cell;
   int64_t H = 0, G = 0, V = 0, E = 0;  // hidden, gate blocks, vocabulary, embedding (0 = one-hot)
   std::vector<Layer> layers;
-  AlignedVector<float> table;           // [V, G*H] one-hot first layer: W_ih^T
-  const float* embedding = nullptr;     // [V, E] when embedding_size > 0
-  kernels::PackedGemv head_w;           // [V, H] packed
-  const float* head_b = nullptr;        // [V]
-  AlignedVector<float> gates;           // [G*H] pre-activations, then the activated gates
-  AlignedVector<float> hh;              // [G*H] W_hh h, cells with kRecurrentApart only
-  AlignedVector<float> saved;           // [H] what the step kernel keeps for backward; unused here
-  AlignedVector<float> logits;          // [V]
-  std::unique_ptr<StepWorkers> helper;  // one helper thread; null with one thread
+  AlignedVector<float> table;        // [V, G*H] one-hot first layer: W_ih^T
+  const float* embedding = nullptr;  // [V, E] when embedding_size > 0
+  kernels::PackedGemv head_w;        // [V, H] packed
+  const float* head_b = nullptr;     // [V]
+  AlignedVector<float> gates;        // [G*H] pre-activations, then the activated gates
+  AlignedVector<float> hh;           // [G*H] W_hh h, cells with kRecurrentApart only
+  AlignedVector<float> saved;        // [H] what the step kernel keeps for backward; unused here
+  AlignedVector<float> logits;       // [V]
+  StepWorkers workers;               // one helper thread at 2 threads, none otherwise
 
   Impl(const LanguageModel& model, const InferenceOptions& options);
   template <class Cell>
   void load_layer(Layer& layer, const ParameterStore<float>& p, int l);
-  // y = beta y + A x, split over the helper by panels when there is one. Below about 64K
+  // y = beta y + A x, split with the helper by panels when there is one. Below about 64K
   // multiply-adds a hand-off costs more than half the product saves.
   void gemv(const kernels::PackedGemv& A, const float* x, float beta, float* y) {
-    if (helper && A.M * A.N >= 65536 && A.num_panels() >= 2) {
-      const int64_t panels = A.num_panels(), split = panels / 2;
-      auto half = [&](int part, int) {
-        if (part == 0)
-          kernels::packed_gemv(A, 0, split, x, beta, y);
-        else
-          kernels::packed_gemv(A, split, panels, x, beta, y);
-      };
-      helper->run(2, half);
+    if (workers.size() > 1 && A.M * A.N >= 65536 && A.num_panels() >= 2) {
+      const int64_t bounds[3] = {0, A.num_panels() / 2, A.num_panels()};
+      auto half = [&](int part, int) { kernels::packed_gemv(A, bounds[part], bounds[part + 1], x, beta, y); };
+      workers.run(2, half);
     } else {
       kernels::packed_gemv(A, 0, A.num_panels(), x, beta, y);
     }
@@ -94,7 +89,8 @@ void InferenceSession::Impl::load_layer(Layer& layer, const ParameterStore<float
   }
 }
 
-InferenceSession::Impl::Impl(const LanguageModel& model, const InferenceOptions& options) {
+InferenceSession::Impl::Impl(const LanguageModel& model, const InferenceOptions& options)
+    : workers(options.threads == 2 ? 1 : 0) {
   const LanguageModelConfig& c = model.config();
   const ParameterStore<float>& p = model.parameters();
   cell = c.cell;
@@ -121,7 +117,6 @@ InferenceSession::Impl::Impl(const LanguageModel& model, const InferenceOptions&
   hh.resize(static_cast<size_t>(GH));
   saved.resize(static_cast<size_t>(H));
   logits.resize(static_cast<size_t>(V));
-  if (options.threads == 2) helper = std::make_unique<StepWorkers>(1);
 }
 
 template <class Cell>
