@@ -10,16 +10,24 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace recur::fuzz {
 
+// The folder lives as long as the process and is removed at a normal exit (libFuzzer exits
+// normally at -max_total_time; after a crash it stays, next to the crash input).
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("recur-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
-  return dir;
+  struct Scratch {
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("recur-fuzz-" + std::to_string(::getpid()));
+    Scratch() { std::filesystem::create_directories(dir); }
+    ~Scratch() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  };
+  static const Scratch scratch;
+  return scratch.dir;
 }
 
 // Writes data[2 .. 2+n) to `first` and the rest to `second` (n = the first two bytes, clamped).

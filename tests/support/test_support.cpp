@@ -8,7 +8,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
+#include <system_error>
+#include <vector>
 
 namespace recur::test {
 
@@ -36,12 +39,46 @@ fs::path shared_data_dir() {
 
 fs::path test_data_dir() { return RECUR_TEST_DATA_DIR; }
 
+namespace {
+// The folders make_temp_dir created, removed when the test process exits normally (a killed or
+// crashed test leaves them for a look). RECUR_KEEP_TEST_DIRS=1 keeps them always. Only the process
+// that created them removes them: a forked child ends with _exit, but a stray exit() there must not
+// pull the folders from under the parent.
+class TempDirRegistry {
+ public:
+  void add(const fs::path& dir) {
+    std::lock_guard lock(mutex_);
+    dirs_.push_back(dir);
+  }
+  ~TempDirRegistry() {
+    if (::getpid() != owner_) return;
+    if (const char* keep = std::getenv("RECUR_KEEP_TEST_DIRS"); keep && *keep && std::string(keep) != "0")
+      return;
+    for (const fs::path& dir : dirs_) {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<fs::path> dirs_;
+  pid_t owner_ = ::getpid();
+};
+
+TempDirRegistry& temp_dirs() {
+  static TempDirRegistry registry;
+  return registry;
+}
+}  // namespace
+
 fs::path make_temp_dir(const std::string& tag) {
   static std::atomic<int> counter{0};
   fs::path dir = fs::temp_directory_path() /
                  ("recur-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  temp_dirs().add(dir);
   return dir;
 }
 

@@ -13,7 +13,8 @@ std::filesystem::path vectors_dir();
 std::filesystem::path shared_data_dir();
 // tests/data in the source tree (small fixtures).
 std::filesystem::path test_data_dir();
-// A fresh empty temporary folder, unique per call.
+// A fresh empty temporary folder, unique per call, removed when the test process exits normally
+// (kept when RECUR_KEEP_TEST_DIRS=1).
 std::filesystem::path make_temp_dir(const std::string& tag);
 
 struct CliResult {
