@@ -49,9 +49,11 @@ format-check:
 bench: deps build
 	./$(BUILD)/bench/bench_gemm
 
-# The test suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The test suite under AddressSanitizer and UndefinedBehaviorSanitizer. Built without MPI: the
+# sanitizers cannot run the mpirun test anyway (tests/CMakeLists.txt), and this way the build without
+# MPI, and its refusal to train under a launcher (test_launcher_refusal), is tested too.
 asan-test: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECUR_SANITIZE=ON -DRECUR_BUILD_BENCH=OFF -DRECUR_WERROR=$(WERROR)
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECUR_SANITIZE=ON -DRECUR_WITH_MPI=OFF -DRECUR_BUILD_BENCH=OFF -DRECUR_WERROR=$(WERROR)
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
