@@ -47,11 +47,7 @@ void check_format(const JsonFields& f) {
 
 LanguageModelConfig read_model_fields(const JsonFields& f) {
   LanguageModelConfig m;
-  try {
-    m.cell = parse_cell_type(f.string("cell"));
-  } catch (const ValueError& e) {
-    throw IoError(f.source() + ": " + e.what());
-  }
+  m.cell = f.parse([&] { return parse_cell_type(f.string("cell")); });
   m.num_layers = static_cast<int>(f.integer("layers", 1, kMaxLayers));
   m.hidden_size = f.integer("hidden_size", 1, kMaxModelWidth);
   m.embedding_size = f.integer("embedding_size", 0, kMaxModelWidth);

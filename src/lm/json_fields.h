@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "recur/core/error.h"
+
 namespace recur {
 
 // Parses `text` as JSON; throws IoError "<source>: not valid JSON (...)".
@@ -29,6 +31,17 @@ class JsonFields {
   [[nodiscard]] double number(std::string_view key) const;  // an integer or a floating-point number
   [[nodiscard]] std::string string(std::string_view key) const;
   [[nodiscard]] JsonFields object(std::string_view key) const;  // a nested object, named "key.sub"
+
+  // read(), which turns names into values through the library's parsers (cell, optimizer, ...),
+  // with a ValueError it throws turned into an IoError naming this file.
+  template <typename Read>
+  decltype(auto) parse(Read&& read) const {
+    try {
+      return read();
+    } catch (const ValueError& e) {
+      throw IoError(source_ + ": " + e.what());
+    }
+  }
 
   [[noreturn]] void fail(std::string_view key, const std::string& why) const;
   [[nodiscard]] const std::string& source() const { return source_; }

@@ -478,12 +478,10 @@ PreparedCorpus load_prepared_corpus(const fs::path& dir) {
     f.fail("version", fmt::format("{} is not supported (this build reads version {})",
                                   f.integer("version", 0, INT64_MAX), kFormatVersion));
   PreparedCorpus c;
-  try {
-    c.encoding = {.level = parse_token_level(f.string("level")),
-                  .mode = parse_preprocess_mode(f.string("mode"))};
-  } catch (const ValueError& e) {
-    throw IoError(source + ": " + e.what());
-  }
+  c.encoding = f.parse([&] {
+    return TextEncoding{.level = parse_token_level(f.string("level")),
+                        .mode = parse_preprocess_mode(f.string("mode"))};
+  });
   c.min_freq = f.integer("min_freq", 0, INT64_MAX);
   const int64_t vocab_size = f.integer("vocab_size", 2, INT32_MAX);
   const int64_t counted = f.integer("counted_tokens", 2, INT64_MAX);

@@ -85,33 +85,23 @@ std::pair<std::string_view, std::string_view> run_cell_names(CellType cell) {
 std::string run_settings_json(const RunSettings& s) {
   const TrainOptions& t = s.train;
   const auto [cell, nonlinearity] = run_cell_names(s.cell);
-  const nlohmann::json j = {{"data", s.data},
-                            {"valid", s.valid},
-                            {"valid_fraction", s.valid_fraction},
-                            {"level", token_level_name(s.encoding.level)},
-                            {"mode", preprocess_mode_name(s.encoding.mode)},
-                            {"min_freq", s.min_freq},
-                            {"cell", cell},
-                            {"nonlinearity", nonlinearity},
-                            {"layers", s.num_layers},
-                            {"hidden", s.hidden_size},
-                            {"embed", s.embedding_size},
-                            {"dropout", s.dropout},
-                            {"batch", t.batch},
-                            {"steps", t.steps},
-                            {"partition", partition_name(t.partition)},
-                            {"optimizer", optimizer_kind_name(t.optimizer)},
-                            {"lr", t.lr},
-                            {"momentum", t.momentum},
-                            {"weight_decay", t.weight_decay},
-                            {"clip", t.clip},
-                            {"random_truncation", t.truncation_keep},
-                            {"lr_schedule", lr_schedule_name(t.lr_schedule)},
-                            {"lr_gamma", t.lr_gamma},
-                            {"epochs", t.epochs},
-                            {"time_budget", t.time_budget_s},
-                            {"patience", t.patience},
-                            {"seed", t.seed}};
+  nlohmann::json j = {{"data", s.data},
+                      {"valid", s.valid},
+                      {"valid_fraction", s.valid_fraction},
+                      {"level", token_level_name(s.encoding.level)},
+                      {"mode", preprocess_mode_name(s.encoding.mode)},
+                      {"min_freq", s.min_freq},
+                      {"cell", cell},
+                      {"nonlinearity", nonlinearity},
+                      {"layers", s.num_layers},
+                      {"hidden", s.hidden_size},
+                      {"embed", s.embedding_size},
+                      {"dropout", s.dropout},
+                      {"batch", t.batch},
+                      {"steps", t.steps},
+                      {"partition", partition_name(t.partition)},
+                      {"random_truncation", t.truncation_keep}};
+  add_training_loop_settings(t, j);  // nlohmann::json sorts its keys: the order written is alphabetical
   return j.dump(1) + "\n";
 }
 
@@ -152,14 +142,8 @@ void read_training_loop_settings(const JsonFields& f, TrainOptions& t) {
   t.seed = f.unsigned_integer("seed");
   // Absent in runs written before early stopping existed.
   t.patience = f.has("patience") ? f.integer("patience", 0, INT64_MAX) : 0;
-  try {
-    t.optimizer = parse_optimizer_kind(f.string("optimizer"));
-    t.lr_schedule = parse_lr_schedule_kind(f.string("lr_schedule"));
-  } catch (const IoError&) {
-    throw;
-  } catch (const ValueError& e) {
-    throw IoError(f.source() + ": " + e.what());
-  }
+  t.optimizer = f.parse([&] { return parse_optimizer_kind(f.string("optimizer")); });
+  t.lr_schedule = f.parse([&] { return parse_lr_schedule_kind(f.string("lr_schedule")); });
 }
 
 std::filesystem::path resumable_run_settings(const std::filesystem::path& run_dir) {
@@ -181,13 +165,7 @@ RunSettings parse_run_settings(const std::string& json_text, const std::string& 
   const JsonFields f(j, source);
   RunSettings s;
   read_number_settings(f, s);
-  try {
-    read_named_settings(f, s);
-  } catch (const IoError&) {
-    throw;
-  } catch (const ValueError& e) {
-    throw IoError(source + ": " + e.what());
-  }
+  f.parse([&] { read_named_settings(f, s); });
   return s;
 }
 

@@ -11,6 +11,23 @@
 
 namespace recur {
 
+// Writes the training loop's keys (the ones read_training_loop_settings reads) into run.json's
+// object `j`, in this order.
+template <typename Json>
+void add_training_loop_settings(const TrainOptions& t, Json& j) {
+  j["optimizer"] = optimizer_kind_name(t.optimizer);
+  j["lr"] = t.lr;
+  j["momentum"] = t.momentum;
+  j["weight_decay"] = t.weight_decay;
+  j["clip"] = t.clip;
+  j["lr_schedule"] = lr_schedule_name(t.lr_schedule);
+  j["lr_gamma"] = t.lr_gamma;
+  j["epochs"] = t.epochs;
+  j["time_budget"] = t.time_budget_s;
+  j["patience"] = t.patience;
+  j["seed"] = t.seed;
+}
+
 // lr, momentum, weight_decay, clip, lr_gamma, epochs, time_budget, seed, patience (0 when absent:
 // runs written before early stopping), optimizer and lr_schedule. IoError naming the file and key.
 void read_training_loop_settings(const JsonFields& f, TrainOptions& t);

@@ -70,12 +70,10 @@ std::pair<Seq2SeqConfig, Seq2SeqText> parse_seq2seq_config(const std::string& js
   if (const int64_t version = f.integer("version", 0, INT64_MAX); version != 1)
     f.fail("version", "is " + std::to_string(version) + "; this recur understands version 1");
   Seq2SeqConfig m;
-  try {
+  f.parse([&] {
     m.cell = parse_cell_type(f.string("cell"));
     m.attention = parse_attention(f.string("attention"));
-  } catch (const ValueError& e) {
-    throw IoError(source + ": " + e.what());
-  }
+  });
   m.num_layers = static_cast<int>(f.integer("layers", 1, kMaxLayers));
   m.hidden_size = f.integer("hidden_size", 1, kMaxModelWidth);
   m.embedding_size = f.integer("embedding_size", 1, kMaxModelWidth);

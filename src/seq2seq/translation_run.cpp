@@ -52,36 +52,26 @@ void validate(const TranslationSettings& s) {
 std::string translation_settings_json(const TranslationSettings& s) {
   const TrainOptions& t = s.train;
   const auto [cell, nonlinearity] = run_cell_names(s.model.cell);
-  const nlohmann::ordered_json j = {{"kind", "translate"},
-                                    {"data", s.data},
-                                    {"valid", s.valid},
-                                    {"valid_pairs", s.valid_pairs},
-                                    {"valid_fraction", s.valid_fraction},
-                                    {"max_pairs", s.max_pairs},
-                                    {"min_freq", s.min_freq},
-                                    {"vocab_with_valid", s.vocab_with_valid},
-                                    {"long", long_sequences_name(s.long_sequences)},
-                                    {"cell", cell},
-                                    {"nonlinearity", nonlinearity},
-                                    {"layers", s.model.num_layers},
-                                    {"hidden", s.model.hidden_size},
-                                    {"embed", s.model.embedding_size},
-                                    {"dropout", s.model.dropout},
-                                    {"bidirectional", s.model.bidirectional},
-                                    {"attention", attention_name(s.model.attention)},
-                                    {"batch", t.batch},
-                                    {"steps", t.steps},
-                                    {"optimizer", optimizer_kind_name(t.optimizer)},
-                                    {"lr", t.lr},
-                                    {"momentum", t.momentum},
-                                    {"weight_decay", t.weight_decay},
-                                    {"clip", t.clip},
-                                    {"lr_schedule", lr_schedule_name(t.lr_schedule)},
-                                    {"lr_gamma", t.lr_gamma},
-                                    {"epochs", t.epochs},
-                                    {"time_budget", t.time_budget_s},
-                                    {"patience", t.patience},
-                                    {"seed", t.seed}};
+  nlohmann::ordered_json j = {{"kind", "translate"},
+                              {"data", s.data},
+                              {"valid", s.valid},
+                              {"valid_pairs", s.valid_pairs},
+                              {"valid_fraction", s.valid_fraction},
+                              {"max_pairs", s.max_pairs},
+                              {"min_freq", s.min_freq},
+                              {"vocab_with_valid", s.vocab_with_valid},
+                              {"long", long_sequences_name(s.long_sequences)},
+                              {"cell", cell},
+                              {"nonlinearity", nonlinearity},
+                              {"layers", s.model.num_layers},
+                              {"hidden", s.model.hidden_size},
+                              {"embed", s.model.embedding_size},
+                              {"dropout", s.model.dropout},
+                              {"bidirectional", s.model.bidirectional},
+                              {"attention", attention_name(s.model.attention)},
+                              {"batch", t.batch},
+                              {"steps", t.steps}};
+  add_training_loop_settings(t, j);
   return j.dump(1) + "\n";
 }
 
@@ -109,15 +99,11 @@ TranslationSettings parse_translation_settings(const std::string& json_text, con
   t.batch = f.integer("batch", 1, INT32_MAX);
   t.steps = f.integer("steps", 1, INT32_MAX);
   read_training_loop_settings(f, t);
-  try {
+  f.parse([&] {
     s.long_sequences = parse_long_sequences(f.string("long"));
     s.model.cell = run_cell_type(f.string("cell"), f.string("nonlinearity"));
     s.model.attention = parse_attention(f.string("attention"));
-  } catch (const IoError&) {
-    throw;
-  } catch (const ValueError& e) {
-    throw IoError(source + ": " + e.what());
-  }
+  });
   return s;
 }
 
