@@ -47,6 +47,8 @@ void bm_at_b(benchmark::State& state) {
 //   2048 x 512, K=25    LSTM H=512 (4H=2048) dW_hh, one time step of batch 25
 //   1024 x 65, K=512    LSTM H=256 dW_ih for a 65-symbol one-hot input (the column edge)
 //   2048 x 512, K=512   LSTM H=512 dW_hh over a 512-row block (A packed)
+//   2048 x 512, K=2450  LSTM H=512 dW_hh over a whole sequence (bench layer config C, T 50 x B 50)
+//   512 x 512, K=2450   RNN H=512, the same
 void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K"})
       ->Args({96, 32, 512})
@@ -55,6 +57,8 @@ void shapes(benchmark::internal::Benchmark* b) {
       ->Args({2048, 512, 25})
       ->Args({1024, 65, 512})
       ->Args({2048, 512, 512})
+      ->Args({2048, 512, 2450})
+      ->Args({512, 512, 2450})
       ->UseRealTime()  // OpenBLAS worker threads do not show in the caller's CPU time
       ->Unit(benchmark::kMicrosecond);
 }
