@@ -73,7 +73,8 @@ Seq2SeqTrainer::Seq2SeqTrainer(Seq2SeqModel& model, Seq2SeqText text, Seq2SeqTra
       data_(std::move(data)),
       options_(std::move(options)),
       lr_schedule_((validate(options_), epoch_lr_schedule(options_))),
-      batcher_(data_.train, options_.batch, special_ids(text_.target).pad, special_ids(text_.target).bos) {
+      batcher_(data_.train, options_.batch, special_ids(text_.target).pad, special_ids(text_.target).bos,
+               data_.bucket_pool) {
   check(text_.source.size() == model_.config().source_vocab_size &&
             text_.target.size() == model_.config().target_vocab_size,
         fmt::format("Seq2SeqTrainer: the vocabularies have {} and {} tokens, the model {} and {}",

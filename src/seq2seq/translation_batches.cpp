@@ -70,9 +70,11 @@ void make_padded_batch(std::span<const EncodedPair> pairs, std::span<const int64
 }
 
 TranslationBatcher::TranslationBatcher(std::span<const EncodedPair> pairs, int64_t batch_size, int32_t pad_id,
-                                       int32_t bos_id)
-    : pairs_(pairs), batch_size_(batch_size), pad_id_(pad_id), bos_id_(bos_id) {
+                                       int32_t bos_id, int64_t pool_batches)
+    : pairs_(pairs), batch_size_(batch_size), pool_batches_(pool_batches), pad_id_(pad_id), bos_id_(bos_id) {
   check(batch_size >= 1, "TranslationBatcher: batch_size must be >= 1, got " + std::to_string(batch_size));
+  check(pool_batches >= 1, "TranslationBatcher: pool_batches must be >= 1 (1: shuffled batches), got " +
+                               std::to_string(pool_batches));
   check(pad_id >= 0 && bos_id >= 0, "TranslationBatcher: pad_id and bos_id must be >= 0, got " +
                                         std::to_string(pad_id) + " and " + std::to_string(bos_id));
 }
@@ -85,7 +87,8 @@ int64_t TranslationBatcher::plan_epoch(uint64_t seed) {
   rng.shuffle(std::span<int64_t>(order_));
 
   // Sort each pool by length; ties keep the shuffled order, so the plan depends on the seed only.
-  const int64_t pool = kPoolBatches * batch_size_;
+  const int64_t batches_needed = (n + batch_size_ - 1) / batch_size_;
+  const int64_t pool = pool_batches_ >= batches_needed ? n : pool_batches_ * batch_size_;  // no overflow
   auto by_length = [&](int64_t a, int64_t b) {
     const EncodedPair& pa = pairs_[static_cast<size_t>(a)];
     const EncodedPair& pb = pairs_[static_cast<size_t>(b)];

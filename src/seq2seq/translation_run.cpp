@@ -37,6 +37,7 @@ void validate(const TranslationSettings& s) {
   check_option(s.max_pairs >= 0, kContext, "max_pairs", ">= 0", static_cast<double>(s.max_pairs));
   check_option(s.min_freq >= 0, kContext, "min_freq", ">= 0", static_cast<double>(s.min_freq));
   const Seq2SeqConfig& m = s.model;
+  check_option(s.bucket_pool >= 1, kContext, "bucket_pool", ">= 1", static_cast<double>(s.bucket_pool));
   check_option(m.num_layers >= 1 && m.num_layers <= kMaxLayers, kContext, "num_layers", "in [1, 256]",
                m.num_layers);
   check_option(m.hidden_size >= 1 && m.hidden_size <= kMaxModelWidth, kContext, "hidden_size", "in [1, 2^24]",
@@ -61,6 +62,7 @@ std::string translation_settings_json(const TranslationSettings& s) {
                               {"min_freq", s.min_freq},
                               {"vocab_with_valid", s.vocab_with_valid},
                               {"long", long_sequences_name(s.long_sequences)},
+                              {"bucket_pool", s.bucket_pool},
                               {"cell", cell},
                               {"nonlinearity", nonlinearity},
                               {"layers", s.model.num_layers},
@@ -90,6 +92,9 @@ TranslationSettings parse_translation_settings(const std::string& json_text, con
   s.min_freq = f.integer("min_freq", 0, INT64_MAX);
   if (!f.at("vocab_with_valid").is_boolean()) f.fail("vocab_with_valid", "must be true or false");
   s.vocab_with_valid = f.at("vocab_with_valid").get<bool>();
+  // Absent in runs written before it existed, which all used pools of 50.
+  s.bucket_pool =
+      f.has("bucket_pool") ? f.integer("bucket_pool", 1, INT64_MAX) : TranslationBatcher::kPoolBatches;
   s.model.num_layers = static_cast<int>(f.integer("layers", 1, kMaxLayers));
   s.model.hidden_size = f.integer("hidden", 1, kMaxModelWidth);
   s.model.embedding_size = f.integer("embed", 1, kMaxModelWidth);
@@ -147,7 +152,8 @@ TranslationRunData load_translation_data(const TranslationSettings& s) {
     throw ValueError(fmt::format(
         "translate train: every training pair is longer than --steps {} (--long drop)", s.train.steps));
   run.dropped = train.dropped + encoded_valid.dropped;
-  run.pairs = {.train = std::move(train.pairs), .valid = std::move(encoded_valid.pairs)};
+  run.pairs = {
+      .train = std::move(train.pairs), .valid = std::move(encoded_valid.pairs), .bucket_pool = s.bucket_pool};
   run.valid_raw = std::move(valid);
   run.text = {.source = std::move(vocabs.source), .target = std::move(vocabs.target), .steps = s.train.steps};
   return run;

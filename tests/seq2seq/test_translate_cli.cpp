@@ -81,8 +81,8 @@ class TranslateCli : public ::testing::Test {
     dir_ = new fs::path(test::make_temp_dir("translate-cli"));
     data_ = new fs::path(write_reverse_pairs(*dir_ / "pairs.tsv", 200));
     plain_ = new test::CliResult(test::run_cli(train_args(*data_, *dir_ / "plain") + " --epochs 3"));
-    attention_ = new test::CliResult(
-        test::run_cli(train_args(*data_, *dir_ / "attention") + " --epochs 2 --attention bahdanau"));
+    attention_ = new test::CliResult(test::run_cli(train_args(*data_, *dir_ / "attention") +
+                                                   " --epochs 2 --attention bahdanau --bucket-pool 1"));
   }
   static void TearDownTestSuite() {
     fs::remove_all(*dir_);
@@ -130,6 +130,9 @@ TEST_F(TranslateCli, TrainPrintsDataModelEpochsAndValidationBleu) {
   EXPECT_EQ(out.find(" => "), std::string::npos) << out;
   ASSERT_EQ(attention_->exit_code, 0) << attention_->output;
   EXPECT_NE(attention_->output.find("attention bahdanau"), std::string::npos) << attention_->output;
+  // The batching is kept with the run (a resumed run plans its epochs the same way).
+  EXPECT_NE(read_file(*dir_ / "plain" / "run.json").find("\"bucket_pool\": 50"), std::string::npos);
+  EXPECT_NE(read_file(*dir_ / "attention" / "run.json").find("\"bucket_pool\": 1"), std::string::npos);
 }
 
 TEST_F(TranslateCli, ShowTranslatesTheGivenSentencesAfterTraining) {
@@ -291,6 +294,7 @@ TEST(TranslateCliErrors, BadInputsAreNamedWithExitCodes) {
   // Command-line errors: exit code 2.
   expect_failure(train_args(data, dir / "o") + " --attention luong", 2, {"--attention", "luong"});
   expect_failure(train_args(data, dir / "o") + " --long wrap", 2, {"--long"});
+  expect_failure(train_args(data, dir / "o") + " --bucket-pool 0", 2, {"--bucket-pool"});
   expect_failure("translate run --beam 0", 2, {"--beam"});
   expect_failure("translate eval --model " + test::shell_quoted(dir / "o"), 2, {"--test"});
   expect_failure("translate", 2, {});

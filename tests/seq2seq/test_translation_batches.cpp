@@ -116,6 +116,8 @@ TEST(TranslationBatches, BadArgumentsAreNamed) {
                                  {"pair 1 (line 2) has an empty target"});
   expect_error_words<ValueError>([&] { TranslationBatcher(pairs, 0, kPad, kBos); },
                                  {"batch_size must be >= 1"});
+  expect_error_words<ValueError>([&] { TranslationBatcher(pairs, 2, kPad, kBos, 0); },
+                                 {"pool_batches must be >= 1", "got 0"});
   TranslationBatcher batcher(pairs, 2, kPad, kBos);
   EXPECT_EQ(batcher.num_batches(), 0);
   expect_error_words<ValueError>([&] { batcher.fill_batch(0, batch); }, {"batch index must be in [0, 0)"});
@@ -201,6 +203,76 @@ TEST(TranslationBatches, BucketingWastesLittlePadding) {
   const double random_ratio = static_cast<double>(random_slots) / static_cast<double>(real);
   EXPECT_LT(bucketed_ratio, 1.3) << "random batches: " << random_ratio;
   EXPECT_GT(random_ratio, 1.4) << "the synthetic lengths should spread enough to tell the two apart";
+}
+
+// Pools of one batch are d2l's shuffled batches: each batch is a run of the seed's shuffle (a pool
+// sorted inside one batch changes only the order of its rows), full batches in shuffled order.
+// A pool larger than the data sorts the whole epoch, without overflowing pool * batch.
+TEST(TranslationBatches, PoolOfOneBatchIsShuffledBatches) {
+  const std::vector<EncodedPair> pairs = fra_eng_like_pairs(1003, 9);
+  constexpr int64_t kBatch = 16;
+  TranslationBatcher batcher(pairs, kBatch, kPad, kBos, 1);
+  ASSERT_EQ(batcher.plan_epoch(11), 63);
+  std::vector<int64_t> order(pairs.size());
+  std::iota(order.begin(), order.end(), int64_t{0});
+  Rng rng(11);
+  rng.shuffle(std::span<int64_t>(order));
+  std::vector<std::vector<int64_t>> shuffled_runs;
+  for (size_t begin = 0; begin < order.size(); begin += kBatch) {
+    std::vector<int64_t> run(
+        order.begin() + static_cast<std::ptrdiff_t>(begin),
+        order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), begin + kBatch)));
+    std::sort(run.begin(), run.end());
+    shuffled_runs.push_back(std::move(run));
+  }
+  std::vector<std::vector<int64_t>> planned;
+  for (int64_t b = 0; b < batcher.num_batches(); ++b) {
+    const auto pairs_of_b = batcher.batch_pairs(b);
+    std::vector<int64_t> run(pairs_of_b.begin(), pairs_of_b.end());
+    std::sort(run.begin(), run.end());
+    planned.push_back(std::move(run));
+  }
+  EXPECT_EQ(planned.back(), shuffled_runs.back());  // the smaller batch stays last
+  std::sort(planned.begin(), planned.end());
+  std::sort(shuffled_runs.begin(), shuffled_runs.end());
+  EXPECT_EQ(planned, shuffled_runs);
+
+  // Length spread inside batches: wide for shuffled batches, narrow for pools of 50.
+  auto mean_spread = [&](TranslationBatcher& b) {
+    double spread = 0;
+    for (int64_t i = 0; i < b.num_batches(); ++i) {
+      int64_t lo = INT64_MAX, hi = 0;
+      for (int64_t p : b.batch_pairs(i)) {
+        const auto len = static_cast<int64_t>(pairs[static_cast<size_t>(p)].source.size());
+        lo = std::min(lo, len);
+        hi = std::max(hi, len);
+      }
+      spread += static_cast<double>(hi - lo);
+    }
+    return spread / static_cast<double>(b.num_batches());
+  };
+  TranslationBatcher pooled(pairs, kBatch, kPad, kBos);
+  pooled.plan_epoch(11);
+  EXPECT_GT(mean_spread(batcher), 3 * mean_spread(pooled));
+
+  TranslationBatcher whole(pairs, kBatch, kPad, kBos, INT64_MAX);
+  ASSERT_EQ(whole.plan_epoch(11), 63);
+  int64_t previous_longest = 0;  // one pool: consecutive runs of one sorted order, whatever their order
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (int64_t i = 0; i + 1 < whole.num_batches(); ++i) {
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int64_t p : whole.batch_pairs(i)) {
+      const auto len = static_cast<int64_t>(pairs[static_cast<size_t>(p)].source.size());
+      lo = std::min(lo, len);
+      hi = std::max(hi, len);
+    }
+    ranges.emplace_back(lo, hi);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (const auto& [lo, hi] : ranges) {
+    EXPECT_GE(lo, previous_longest);
+    previous_longest = hi;
+  }
 }
 
 TEST(TranslationBatches, BatchLargerThanTheDataAndInOrderPlans) {

@@ -33,6 +33,7 @@ struct TranslateBenchOptions {
   std::string attention = "none";
   double dropout = 0.2;
   int64_t batch = 128, steps = 12;
+  int64_t bucket_pool = TranslationBatcher::kPoolBatches;  // as translate train's --bucket-pool
   double seconds = 10, lr = 0.005, clip = 1;
   int64_t warmup = 2;
   std::string mode = "train";  // train | greedy
@@ -95,8 +96,8 @@ void bench_translate(const TranslateBenchOptions& o, const ComputeContext& conte
                static_cast<double>(translated) / dt);
     return;
   }
-  // The trainer's step (src/seq2seq/seq2seq_trainer.cpp) on the bucketed batches of one epoch.
-  TranslationBatcher batcher(encoded.pairs, o.batch, ids.pad, ids.bos);
+  // The trainer's step (src/seq2seq/seq2seq_trainer.cpp) on the batches of one epoch.
+  TranslationBatcher batcher(encoded.pairs, o.batch, ids.pad, ids.bos, o.bucket_pool);
   const int64_t num_batches = batcher.plan_epoch(o.seed);
   auto optimizer = make_optimizer<float>("adam", {.lr = o.lr});
   optimizer->set_threads(context.threads);
@@ -147,6 +148,10 @@ void add_bench_translate_command(CLI::App& bench, const CommonOptions& common) {
   cmd->add_option("--dropout", o->dropout, "Dropout (training)")->capture_default_str();
   cmd->add_option("--batch", o->batch, "Pairs per batch")->capture_default_str();
   cmd->add_option("--steps", o->steps, "Longest sequence kept")->capture_default_str();
+  cmd->add_option("--bucket-pool", o->bucket_pool,
+                  "train: batches per length-sorted pool (1 = shuffled batches)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--seconds", o->seconds, "Timed seconds (after warm-up)")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str();
   cmd->add_option("--mode", o->mode, "train or greedy")

@@ -10,10 +10,17 @@
 //
 // Epoch plan (every random choice comes from the epoch seed through recur's Rng, so a plan is the
 // same bit for bit on every machine): shuffle the pair indices, cut them into pools of
-// kPoolBatches * batch_size pairs, sort each pool by (source length, target length) (stable, so
+// pool_batches * batch_size pairs, sort each pool by (source length, target length) (stable, so
 // ties keep the shuffled order), cut each pool into batches of batch_size, and shuffle the order of
 // the full batches. The one smaller batch, when the pair count is not a multiple of batch_size,
-// comes last. Every pair is in exactly one batch per epoch.
+// comes last. Every pair is in exactly one batch per epoch. pool_batches = 1 gives d2l's shuffled
+// batches (each batch a random draw of pairs).
+//
+// What bucketing costs: a batch's loss is the mean over its own target tokens, so a batch of short
+// pairs weighs each of its tokens more than a mixed batch would, and batches are correlated in
+// length. On fra-eng's 96,000 shortest pairs (GRU 2 x 256, Adam 0.005, 2 epochs, seed 0; bench/README)
+// pools of 50 batches trained 10% faster than shuffled batches but reached validation perplexity
+// 5.61 against 5.31 and test BLEU-4 20.1 against 21.0.
 #pragma once
 
 #include <cstdint>
@@ -48,11 +55,12 @@ void make_padded_batch(std::span<const EncodedPair> pairs, std::span<const int64
 
 class TranslationBatcher {
  public:
-  static constexpr int64_t kPoolBatches = 50;  // batches per sorting pool
+  static constexpr int64_t kPoolBatches = 50;  // batches per sorting pool, by default
 
-  // `pairs` is viewed, not copied: it must outlive the batcher. Throws ValueError for batch_size < 1
-  // or negative ids. Before the first plan_*() call there are no batches.
-  TranslationBatcher(std::span<const EncodedPair> pairs, int64_t batch_size, int32_t pad_id, int32_t bos_id);
+  // `pairs` is viewed, not copied: it must outlive the batcher. Throws ValueError for batch_size < 1,
+  // pool_batches < 1 or negative ids. Before the first plan_*() call there are no batches.
+  TranslationBatcher(std::span<const EncodedPair> pairs, int64_t batch_size, int32_t pad_id, int32_t bos_id,
+                     int64_t pool_batches = kPoolBatches);
 
   // Plans a bucketed training epoch from `seed` (see the top of this file); returns num_batches().
   int64_t plan_epoch(uint64_t seed);
@@ -72,6 +80,7 @@ class TranslationBatcher {
  private:
   std::span<const EncodedPair> pairs_;
   int64_t batch_size_;
+  int64_t pool_batches_;
   int32_t pad_id_;
   int32_t bos_id_;
   std::vector<int64_t> order_;         // [num_pairs] pair indices; each batch is a contiguous run
