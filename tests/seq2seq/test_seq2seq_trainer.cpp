@@ -371,7 +371,7 @@ TEST(TranslationSettings, RunJsonRoundTripKeepsEveryField) {
              .dropout = 0.125,
              .bidirectional = true,
              .attention = AttentionKind::kBahdanau};
-  s.bucket_pool = 1;
+  s.bucket_pool = 7;
   s.train.batch = 64;
   s.train.steps = 11;
   s.train.optimizer = OptimizerKind::kAdamW;
@@ -396,7 +396,7 @@ TEST(TranslationSettings, RunJsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back.min_freq, 3);
   EXPECT_TRUE(back.vocab_with_valid);
   EXPECT_EQ(back.long_sequences, LongSequences::kDrop);
-  EXPECT_EQ(back.bucket_pool, 1);
+  EXPECT_EQ(back.bucket_pool, 7);
   EXPECT_EQ(back.model.cell, CellType::kRnnRelu);
   EXPECT_EQ(back.model.num_layers, 3);
   EXPECT_EQ(back.model.hidden_size, 24);
@@ -454,10 +454,9 @@ TEST(TranslationSettings, RunJsonErrorsNameTheFileAndField) {
   expect_io_error(edited("\"long\": \"truncate\"", "\"long\": \"wrap\""), {"runs/x/run.json", "wrap"});
   expect_io_error(edited("\"cell\": \"gru\"", "\"cell\": \"mamba\""), {"runs/x/run.json", "mamba"});
   expect_io_error(edited("\"seed\": 42", "\"seed\": -1"), {"runs/x/run.json", "\"seed\""});
-  expect_io_error(edited("\"bucket_pool\": 50", "\"bucket_pool\": 0"),
-                  {"runs/x/run.json", "\"bucket_pool\""});
+  expect_io_error(edited("\"bucket_pool\": 1", "\"bucket_pool\": 0"), {"runs/x/run.json", "\"bucket_pool\""});
   // Runs written before the key existed used pools of 50.
-  EXPECT_EQ(parse_translation_settings(edited("\"bucket_pool\": 50,", ""), "old/run.json").bucket_pool, 50);
+  EXPECT_EQ(parse_translation_settings(edited("\"bucket_pool\": 1,", ""), "old/run.json").bucket_pool, 50);
   expect_io_error("{\"kind\": \"translate\"", {"runs/x/run.json", "not valid JSON"});
   expect_io_error("[]", {"runs/x/run.json"});
   // A language model's run.json is not a translation run's.

@@ -33,7 +33,7 @@ struct TranslateBenchOptions {
   std::string attention = "none";
   double dropout = 0.2;
   int64_t batch = 128, steps = 12;
-  int64_t bucket_pool = TranslationBatcher::kPoolBatches;  // as translate train's --bucket-pool
+  int64_t bucket_pool = 1;  // as translate train's --bucket-pool
   double seconds = 10, lr = 0.005, clip = 1;
   int64_t warmup = 2;
   std::string mode = "train";  // train | greedy

@@ -31,7 +31,7 @@ struct Seq2SeqTrainData {
   std::vector<EncodedPair> train;  // non-empty
   std::vector<EncodedPair> valid;  // may be empty (no validation)
   // Training batches per length-sorted pool (translation_batches.h); 1: d2l's shuffled batches.
-  int64_t bucket_pool = TranslationBatcher::kPoolBatches;
+  int64_t bucket_pool = 1;
 };
 
 // The mean masked cross-entropy of `pairs` under `model` (evaluation mode, batches of `batch`),
