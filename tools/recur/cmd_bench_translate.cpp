@@ -74,9 +74,9 @@ void bench_translate(const TranslateBenchOptions& o, const ComputeContext& conte
   const SpecialIds ids = special_ids(vocabs.target);
   fmt::print(
       "pairs={} source_vocab={} target_vocab={} cell={} layers={} embed={} hidden={} attention={} batch={} "
-      "steps={} threads={}\n",
+      "steps={} bucket_pool={} threads={}\n",
       encoded.pairs.size(), vocabs.source.size(), vocabs.target.size(), o.cell, o.layers, o.embed, o.hidden,
-      o.attention, o.batch, o.steps, context.threads);
+      o.attention, o.batch, o.steps, o.bucket_pool, context.threads);
   if (o.mode == "greedy") {
     std::vector<std::vector<int32_t>> sources;
     const size_t n = o.sentences > 0
