@@ -237,16 +237,21 @@ TEST(TranslationBatches, PoolOfOneBatchIsShuffledBatches) {
   std::sort(shuffled_runs.begin(), shuffled_runs.end());
   EXPECT_EQ(planned, shuffled_runs);
 
+  // The shortest and longest source in batch i.
+  auto length_range = [&](const TranslationBatcher& b, int64_t i) {
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int64_t p : b.batch_pairs(i)) {
+      const auto len = static_cast<int64_t>(pairs[static_cast<size_t>(p)].source.size());
+      lo = std::min(lo, len);
+      hi = std::max(hi, len);
+    }
+    return std::pair{lo, hi};
+  };
   // Length spread inside batches: wide for shuffled batches, narrow for pools of 50.
-  auto mean_spread = [&](TranslationBatcher& b) {
+  auto mean_spread = [&](const TranslationBatcher& b) {
     double spread = 0;
     for (int64_t i = 0; i < b.num_batches(); ++i) {
-      int64_t lo = INT64_MAX, hi = 0;
-      for (int64_t p : b.batch_pairs(i)) {
-        const auto len = static_cast<int64_t>(pairs[static_cast<size_t>(p)].source.size());
-        lo = std::min(lo, len);
-        hi = std::max(hi, len);
-      }
+      const auto [lo, hi] = length_range(b, i);
       spread += static_cast<double>(hi - lo);
     }
     return spread / static_cast<double>(b.num_batches());
@@ -259,15 +264,7 @@ TEST(TranslationBatches, PoolOfOneBatchIsShuffledBatches) {
   ASSERT_EQ(whole.plan_epoch(11), 63);
   int64_t previous_longest = 0;  // one pool: consecutive runs of one sorted order, whatever their order
   std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (int64_t i = 0; i + 1 < whole.num_batches(); ++i) {
-    int64_t lo = INT64_MAX, hi = 0;
-    for (int64_t p : whole.batch_pairs(i)) {
-      const auto len = static_cast<int64_t>(pairs[static_cast<size_t>(p)].source.size());
-      lo = std::min(lo, len);
-      hi = std::max(hi, len);
-    }
-    ranges.emplace_back(lo, hi);
-  }
+  for (int64_t i = 0; i + 1 < whole.num_batches(); ++i) ranges.push_back(length_range(whole, i));
   std::sort(ranges.begin(), ranges.end());
   for (const auto& [lo, hi] : ranges) {
     EXPECT_GE(lo, previous_longest);

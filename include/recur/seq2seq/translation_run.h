@@ -33,9 +33,8 @@ struct TranslationSettings {
   // MTFraEng does (its arrays are built before the split); by default from the training pairs only.
   bool vocab_with_valid = false;
   LongSequences long_sequences = LongSequences::kTruncate;
-  // Training batches per length-sorted pool: 1 draws each batch at random as d2l does; 50 groups
-  // pairs of like length (less padding: ~10% faster on fra-eng, but 0.3-0.5 worse validation
-  // perplexity and 1-2 BLEU after 2 epochs there; translation_batches.h).
+  // Training batches per length-sorted pool: 1 draws each batch at random as d2l does; e.g. 50
+  // groups pairs of like length (faster, but worse BLEU on fra-eng: translation_batches.h).
   int64_t bucket_pool = 1;
   Seq2SeqConfig model;  // vocabulary sizes are filled in from the data
   TrainOptions train;   // train.steps: the longest sequence kept
