@@ -252,17 +252,25 @@ void pack_matrix(Trans trans, int64_t K, int64_t N, const T* B, int64_t ldb, Pac
     constexpr int64_t P = kPackedPanel;
     const int64_t panels = (N + P - 1) / P;
     out.panels.resize(static_cast<size_t>(panels * K * P));
-    for (int64_t p = 0; p < panels; ++p) {
-      float* dst = out.panels.data() + p * K * P;
-      const int64_t n0 = p * P, width = std::min(P, N - n0);
-      for (int64_t k = 0; k < K; ++k) {
-        float* row = dst + k * P;
-        if (trans == Trans::kNo) {
-          for (int64_t j = 0; j < width; ++j) row[j] = B[k * ldb + n0 + j];
-        } else {
-          for (int64_t j = 0; j < width; ++j) row[j] = B[(n0 + j) * ldb + k];
+    // kNo: blocks of kBlock rows of B, every panel within a block, so that the block stays in L1/L2
+    // while each panel takes its 64 bytes of every row (panel by panel over all K read B in 64-byte
+    // pieces one row apart: 4 MiB W_hh of hidden 512, 670 -> 340 us). kYes reads a panel's 16 rows
+    // of B front to back already: one block.
+    const int64_t block = trans == Trans::kNo ? 64 : std::max<int64_t>(K, 1);
+    for (int64_t k0 = 0; k0 < K; k0 += block) {
+      const int64_t k1 = std::min(K, k0 + block);
+      for (int64_t p = 0; p < panels; ++p) {
+        float* dst = out.panels.data() + p * K * P;
+        const int64_t n0 = p * P, width = std::min(P, N - n0);
+        for (int64_t k = k0; k < k1; ++k) {
+          float* row = dst + k * P;
+          if (trans == Trans::kNo) {
+            for (int64_t j = 0; j < width; ++j) row[j] = B[k * ldb + n0 + j];
+          } else {
+            for (int64_t j = 0; j < width; ++j) row[j] = B[(n0 + j) * ldb + k];
+          }
+          for (int64_t j = width; j < P; ++j) row[j] = 0.0f;
         }
-        for (int64_t j = width; j < P; ++j) row[j] = 0.0f;
       }
     }
   }

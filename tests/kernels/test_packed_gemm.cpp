@@ -1,9 +1,9 @@
 // The packed-B GEMM against its plain reference twin over many shapes: M = 1 and M on and off
 // every target's row tile (3 to 6 rows, split into equal tiles), N not a multiple of the 16-wide
 // panel (odd and even panel counts) and ending in every part of a tile (a part vector, a whole
-// vector, the second half of a panel, 1 to 4 panels of a 64-wide tile), K = 1, both op(B)
-// layouts, strided A and C, beta 0 and 1; float on every SIMD target, and double. A matrix packed
-// once serves every target.
+// vector, the second half of a panel, 1 to 4 panels of a 64-wide tile), K = 1 and K past
+// pack_matrix's 64-row blocks, both op(B) layouts, strided A and C, beta 0 and 1; float on every
+// SIMD target, and double. A matrix packed once serves every target.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,7 +25,7 @@ void check_shapes() {
   Rng rng(5);
   for (int64_t M : {1, 3, 5, 6, 7, 8, 9, 13, 32, 50})
     for (int64_t N : {1, 5, 13, 16, 17, 24, 33, 40, 48, 70, 100})
-      for (int64_t K : {1, 7, 40})
+      for (int64_t K : {1, 7, 40, 130})
         for (Trans trans : {Trans::kNo, Trans::kYes})
           for (T beta : {T(0), T(1)}) {
             const int64_t ldb = (trans == Trans::kNo ? N : K) + 2, lda = K + 1, ldc = N + 3;
