@@ -97,6 +97,7 @@ fused::SequenceGrads<T> sequence_grads(Graph<T>& g, const RnnRecord<T>& r, int l
   };
   fused::SequenceGrads<T> s{.dy = dy != nullptr ? dy + d * H : nullptr, .ld_dy = r.num_directions() * H};
   s.dh = pool.dh.data();
+  s.want_dh0 = r.h0 && g.requires_grad(*r.h0);  // as add_initial_state_grad
   s.dc = pool.dc.data();
   s.dx = dx;
   s.dx_beta = dx_accumulates || d > 0 ? T(1) : T(0);

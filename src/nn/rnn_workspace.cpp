@@ -55,6 +55,7 @@ fused::SequenceArgs<T> RnnRecord<T>::sequence(Graph<T>& g, int layer, int direct
   a.b_ih = g.value(param(k, RnnParam::kBiasIh));
   a.b_hh = g.value(param(k, RnnParam::kBiasHh));
   a.h0 = h0 ? g.value(*h0) + k * BH : zeros;
+  a.h0_is_zero = !h0;
   a.c0 = c0 ? g.value(*c0) + k * BH : zeros;
   a.out = layer_output(g, layer) + direction * H;
   a.ld_out = D * H;

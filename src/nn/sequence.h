@@ -41,6 +41,9 @@ struct SequenceArgs {
   int64_t ld_out = 0;            // row stride of out: D*H
   T* h_n = nullptr;              // [B, H] final hidden state, written by forward
   T* c_n = nullptr;              // [B, H] final cell state, LSTM only
+  // h0 is the zero buffer: the first step's recurrent product h0 W_hh^T and its dW_hh term are zero
+  // and skipped (PyTorch and oneDNN multiply the zeros; one step in T of the recurrent work).
+  bool h0_is_zero = false;
 
   // Time index of the step-th step in processing order.
   [[nodiscard]] int64_t time_at(int64_t step) const { return reverse ? steps - 1 - step : step; }
@@ -59,7 +62,10 @@ template <Scalar T>
 struct SequenceGrads {
   const T* dy = nullptr;  // [T, B, ld_dy] gradient on out (this direction's column block), or null = zero
   int64_t ld_dy = 0;
-  T* dh = nullptr;  // [B, H] in: gradient on the final hidden state; out: gradient on h0
+  T* dh = nullptr;  // [B, H] in: gradient on the final hidden state; out: gradient on h0 (want_dh0)
+  // Whether the gradient on h0 is wanted: without it the last backward step skips its recurrent
+  // product dh = dgates W_hh (carried or absent initial states need none), and dh is left unspecified.
+  bool want_dh0 = true;
   T* dc = nullptr;  // [B, H] LSTM: in: gradient on the final cell state; out: gradient on c0
   T* dx = nullptr;  // [T*B, I] dx = dx_beta * dx + dgates_ih W_ih; null when not wanted
   T dx_beta = T(1);
@@ -230,7 +236,7 @@ struct BlockWeightGrads {
         for (int64_t j = 0; j < GH; ++j) dst[j] += src[j];
       }
     }
-    if (dw_hh != nullptr) {
+    if (dw_hh != nullptr && !(a.h0_is_zero && a.is_first(t))) {
       const int64_t ld_prev = a.ld_prev(t);
       kernels::add_at_b(GH, a.H, b1 - b0, dgates_hh + (t * a.B + b0) * GH, GH, a.h_prev(t) + b0 * ld_prev,
                         ld_prev, dw_hh, a.H);
@@ -271,8 +277,9 @@ void accumulate_sequence_grads(const SequenceArgs<T>& a, const SequenceGrads<T>&
                     a.ld_out, T(1), d.dw_hh, a.H);
     }
     const int64_t first = a.time_at(0);
-    kernels::gemm(a.threads, Trans::kYes, Trans::kNo, GH, a.H, a.B, T(1), dgates_hh + first * a.B * GH, GH,
-                  a.h0, a.H, T(1), d.dw_hh, a.H);
+    if (!a.h0_is_zero)
+      kernels::gemm(a.threads, Trans::kYes, Trans::kNo, GH, a.H, a.B, T(1), dgates_hh + first * a.B * GH, GH,
+                    a.h0, a.H, T(1), d.dw_hh, a.H);
   }
   // Bias gradients from the column sums the step kernels accumulated in d.dbias. dgates_hh equals
   // dgates_ih except in GRU's n block, whose sums follow the first G*H.

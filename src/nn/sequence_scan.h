@@ -173,6 +173,19 @@ void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
   auto recurrent_out = [&](int64_t t, int64_t b0) {
     return Cell::kRecurrentApart ? cache.hh.data() + b0 * GH : gates + (t * B + b0) * GH;
   };
+  // Rows [r0, r1), columns [n0, n1) of step t's recurrent product h_{t-1} W_hh^T, into
+  // recurrent_out. From a zero h0 it is zero: nothing to add, or (kRecurrentApart) zeros to write.
+  auto recurrent_product = [&](int64_t step, int64_t t, int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
+    T* out = recurrent_out(t, r0);
+    if (step == 0 && a.h0_is_zero) {
+      if (Cell::kRecurrentApart)
+        for (int64_t r = 0; r < r1 - r0; ++r) std::fill(out + r * GH + n0, out + r * GH + n1, T(0));
+      return;
+    }
+    const int64_t ld_prev = a.ld_prev(t);
+    kernels::packed_gemm_columns(r1 - r0, a.h_prev(t) + r0 * ld_prev, ld_prev, cache.w_hh_t, n0, n1,
+                                 recurrent_beta, out, GH);
+  };
   auto first_step = [&](int64_t b0, int64_t b1) {
     StepForward<T> s{.rows = b1 - b0, .H = H, .bias = cache.bias.data(), .b_hh = a.b_hh, .ld_h = a.ld_out};
     if (Cell::kRecurrentApart) s.hh = cache.hh.data() + b0 * GH;
@@ -188,8 +201,7 @@ void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
       barrier.arrive_and_wait();
       for (int64_t step = 0; step < a.steps; ++step) {
         const int64_t t = a.time_at(step);
-        kernels::packed_gemm_columns(B, a.h_prev(t), a.ld_prev(t), cache.w_hh_t, n0, n1, recurrent_beta,
-                                     recurrent_out(t, 0), GH);
+        recurrent_product(step, t, 0, B, n0, n1);
         barrier.arrive_and_wait();  // every column of the product is in
         point_step(s, step, t, b0);
         Cell::step_forward(s);
@@ -204,8 +216,7 @@ void scan_forward(const SequenceArgs<T>& a, ScanCache<T>& cache, bool keep) {
         const int64_t t = a.time_at(step);
         gather_inputs(a, GH, gates, t, b0, b1);
         point_step(s, step, t, b0);
-        kernels::packed_gemm(s.rows, s.h_prev, s.ld_prev, cache.w_hh_t, recurrent_beta, recurrent_out(t, b0),
-                             GH);
+        recurrent_product(step, t, b0, b1, 0, GH);
         Cell::step_forward(s);
       }
     });
@@ -265,7 +276,9 @@ void scan_backward(const SequenceArgs<T>& a, const ScanCache<T>& cache, const Se
         run_step(s, step, t, b0);
         weight_grads.add_step(t, d.dgates_ih, dgates_hh);
         barrier.arrive_and_wait();  // every row of dgates_hh[t] is in
-        kernels::packed_gemm_columns(B, dgates_hh + t * B * GH, GH, *d.w_hh_packed, n0, n1, dh_beta, d.dh, H);
+        if (step > 0 || d.want_dh0)
+          kernels::packed_gemm_columns(B, dgates_hh + t * B * GH, GH, *d.w_hh_packed, n0, n1, dh_beta, d.dh,
+                                       H);
         barrier.arrive_and_wait();  // every column of dh is in
       }
     });
@@ -277,7 +290,8 @@ void scan_backward(const SequenceArgs<T>& a, const ScanCache<T>& cache, const Se
         const int64_t t = a.time_at(step);
         run_step(s, step, t, b0);
         weight_grads.add_step(t, d.dgates_ih, dgates_hh);
-        kernels::packed_gemm(s.rows, s.dgates_hh, GH, *d.w_hh_packed, dh_beta, s.dh, H);
+        if (step > 0 || d.want_dh0)
+          kernels::packed_gemm(s.rows, s.dgates_hh, GH, *d.w_hh_packed, dh_beta, s.dh, H);
       }
     });
   }
