@@ -170,6 +170,11 @@ TEST(OpsGradcheck, SumAndMean) {
                   single([](Graph<double>& g, const std::vector<Var>& in) { return sum(g, in[0]); }));
   check_gradients("mean", {random_tensor(rng, {2, 3, 4})},
                   single([](Graph<double>& g, const std::vector<Var>& in) { return mean(g, in[0]); }));
+  // Two reductions of one value: the first writes its fresh gradient, the second adds to it.
+  check_gradients("sum + mean of one value", {random_tensor(rng, {2, 3, 4})},
+                  single([](Graph<double>& g, const std::vector<Var>& in) {
+                    return add(g, sum(g, in[0]), mean(g, in[0]));
+                  }));
 }
 
 TEST(OpsGradcheck, ConcatAlongEveryAxis) {
