@@ -150,8 +150,10 @@ T* input_grad_target(Graph<T>& g, const RnnRecord<T>& r, int l, const T* dy, boo
     pool.dx.resize(static_cast<size_t>(r.steps * r.batch * r.config.input_size));
     return pool.dx.data();
   }
-  accumulates = true;
-  return g.grad(r.x);
+  // A fresh gradient buffer is written by the dx GEMM (beta 0) rather than zero-filled and added to.
+  const GradSlot<T> slot = g.grad_for_write(r.x);
+  accumulates = slot.accumulate;
+  return slot.data;
 }
 
 // Fused BPTT over the whole stack: layers from the top down, each direction from its last step to
@@ -188,8 +190,10 @@ void backward_stack(Graph<T>& g, const RnnRecord<T>& r) {
       const T* mask = r.workspace->masks[static_cast<size_t>(l)].data();
       for (size_t i = 0; i < n_dy; ++i) dx[i] *= mask[i];
     }
-    if (l == 0 && dx != nullptr && r.batch_major())
-      swap_leading_axes(r.steps, r.batch, r.config.input_size, dx, g.grad(r.x), true);
+    if (l == 0 && dx != nullptr && r.batch_major()) {
+      const GradSlot<T> slot = g.grad_for_write(r.x);
+      swap_leading_axes(r.steps, r.batch, r.config.input_size, dx, slot.data, slot.accumulate);
+    }
     dy = dx;
   }
 }
