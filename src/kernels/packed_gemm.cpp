@@ -256,7 +256,7 @@ void pack_matrix(Trans trans, int64_t K, int64_t N, const T* B, int64_t ldb, Pac
     // while each panel takes its 64 bytes of every row (panel by panel over all K read B in 64-byte
     // pieces one row apart: 4 MiB W_hh of hidden 512, 670 -> 340 us). kYes reads a panel's 16 rows
     // of B front to back already: one block.
-    const int64_t block = trans == Trans::kNo ? 64 : std::max<int64_t>(K, 1);
+    const int64_t block = trans == Trans::kNo ? 64 : K;
     for (int64_t k0 = 0; k0 < K; k0 += block) {
       const int64_t k1 = std::min(K, k0 + block);
       for (int64_t p = 0; p < panels; ++p) {
